@@ -177,6 +177,27 @@ impl LedgerTxn {
         Ok(LedgerTxn { txn_no, kind, created_at, amount, memo, reference, related, postings })
     }
 
+    /// A transaction exactly as it was stored, without the balance check, so that `verify` can read a
+    /// damaged journal and report what is wrong with it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stored(
+        txn_no: TxnNo,
+        kind: TxnKind,
+        created_at: Timestamp,
+        amount: Amount,
+        memo: Option<String>,
+        reference: Option<String>,
+        related: Related,
+        postings: Vec<Posting>,
+    ) -> LedgerTxn {
+        LedgerTxn { txn_no, kind, created_at, amount, memo, reference, related, postings }
+    }
+
+    /// Whether the postings sum to zero.
+    pub fn is_balanced(&self) -> bool {
+        self.postings.iter().map(|posting| i128::from(posting.amount)).sum::<i128>() == 0
+    }
+
     /// A transaction moving `amount` from one account to another.
     pub fn transfer_between(
         txn_no: TxnNo,

@@ -1,1 +1,310 @@
-//! placeholder
+//! hongbao's service layer: the single writer with group commit, the write operations, the reads with
+//! their visibility rules, the expiry scheduler and `verify`.
+//!
+//! Architecture invariant: this crate knows no HTTP and no JSON, and no storage backend: it talks to
+//! storage only through the `hongbao-store` traits.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod ops;
+pub mod verify;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hongbao_core::{Account, Amount, GroupId, PacketId, TxnNo, UserId};
+use hongbao_store::{Group, JournalEntry, ReadConn, Store, User};
+use rand::RngCore;
+use tokio::sync::{mpsc, oneshot};
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::config::Config;
+pub use crate::error::{ServiceError, ServiceResult};
+pub use crate::metrics::ServiceMetrics;
+pub use crate::ops::{Op, Outcome, PacketView};
+pub use crate::writer::{Idempotency, Render, Rendered, Reply};
+use crate::writer::{Job, Writer};
+
+const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
+const MAX_IDLE_READERS: usize = 16;
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The bootstrap admin: creates users and top-ups, and may look at everything.
+    Admin,
+    User(User),
+}
+
+impl Principal {
+    /// The scope of the caller's idempotency keys.
+    pub fn idempotency_scope(&self) -> String {
+        match self {
+            Principal::Admin => "admin".to_owned(),
+            Principal::User(user) => user.id.to_string(),
+        }
+    }
+}
+
+/// A wallet as its owner sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wallet {
+    pub balance: Amount,
+    pub frozen: Amount,
+    pub available: Amount,
+}
+
+/// The running service. Cheap to clone; every clone talks to the same writer.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: mpsc::Sender<Job>,
+    store: Arc<dyn Store>,
+    readers: Mutex<Vec<Box<dyn ReadConn>>>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    metrics: Arc<ServiceMetrics>,
+    admin_token_hash: [u8; 32],
+    users_by_token: Mutex<HashMap<[u8; 32], User>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("backend", &self.inner.store.backend_name()).finish_non_exhaustive()
+    }
+}
+
+/// What starting the service printed once: the admin token when it was generated now.
+#[derive(Debug)]
+pub struct Started {
+    pub service: Service,
+    pub generated_admin_token: Option<String>,
+}
+
+impl Service {
+    /// Migrates the store, settles the admin token, and starts the writer thread.
+    pub fn start(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> ServiceResult<Started> {
+        store.migrate()?;
+        let mut conn = store.open_writer()?;
+        let mut generated_admin_token = None;
+        let admin_token_hash = match &config.admin_token {
+            Some(token) => ops::token_hash(token),
+            None => match conn.setting(ADMIN_TOKEN_SETTING)? {
+                Some(stored) => stored.try_into().map_err(|_| hongbao_store::corrupt("the stored admin token hash is not 32 bytes"))?,
+                None => {
+                    let token = ops::new_token(&mut rand::rngs::OsRng);
+                    let hash = ops::token_hash(&token);
+                    conn.begin()?;
+                    conn.put_setting(ADMIN_TOKEN_SETTING, &hash)?;
+                    conn.commit()?;
+                    generated_admin_token = Some(token);
+                    hash
+                }
+            },
+        };
+        let metrics = Arc::new(ServiceMetrics::default());
+        let (queue, receiver) = mpsc::channel(16_384);
+        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone());
+        std::thread::Builder::new().name("hongbao-writer".into()).spawn(move || writer.run(receiver)).map_err(|error| ServiceError::Internal(format!("could not start the writer: {error}")))?;
+        let inner = Inner { queue, store, readers: Mutex::new(Vec::new()), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
+        Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn metrics(&self) -> &ServiceMetrics {
+        &self.inner.metrics
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.backend_name()
+    }
+
+    /// Runs an operation and returns its outcome once it is durable.
+    pub async fn execute(&self, op: Op) -> ServiceResult<Outcome> {
+        match self.submit(op, None, None).await? {
+            Reply::Done { outcome, .. } => Ok(outcome),
+            Reply::Replayed(_) => Err(ServiceError::Internal("a job without an idempotency key was replayed".into())),
+        }
+    }
+
+    /// Runs an operation under an optional `Idempotency-Key`, rendering its response inside the same
+    /// transaction when `render` is given.
+    pub async fn submit(&self, op: Op, idempotency: Option<Idempotency>, render: Option<Render>) -> ServiceResult<Reply> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.queue.send(Job { op, idempotency, render, reply }).await.map_err(|_| ServiceError::Unavailable)?;
+        answer.await.map_err(|_| ServiceError::Unavailable)?
+    }
+
+    /// Runs `read` on a pooled read connection, off the async threads.
+    pub async fn read<T, F>(&self, read: F) -> ServiceResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn ReadConn) -> ServiceResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("the reader pool lock is never poisoned").pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => inner.store.open_reader()?,
+            };
+            let result = read(conn.as_mut());
+            // A connection whose read failed in the database may be broken; let it go.
+            if !matches!(result, Err(ServiceError::Store(_))) {
+                let mut pool = inner.readers.lock().expect("the reader pool lock is never poisoned");
+                if pool.len() < MAX_IDLE_READERS {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|error| ServiceError::Internal(format!("a read task failed: {error}")))?
+    }
+
+    /// The caller a bearer token belongs to.
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<Option<Principal>> {
+        let hash = ops::token_hash(token);
+        if constant_time_eq(&hash, &self.inner.admin_token_hash) {
+            return Ok(Some(Principal::Admin));
+        }
+        if let Some(user) = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned").get(&hash) {
+            return Ok(Some(Principal::User(user.clone())));
+        }
+        let user = self.read(move |conn| Ok(conn.user_by_token_hash(&hash)?)).await?;
+        if let Some(user) = &user {
+            self.inner.users_by_token.lock().expect("the token cache lock is never poisoned").insert(hash, user.clone());
+        }
+        Ok(user.map(Principal::User))
+    }
+
+    pub async fn wallet(&self, user_id: &UserId) -> ServiceResult<Wallet> {
+        let account = Account::Wallet(user_id.clone());
+        let balance = self.read(move |conn| Ok(conn.balance(&account)?)).await?;
+        let balance = Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("a wallet holds {balance}")))?;
+        Ok(Wallet { balance, frozen: Amount::ZERO, available: balance })
+    }
+
+    /// A group, for its members and the admin.
+    pub async fn group(&self, viewer: &Principal, group_id: &GroupId) -> ServiceResult<Group> {
+        let group_id = group_id.clone();
+        let group = self.read(move |conn| Ok(conn.group(&group_id)?)).await?.ok_or(ServiceError::NotFound("group"))?;
+        match viewer {
+            Principal::Admin => Ok(group),
+            Principal::User(user) if group.member_ids.contains(&user.id) => Ok(group),
+            Principal::User(_) => Err(ServiceError::NotFound("group")),
+        }
+    }
+
+    /// A packet with its claims, for its sender, its audience and the admin.
+    pub async fn packet(&self, viewer: &Principal, packet_id: &PacketId) -> ServiceResult<PacketView> {
+        let packet_id = packet_id.clone();
+        let viewer = viewer.clone();
+        self.read(move |conn| {
+            let packet = conn.packet(&packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+            if let Principal::User(user) = &viewer {
+                let is_member = match packet.audience.group_id() {
+                    Some(group_id) => conn.is_member(group_id, &user.id)?,
+                    None => false,
+                };
+                if !packet.visible_to(&user.id, is_member) {
+                    return Err(ServiceError::NotFound("packet"));
+                }
+            }
+            let claims = conn.claims(&packet_id)?;
+            Ok(PacketView { packet, claims })
+        })
+        .await
+    }
+
+    /// One transaction, for the users it concerns and the admin.
+    pub async fn transaction(&self, viewer: &Principal, txn_no: &TxnNo) -> ServiceResult<JournalEntry> {
+        let txn_no = txn_no.clone();
+        let viewer = viewer.clone();
+        self.read(move |conn| {
+            let entry = conn.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+            if let Principal::User(user) = &viewer
+                && !conn.txn_parties(entry.seq)?.contains(&user.id)
+            {
+                return Err(ServiceError::NotFound("transaction"));
+            }
+            Ok(entry)
+        })
+        .await
+    }
+
+    /// A user's transactions that touched their wallet, newest first, before `before_seq`.
+    pub async fn transactions(&self, user_id: &UserId, before_seq: Option<u64>, limit: u32) -> ServiceResult<Vec<JournalEntry>> {
+        let account = Account::Wallet(user_id.clone());
+        self.read(move |conn| Ok(conn.journal_for_account(&account, before_seq, limit)?)).await
+    }
+
+    pub async fn journal_len(&self) -> ServiceResult<u64> {
+        self.read(|conn| Ok(conn.journal_len()?)).await
+    }
+
+    /// Refunds every open packet whose time is up. Returns how many it refunded.
+    pub async fn expire_due_packets(&self) -> ServiceResult<usize> {
+        let mut refunded = 0;
+        loop {
+            let now = self.inner.clock.now();
+            let due = self.read(move |conn| Ok(conn.due_packets(now, 2_000)?)).await?;
+            if due.is_empty() {
+                return Ok(refunded);
+            }
+            let mut answers = Vec::with_capacity(due.len());
+            for packet_id in due {
+                let (reply, answer) = oneshot::channel();
+                self.inner.queue.send(Job { op: Op::Expire { packet_id }, idempotency: None, render: None, reply }).await.map_err(|_| ServiceError::Unavailable)?;
+                answers.push(answer);
+            }
+            for answer in answers {
+                if let Ok(Ok(Reply::Done { outcome: Outcome::Packet(_), .. })) = answer.await {
+                    refunded += 1;
+                }
+            }
+        }
+    }
+
+    /// Starts the expiry scheduler: it refunds everything overdue at once (after downtime too), then
+    /// looks again every `scheduler_interval_millis`. Exactly-once comes from the refund itself, which
+    /// only acts on an open packet inside the writer's transaction, not from the scheduler.
+    pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        let interval = Duration::from_millis(self.inner.config.scheduler_interval_millis);
+        tokio::spawn(async move {
+            loop {
+                match service.expire_due_packets().await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "refunded expired packets"),
+                    Err(ServiceError::Unavailable) => return,
+                    Err(error) => tracing::error!(error = %writer::error_chain(&error), "the expiry scheduler failed; retrying"),
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    }
+}
+
+fn constant_time_eq(left: &[u8; 32], right: &[u8; 32]) -> bool {
+    left.iter().zip(right).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+}
+
+/// A random source for callers outside the writer (tests, tools).
+pub fn random_u64() -> u64 {
+    rand::rngs::OsRng.next_u64()
+}

@@ -1,1 +1,688 @@
-//! placeholder
+//! The embedded SQLite backend: one file, one process, no set-up.
+//!
+//! Durability: the database runs in WAL mode with `synchronous=FULL`, so a commit returns only after
+//! the WAL is fsynced. The service commits a whole batch of operations at once (group commit), so many
+//! requests share one fsync.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, Timestamp, TransferId, TxnKind, TxnNo, UserId};
+use hongbao_store::{Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// A SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// The store for `sqlite://PATH` (or a bare path).
+    pub fn from_url(url: &str) -> StoreResult<SqliteStore> {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        Ok(SqliteStore { path: PathBuf::from(path) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self, read_only: bool) -> StoreResult<SqliteConn> {
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(&self.path, flags).ctx("opening the database")?;
+        conn.busy_timeout(Duration::from_secs(10)).ctx("setting the busy timeout")?;
+        if !read_only {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).ctx("enabling WAL")?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(corrupt(format!("the database refused WAL mode (it is in {mode} mode)")));
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;").ctx("setting pragmas")?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(SqliteConn { conn })
+    }
+}
+
+impl Store for SqliteStore {
+    fn migrate(&self) -> StoreResult<()> {
+        let conn = self.connect(false)?.conn;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .ctx("creating the migrations table")?;
+        for (version, sql) in MIGRATIONS {
+            let applied: bool = conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |row| row.get(0))
+                .ctx("reading applied migrations")?;
+            if applied {
+                continue;
+            }
+            let batch = format!("BEGIN IMMEDIATE; {sql}; INSERT INTO schema_migrations (version, applied_at) VALUES ({version}, strftime('%s','now')); COMMIT;");
+            if let Err(error) = conn.execute_batch(&batch) {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Database { context: "applying a migration", source: Box::new(error) });
+            }
+        }
+        Ok(())
+    }
+
+    fn open_writer(&self) -> StoreResult<Box<dyn WriteConn>> {
+        Ok(Box::new(self.connect(false)?))
+    }
+
+    fn open_reader(&self) -> StoreResult<Box<dyn ReadConn>> {
+        Ok(Box::new(self.connect(true)?))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// One SQLite connection.
+pub struct SqliteConn {
+    conn: Connection,
+}
+
+trait Context<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Database { context, source: Box::new(source) })
+    }
+}
+
+fn parse_or_corrupt<T, E: std::fmt::Display>(parsed: Result<T, E>) -> StoreResult<T> {
+    parsed.map_err(corrupt)
+}
+
+fn user_id(text: &str) -> StoreResult<UserId> {
+    parse_or_corrupt(UserId::parse(text))
+}
+
+fn amount(units: i64) -> StoreResult<Amount> {
+    parse_or_corrupt(Amount::new(units))
+}
+
+fn hash(bytes: &[u8]) -> StoreResult<JournalHash> {
+    JournalHash::from_slice(bytes).ok_or_else(|| corrupt("a journal hash is not 32 bytes"))
+}
+
+/// The raw columns of a packet row, converted to a [`Packet`] outside rusqlite's row closure so that
+/// parse failures surface as [`StoreError::Corrupt`].
+struct PacketRow {
+    id: String,
+    kind: String,
+    sender_id: String,
+    group_id: Option<String>,
+    recipient_id: Option<String>,
+    greeting: String,
+    total_amount: i64,
+    shares: u32,
+    claimed_count: u32,
+    claimed_amount: i64,
+    status: String,
+    created_at: i64,
+    expires_at: i64,
+    finished_at: Option<i64>,
+    refunded_amount: i64,
+    send_txn_no: String,
+    refund_txn_no: Option<String>,
+    luckiest_user_id: Option<String>,
+}
+
+const PACKET_COLUMNS: &str = "id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
+     status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id";
+
+impl PacketRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<PacketRow> {
+        Ok(PacketRow {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            sender_id: row.get(2)?,
+            group_id: row.get(3)?,
+            recipient_id: row.get(4)?,
+            greeting: row.get(5)?,
+            total_amount: row.get(6)?,
+            shares: row.get(7)?,
+            claimed_count: row.get(8)?,
+            claimed_amount: row.get(9)?,
+            status: row.get(10)?,
+            created_at: row.get(11)?,
+            expires_at: row.get(12)?,
+            finished_at: row.get(13)?,
+            refunded_amount: row.get(14)?,
+            send_txn_no: row.get(15)?,
+            refund_txn_no: row.get(16)?,
+            luckiest_user_id: row.get(17)?,
+        })
+    }
+
+    fn into_packet(self) -> StoreResult<Packet> {
+        let audience = match (self.group_id, self.recipient_id) {
+            (Some(group_id), None) => Audience::Group(parse_or_corrupt(GroupId::parse(&group_id))?),
+            (None, Some(recipient_id)) => Audience::User(user_id(&recipient_id)?),
+            (Some(group_id), Some(recipient_id)) => {
+                Audience::GroupMember { group_id: parse_or_corrupt(GroupId::parse(&group_id))?, recipient_id: user_id(&recipient_id)? }
+            }
+            (None, None) => return Err(corrupt(format!("packet {} has no audience", self.id))),
+        };
+        Ok(Packet {
+            id: parse_or_corrupt(PacketId::parse(&self.id))?,
+            kind: PacketKind::parse(&self.kind).ok_or_else(|| corrupt(format!("packet kind {:?}", self.kind)))?,
+            sender_id: user_id(&self.sender_id)?,
+            audience,
+            greeting: self.greeting,
+            total_amount: amount(self.total_amount)?,
+            shares: self.shares,
+            claimed_count: self.claimed_count,
+            claimed_amount: amount(self.claimed_amount)?,
+            status: PacketStatus::parse(&self.status).ok_or_else(|| corrupt(format!("packet status {:?}", self.status)))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            expires_at: Timestamp::from_millis(self.expires_at),
+            finished_at: self.finished_at.map(Timestamp::from_millis),
+            refunded_amount: amount(self.refunded_amount)?,
+            send_txn_no: parse_or_corrupt(TxnNo::parse(&self.send_txn_no))?,
+            refund_txn_no: self.refund_txn_no.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+            luckiest_user_id: self.luckiest_user_id.as_deref().map(user_id).transpose()?,
+        })
+    }
+}
+
+struct JournalRow {
+    seq: i64,
+    txn_no: String,
+    kind: String,
+    created_at: i64,
+    amount: i64,
+    memo: Option<String>,
+    reference: Option<String>,
+    packet_id: Option<String>,
+    transfer_id: Option<String>,
+    corrects_txn_no: Option<String>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+const JOURNAL_COLUMNS: &str = "seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash";
+
+impl JournalRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<JournalRow> {
+        Ok(JournalRow {
+            seq: row.get(0)?,
+            txn_no: row.get(1)?,
+            kind: row.get(2)?,
+            created_at: row.get(3)?,
+            amount: row.get(4)?,
+            memo: row.get(5)?,
+            reference: row.get(6)?,
+            packet_id: row.get(7)?,
+            transfer_id: row.get(8)?,
+            corrects_txn_no: row.get(9)?,
+            prev_hash: row.get(10)?,
+            hash: row.get(11)?,
+        })
+    }
+}
+
+impl SqliteConn {
+    fn entries_from_rows(&mut self, rows: Vec<JournalRow>) -> StoreResult<Vec<JournalEntry>> {
+        rows.into_iter().map(|row| self.entry_from_row(row)).collect()
+    }
+
+    /// Builds an entry from its row and postings. The transaction is rebuilt as stored, even when it
+    /// no longer balances, so that verify can report the damage instead of failing to read it.
+    fn entry_from_row(&mut self, row: JournalRow) -> StoreResult<JournalEntry> {
+        let mut statement = self.conn.prepare_cached("SELECT account, amount FROM postings WHERE seq = ?1 ORDER BY idx").ctx("reading postings")?;
+        let raw: Vec<(String, i64)> = statement.query_map([row.seq], |r| Ok((r.get(0)?, r.get(1)?))).ctx("reading postings")?.collect::<Result<_, _>>().ctx("reading postings")?;
+        let postings = raw
+            .into_iter()
+            .map(|(account, amount)| {
+                let account = Account::parse(&account).ok_or_else(|| corrupt(format!("account {account:?} in journal entry {}", row.seq)))?;
+                Ok(Posting { account, amount })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let related = Related {
+            packet_id: row.packet_id.as_deref().map(PacketId::parse).transpose().map_err(corrupt)?,
+            transfer_id: row.transfer_id.as_deref().map(TransferId::parse).transpose().map_err(corrupt)?,
+            corrects_txn_no: row.corrects_txn_no.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+        };
+        let txn = LedgerTxn::stored(
+            parse_or_corrupt(TxnNo::parse(&row.txn_no))?,
+            TxnKind::parse(&row.kind).ok_or_else(|| corrupt(format!("transaction kind {:?}", row.kind)))?,
+            Timestamp::from_millis(row.created_at),
+            Amount::new(row.amount).map_err(|error| corrupt(format!("journal entry {}: {error}", row.seq)))?,
+            row.memo,
+            row.reference,
+            related,
+            postings,
+        );
+        Ok(JournalEntry { seq: row.seq as u64, txn, prev_hash: hash(&row.prev_hash)?, hash: hash(&row.hash)? })
+    }
+
+    fn query_journal(&mut self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<JournalEntry>> {
+        let rows: Vec<JournalRow> = {
+            let mut statement = self.conn.prepare_cached(sql).ctx("reading the journal")?;
+            statement.query_map(params, JournalRow::read).ctx("reading the journal")?.collect::<Result<_, _>>().ctx("reading the journal")?
+        };
+        self.entries_from_rows(rows)
+    }
+
+    fn query_packet(&mut self, sql: &str, id: &PacketId) -> StoreResult<Option<Packet>> {
+        let row = self.conn.prepare_cached(sql).ctx("reading a packet")?.query_row([id.as_str()], PacketRow::read).optional().ctx("reading a packet")?;
+        row.map(PacketRow::into_packet).transpose()
+    }
+
+    fn exec(&mut self, sql: &str, params: impl rusqlite::Params, context: &'static str) -> StoreResult<usize> {
+        self.conn.prepare_cached(sql).ctx(context)?.execute(params).ctx(context)
+    }
+}
+
+impl ReadConn for SqliteConn {
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.conn.prepare_cached("SELECT value FROM settings WHERE key = ?1").ctx("reading a setting")?.query_row([key], |row| row.get(0)).optional().ctx("reading a setting")
+    }
+
+    fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
+        let row: Option<(String, String, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, name, created_at FROM users WHERE id = ?1")
+            .ctx("reading a user")?
+            .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .ctx("reading a user")?;
+        row.map(|(id, name, created_at)| Ok(User { id: user_id(&id)?, name, created_at: Timestamp::from_millis(created_at) })).transpose()
+    }
+
+    fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>> {
+        let row: Option<(String, String, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, name, created_at FROM users WHERE token_hash = ?1")
+            .ctx("authenticating")?
+            .query_row([&token_hash[..]], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .ctx("authenticating")?;
+        row.map(|(id, name, created_at)| Ok(User { id: user_id(&id)?, name, created_at: Timestamp::from_millis(created_at) })).transpose()
+    }
+
+    fn balance(&mut self, account: &Account) -> StoreResult<i64> {
+        let balance: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT balance FROM balances WHERE account = ?1")
+            .ctx("reading a balance")?
+            .query_row([account.to_string()], |row| row.get(0))
+            .optional()
+            .ctx("reading a balance")?;
+        Ok(balance.unwrap_or(0))
+    }
+
+    fn balances(&mut self) -> StoreResult<Vec<(String, i64)>> {
+        let mut statement = self.conn.prepare_cached("SELECT account, balance FROM balances ORDER BY account").ctx("reading balances")?;
+        statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).ctx("reading balances")?.collect::<Result<_, _>>().ctx("reading balances")
+    }
+
+    fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
+        let row: Option<(String, String, i64)> = self
+            .conn
+            .prepare_cached("SELECT name, owner_id, created_at FROM groups WHERE id = ?1")
+            .ctx("reading a group")?
+            .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .ctx("reading a group")?;
+        let Some((name, owner_id, created_at)) = row else { return Ok(None) };
+        let members: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY joined_seq")
+            .ctx("reading group members")?
+            .query_map([id.as_str()], |row| row.get(0))
+            .ctx("reading group members")?
+            .collect::<Result<_, _>>()
+            .ctx("reading group members")?;
+        Ok(Some(Group {
+            id: id.clone(),
+            name,
+            owner_id: user_id(&owner_id)?,
+            member_ids: members.iter().map(|member| user_id(member)).collect::<StoreResult<_>>()?,
+            created_at: Timestamp::from_millis(created_at),
+        }))
+    }
+
+    fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_id = ?1 AND user_id = ?2)")
+            .ctx("checking membership")?
+            .query_row([group_id.as_str(), user_id.as_str()], |row| row.get(0))
+            .ctx("checking membership")
+    }
+
+    fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM group_members WHERE group_id = ?1")
+            .ctx("counting members")?
+            .query_row([group_id.as_str()], |row| row.get(0))
+            .ctx("counting members")
+    }
+
+    fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
+        self.query_packet(&format!("SELECT {PACKET_COLUMNS} FROM packets WHERE id = ?1"), id)
+    }
+
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        let rows: Vec<(String, i64, i64, String)> = self
+            .conn
+            .prepare_cached("SELECT user_id, amount, claimed_at, txn_no FROM packet_claims WHERE packet_id = ?1 ORDER BY idx")
+            .ctx("reading claims")?
+            .query_map([packet_id.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .ctx("reading claims")?
+            .collect::<Result<_, _>>()
+            .ctx("reading claims")?;
+        rows.into_iter()
+            .map(|(user, amount_units, claimed_at, txn_no)| {
+                Ok(Claim { user_id: user_id(&user)?, amount: amount(amount_units)?, claimed_at: Timestamp::from_millis(claimed_at), txn_no: parse_or_corrupt(TxnNo::parse(&txn_no))? })
+            })
+            .collect()
+    }
+
+    fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM packet_claims WHERE packet_id = ?1 AND user_id = ?2)")
+            .ctx("checking claims")?
+            .query_row([packet_id.as_str(), user_id.as_str()], |row| row.get(0))
+            .ctx("checking claims")
+    }
+
+    fn due_packets(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<PacketId>> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM packets WHERE status = 'open' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")
+            .ctx("finding due packets")?
+            .query_map(params![now.millis(), limit], |row| row.get(0))
+            .ctx("finding due packets")?
+            .collect::<Result<_, _>>()
+            .ctx("finding due packets")?;
+        ids.iter().map(|id| parse_or_corrupt(PacketId::parse(id))).collect()
+    }
+
+    fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
+        Ok(self.query_journal(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE txn_no = ?1"), [txn_no.as_str()])?.pop())
+    }
+
+    fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>> {
+        let users: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT user_id FROM txn_parties WHERE seq = ?1")
+            .ctx("reading parties")?
+            .query_map([seq as i64], |row| row.get(0))
+            .ctx("reading parties")?
+            .collect::<Result<_, _>>()
+            .ctx("reading parties")?;
+        users.iter().map(|user| user_id(user)).collect()
+    }
+
+    fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        let before = before_seq.map_or(i64::MAX, |seq| seq as i64);
+        self.query_journal(
+            &format!(
+                "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq IN \
+                 (SELECT DISTINCT seq FROM postings WHERE account = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq DESC"
+            ),
+            params![account.to_string(), before, limit],
+        )
+    }
+
+    fn journal_range(&mut self, from_seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        self.query_journal(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT ?2"), params![from_seq as i64, limit])
+    }
+
+    fn journal_len(&mut self) -> StoreResult<u64> {
+        let len: i64 = self.conn.prepare_cached("SELECT count(*) FROM journal").ctx("counting the journal")?.query_row([], |row| row.get(0)).ctx("counting the journal")?;
+        Ok(len as u64)
+    }
+
+    fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>> {
+        let rows: Vec<(String, i64, i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, total_amount, claimed_amount, refunded_amount FROM packets ORDER BY id")
+            .ctx("reading packet totals")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .ctx("reading packet totals")?
+            .collect::<Result<_, _>>()
+            .ctx("reading packet totals")?;
+        rows.into_iter().map(|(id, total, claimed, refunded)| Ok((parse_or_corrupt(PacketId::parse(&id))?, amount(total)?, amount(claimed)?, amount(refunded)?))).collect()
+    }
+}
+
+impl WriteConn for SqliteConn {
+    fn begin(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").ctx("beginning a transaction")
+    }
+
+    fn commit(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT").ctx("committing")
+    }
+
+    fn rollback(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK").ctx("rolling back")
+    }
+
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("SAVEPOINT operation").ctx("opening a savepoint")
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("RELEASE operation").ctx("releasing a savepoint")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK TO operation; RELEASE operation").ctx("rolling back to a savepoint")
+    }
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.exec("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", params![key, value], "writing a setting")
+            .map(drop)
+    }
+
+    fn insert_user(&mut self, user: &User, token_hash: &[u8; 32]) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO users (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![user.id.as_str(), user.name, &token_hash[..], user.created_at.millis()],
+            "inserting a user",
+        )
+        .map(drop)
+    }
+
+    fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO groups (id, name, owner_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![group.id.as_str(), group.name, group.owner_id.as_str(), group.created_at.millis()],
+            "inserting a group",
+        )?;
+        for member in &group.member_ids {
+            self.add_member(&group.id, member)?;
+        }
+        Ok(())
+    }
+
+    fn add_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO group_members (group_id, user_id, joined_seq) \
+             VALUES (?1, ?2, (SELECT coalesce(max(joined_seq), 0) + 1 FROM group_members WHERE group_id = ?1)) ON CONFLICT DO NOTHING",
+            params![group_id.as_str(), user_id.as_str()],
+            "adding a member",
+        )
+        .map(drop)
+    }
+
+    fn remove_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()> {
+        self.exec("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", params![group_id.as_str(), user_id.as_str()], "removing a member").map(drop)
+    }
+
+    fn insert_packet(&mut self, packet: &Packet, shares: &[Amount]) -> StoreResult<()> {
+        self.exec(
+            &format!("INSERT INTO packets ({PACKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+            params![
+                packet.id.as_str(),
+                packet.kind.as_str(),
+                packet.sender_id.as_str(),
+                packet.audience.group_id().map(GroupId::as_str),
+                packet.audience.recipient_id().map(UserId::as_str),
+                packet.greeting,
+                packet.total_amount.minor_units(),
+                packet.shares,
+                packet.claimed_count,
+                packet.claimed_amount.minor_units(),
+                packet.status.as_str(),
+                packet.created_at.millis(),
+                packet.expires_at.millis(),
+                packet.finished_at.map(Timestamp::millis),
+                packet.refunded_amount.minor_units(),
+                packet.send_txn_no.as_str(),
+                packet.refund_txn_no.as_ref().map(TxnNo::as_str),
+                packet.luckiest_user_id.as_ref().map(UserId::as_str),
+            ],
+            "inserting a packet",
+        )?;
+        let mut statement = self.conn.prepare_cached("INSERT INTO packet_shares (packet_id, idx, amount) VALUES (?1, ?2, ?3)").ctx("inserting shares")?;
+        for (index, share) in shares.iter().enumerate() {
+            statement.execute(params![packet.id.as_str(), index as i64, share.minor_units()]).ctx("inserting shares")?;
+        }
+        Ok(())
+    }
+
+    fn lock_packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
+        // The batch's BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.packet(id)
+    }
+
+    fn update_packet(&mut self, packet: &Packet) -> StoreResult<()> {
+        let changed = self.exec(
+            "UPDATE packets SET claimed_count = ?2, claimed_amount = ?3, status = ?4, finished_at = ?5, refunded_amount = ?6, \
+             refund_txn_no = ?7, luckiest_user_id = ?8 WHERE id = ?1",
+            params![
+                packet.id.as_str(),
+                packet.claimed_count,
+                packet.claimed_amount.minor_units(),
+                packet.status.as_str(),
+                packet.finished_at.map(Timestamp::millis),
+                packet.refunded_amount.minor_units(),
+                packet.refund_txn_no.as_ref().map(TxnNo::as_str),
+                packet.luckiest_user_id.as_ref().map(UserId::as_str),
+            ],
+            "updating a packet",
+        )?;
+        if changed != 1 {
+            return Err(corrupt(format!("packet {} vanished while it was updated", packet.id)));
+        }
+        Ok(())
+    }
+
+    fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount> {
+        let units: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT amount FROM packet_shares WHERE packet_id = ?1 AND idx = ?2")
+            .ctx("reading a share")?
+            .query_row(params![packet_id.as_str(), index], |row| row.get(0))
+            .optional()
+            .ctx("reading a share")?;
+        amount(units.ok_or_else(|| corrupt(format!("packet {packet_id} has no share {index}")))?)
+    }
+
+    fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: &Claim) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![packet_id.as_str(), claim.user_id.as_str(), index, claim.amount.minor_units(), claim.txn_no.as_str(), claim.claimed_at.millis()],
+            "inserting a claim",
+        )
+        .map(drop)
+    }
+
+    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+        let head: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+            .ctx("reading the journal head")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .ctx("reading the journal head")?;
+        match head {
+            None => Ok((0, JournalHash::GENESIS)),
+            Some((seq, bytes)) => Ok((seq as u64, hash(&bytes)?)),
+        }
+    }
+
+    fn append_journal(&mut self, entry: &JournalEntry, parties: &[UserId]) -> StoreResult<()> {
+        let txn = &entry.txn;
+        let related = txn.related();
+        self.exec(
+            &format!("INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            params![
+                entry.seq as i64,
+                txn.txn_no().as_str(),
+                txn.kind().as_str(),
+                txn.created_at().millis(),
+                txn.amount().minor_units(),
+                txn.memo(),
+                txn.reference(),
+                related.packet_id.as_ref().map(PacketId::as_str),
+                related.transfer_id.as_ref().map(TransferId::as_str),
+                related.corrects_txn_no.as_ref().map(TxnNo::as_str),
+                &entry.prev_hash.0[..],
+                &entry.hash.0[..],
+            ],
+            "appending to the journal",
+        )?;
+        for (index, posting) in txn.postings().iter().enumerate() {
+            let account = posting.account.to_string();
+            self.exec("INSERT INTO postings (seq, idx, account, amount) VALUES (?1, ?2, ?3, ?4)", params![entry.seq as i64, index as i64, account, posting.amount], "inserting a posting")?;
+            self.exec(
+                "INSERT INTO balances (account, balance) VALUES (?1, ?2) ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance",
+                params![account, posting.amount],
+                "updating a balance",
+            )?;
+        }
+        for party in parties {
+            self.exec("INSERT INTO txn_parties (seq, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![entry.seq as i64, party.as_str()], "recording parties")?;
+        }
+        Ok(())
+    }
+
+    fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let row: Option<(Vec<u8>, u16, Vec<u8>, i64)> = self
+            .conn
+            .prepare_cached("SELECT request_hash, status, body, created_at FROM idempotency WHERE caller = ?1 AND key = ?2")
+            .ctx("reading an idempotency record")?
+            .query_row([caller, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .optional()
+            .ctx("reading an idempotency record")?;
+        row.map(|(request_hash, status, body, created_at)| {
+            Ok(IdempotencyRecord {
+                request_hash: request_hash.try_into().map_err(|_| corrupt("an idempotency hash is not 32 bytes"))?,
+                status,
+                body,
+                created_at: Timestamp::from_millis(created_at),
+            })
+        })
+        .transpose()
+    }
+
+    fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (caller, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, body = excluded.body, created_at = excluded.created_at",
+            params![caller, key, &record.request_hash[..], record.status, record.body, record.created_at.millis()],
+            "recording an idempotent response",
+        )
+        .map(drop)
+    }
+}

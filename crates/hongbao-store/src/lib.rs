@@ -1,1 +1,159 @@
-//! placeholder
+//! The storage trait of hongbao. Each backend (SQLite, PostgreSQL) implements [`Store`], [`ReadConn`]
+//! and [`WriteConn`]; it only stores and locks. Every rule lives in `hongbao-core` and the service layer,
+//! so no business logic is repeated between backends.
+//!
+//! The write path is built for group commit: the service's single writer per process opens one
+//! database transaction ([`WriteConn::begin`]), runs many operations inside it, each within a savepoint
+//! so that a refused one leaves no trace, and commits once. The connections are synchronous; the service
+//! runs them on threads of its own.
+
+use std::fmt;
+
+use hongbao_core::packet::Packet;
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Timestamp, TxnNo, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    #[error("database error while {context}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored value does not parse: the database holds something the service never writes.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database URL names no backend this build has.
+    #[error("unsupported database url {0:?}")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A storage backend. It hands out connections; the service decides what runs on them.
+pub trait Store: Send + Sync + 'static {
+    /// Creates the schema or brings it up to date. Safe to call at every start.
+    fn migrate(&self) -> StoreResult<()>;
+    /// A connection for the writer.
+    fn open_writer(&self) -> StoreResult<Box<dyn WriteConn>>;
+    /// A connection for reads, which sees every committed change.
+    fn open_reader(&self) -> StoreResult<Box<dyn ReadConn>>;
+    /// A short name for logs: `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub owner_id: UserId,
+    /// In the order they joined.
+    pub member_ids: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub user_id: UserId,
+    pub amount: Amount,
+    pub claimed_at: Timestamp,
+    pub txn_no: TxnNo,
+}
+
+/// A journal entry as stored: the transaction, its place in the chain and the users it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub txn: LedgerTxn,
+    pub prev_hash: JournalHash,
+    pub hash: JournalHash,
+}
+
+/// The answer recorded for an `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub request_hash: [u8; 32],
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+/// A stored value that failed to parse.
+pub fn corrupt(what: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Reads. A [`WriteConn`] reads too, and then sees its own uncommitted writes.
+pub trait ReadConn: Send {
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn user(&mut self, id: &UserId) -> StoreResult<Option<User>>;
+    fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>>;
+    /// The balance of an account; zero for one that never had a posting.
+    fn balance(&mut self, account: &Account) -> StoreResult<i64>;
+    /// Every account with its stored balance.
+    fn balances(&mut self) -> StoreResult<Vec<(String, i64)>>;
+    fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>>;
+    fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool>;
+    fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32>;
+    fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>>;
+    /// A packet's claims in claim order.
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>>;
+    fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool>;
+    /// Open packets whose `expires_at` is at or before `now`, soonest first.
+    fn due_packets(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<PacketId>>;
+    fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>>;
+    /// The users a transaction concerns, who may look it up.
+    fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>>;
+    /// Entries with a posting to `account`, newest first, with `seq` below `before_seq` when given.
+    fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>>;
+    /// Entries in sequence order starting at `from_seq`, at most `limit` of them.
+    fn journal_range(&mut self, from_seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
+    /// Number of journal entries.
+    fn journal_len(&mut self) -> StoreResult<u64>;
+    /// Every packet's id with its escrow-relevant totals, for verify.
+    fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>>;
+}
+
+/// Writes, inside one transaction opened by [`WriteConn::begin`].
+pub trait WriteConn: ReadConn {
+    /// Opens the batch's transaction, taking the database's write lock where it has one.
+    fn begin(&mut self) -> StoreResult<()>;
+    fn commit(&mut self) -> StoreResult<()>;
+    fn rollback(&mut self) -> StoreResult<()>;
+    /// Marks the start of one operation inside the batch.
+    fn savepoint(&mut self) -> StoreResult<()>;
+    /// Keeps the operation's writes.
+    fn release_savepoint(&mut self) -> StoreResult<()>;
+    /// Undoes the operation's writes, keeping the rest of the batch.
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
+
+    fn put_setting(&mut self, key: &str, value: &[u8]) -> StoreResult<()>;
+    fn insert_user(&mut self, user: &User, token_hash: &[u8; 32]) -> StoreResult<()>;
+    fn insert_group(&mut self, group: &Group) -> StoreResult<()>;
+    fn add_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()>;
+    fn remove_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()>;
+    /// Stores a new packet with its pre-drawn shares.
+    fn insert_packet(&mut self, packet: &Packet, shares: &[Amount]) -> StoreResult<()>;
+    /// Reads a packet and locks it against concurrent claims, recall and expiry until the transaction ends.
+    fn lock_packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>>;
+    /// Writes a packet's changing fields (counts, status, refund, luckiest).
+    fn update_packet(&mut self, packet: &Packet) -> StoreResult<()>;
+    /// The pre-drawn share at `index`.
+    fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount>;
+    fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: &Claim) -> StoreResult<()>;
+    /// The last journal entry's sequence number and hash (0 and the genesis hash when empty), locking
+    /// the head of the chain until the transaction ends.
+    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)>;
+    /// Appends a journal entry with its postings and parties, and applies the postings to the balances.
+    fn append_journal(&mut self, entry: &JournalEntry, parties: &[UserId]) -> StoreResult<()>;
+    fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()>;
+}

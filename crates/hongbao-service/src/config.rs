@@ -1,0 +1,30 @@
+//! The service's settings. The binary fills them from the environment; tests build them directly.
+
+use hongbao_core::PacketLimits;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub limits: PacketLimits,
+    pub max_group_members: u32,
+    /// The most operations one durable commit carries.
+    pub max_batch: usize,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl_seconds: i64,
+    /// The bootstrap admin's token, when the deployment sets one.
+    pub admin_token: Option<String>,
+    /// How often the expiry scheduler looks for due packets, in milliseconds.
+    pub scheduler_interval_millis: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            limits: PacketLimits::default(),
+            max_group_members: 500,
+            max_batch: 512,
+            idempotency_ttl_seconds: 86_400,
+            admin_token: None,
+            scheduler_interval_millis: 200,
+        }
+    }
+}

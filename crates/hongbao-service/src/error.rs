@@ -1,0 +1,43 @@
+//! The errors of the service layer, one variant per cause the API reports differently.
+
+use hongbao_core::packet::{PacketError, SendError};
+use hongbao_core::{Amount, MoneyError};
+use hongbao_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("available balance {available} is less than the {needed} needed")]
+    InsufficientFunds { needed: Amount, available: Amount },
+    #[error(transparent)]
+    Packet(PacketError),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("the service is shutting down")]
+    Unavailable,
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl From<SendError> for ServiceError {
+    fn from(error: SendError) -> ServiceError {
+        ServiceError::Validation(error.to_string())
+    }
+}
+
+impl From<MoneyError> for ServiceError {
+    fn from(error: MoneyError) -> ServiceError {
+        ServiceError::Validation(error.to_string())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

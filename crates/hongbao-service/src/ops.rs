@@ -1,0 +1,399 @@
+//! The write operations. Each runs on the writer's connection inside one savepoint of a batch
+//! transaction: it reads what it needs, applies the core's rules, and writes. An operation that
+//! returns an error has its writes rolled back by the writer, so a refused request changes nothing.
+
+use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus, Refund};
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Related, Timestamp, TxnKind, TxnNo, UserId};
+use hongbao_store::{Claim, Group, JournalEntry, User, WriteConn};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::{ServiceError, ServiceResult};
+
+/// A change the writer carries out.
+#[derive(Clone, Debug)]
+pub enum Op {
+    CreateUser { name: String },
+    TopUp { user_id: UserId, amount: Amount, reference: String },
+    Withdraw { user_id: UserId, amount: Amount, reference: Option<String> },
+    CreateGroup { owner_id: UserId, name: String, member_ids: Vec<UserId> },
+    AddMember { group_id: GroupId, by: UserId, user_id: UserId },
+    RemoveMember { group_id: GroupId, by: UserId, user_id: UserId },
+    SendPacket { sender_id: UserId, spec: PacketSpec, greeting: Option<String> },
+    Claim { packet_id: PacketId, user_id: UserId },
+    Recall { packet_id: PacketId, user_id: UserId },
+    /// Refunds a packet whose time is up; does nothing for one that is not open or not yet due.
+    Expire { packet_id: PacketId },
+    /// Stores the bootstrap admin token's hash.
+    SetAdminTokenHash { token_hash: [u8; 32] },
+}
+
+/// A packet with its claims, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketView {
+    pub packet: Packet,
+    pub claims: Vec<Claim>,
+}
+
+/// What an operation produced.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    UserCreated { user: User, token: String },
+    Posted(JournalEntry),
+    Group(Group),
+    Packet(PacketView),
+    Claimed { packet_id: PacketId, claim: Claim },
+    /// An expiry that found nothing to do.
+    Nothing,
+}
+
+/// Counts the writer adds to the metrics once the batch is durable.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Effects {
+    pub packets_sent: u64,
+    pub packets_claimed: u64,
+    pub packets_refunded: u64,
+}
+
+/// What an operation may use: the batch's connection, the time of the operation, randomness, the
+/// journal head (loaded on first use, so a batch without money movement never touches it).
+pub struct OpContext<'a> {
+    pub conn: &'a mut dyn WriteConn,
+    pub now: Timestamp,
+    pub rng: &'a mut dyn RngCore,
+    pub config: &'a Config,
+    pub head: &'a mut Option<(u64, JournalHash)>,
+    pub effects: Effects,
+}
+
+/// A user's bearer token: 32 random bytes, hex, behind a recognisable prefix.
+pub fn new_token(rng: &mut dyn RngCore) -> String {
+    let mut bytes = [0u8; 32];
+    rng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("hbt_{hex}")
+}
+
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn check_name(name: &str, what: &str) -> ServiceResult<String> {
+    let trimmed = name.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > 64 {
+        return Err(ServiceError::Validation(format!("{what} must be 1 to 64 characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ServiceError::Validation(format!("{what} must not contain control characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn check_reference(reference: &str) -> ServiceResult<()> {
+    let chars = reference.chars().count();
+    if chars == 0 || chars > 128 || reference.chars().any(char::is_control) {
+        return Err(ServiceError::Validation("reference must be 1 to 128 printable characters".into()));
+    }
+    Ok(())
+}
+
+impl OpContext<'_> {
+    pub fn run(&mut self, op: Op) -> ServiceResult<Outcome> {
+        match op {
+            Op::CreateUser { name } => self.create_user(&name),
+            Op::TopUp { user_id, amount, reference } => self.top_up(&user_id, amount, reference),
+            Op::Withdraw { user_id, amount, reference } => self.withdraw(&user_id, amount, reference),
+            Op::CreateGroup { owner_id, name, member_ids } => self.create_group(owner_id, &name, member_ids),
+            Op::AddMember { group_id, by, user_id } => self.add_member(&group_id, &by, &user_id),
+            Op::RemoveMember { group_id, by, user_id } => self.remove_member(&group_id, &by, &user_id),
+            Op::SendPacket { sender_id, spec, greeting } => self.send_packet(&sender_id, &spec, greeting.as_deref()),
+            Op::Claim { packet_id, user_id } => self.claim(&packet_id, &user_id),
+            Op::Recall { packet_id, user_id } => self.recall(&packet_id, &user_id),
+            Op::Expire { packet_id } => self.expire(&packet_id),
+            Op::SetAdminTokenHash { token_hash } => {
+                self.conn.put_setting("admin_token_sha256", &token_hash)?;
+                Ok(Outcome::Nothing)
+            }
+        }
+    }
+
+    fn new_txn_no(&mut self) -> TxnNo {
+        TxnNo::generate(self.rng)
+    }
+
+    /// Money a wallet may spend now.
+    fn available(&mut self, user_id: &UserId) -> ServiceResult<Amount> {
+        let balance = self.conn.balance(&Account::Wallet(user_id.clone()))?;
+        Ok(Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("wallet of {user_id} holds {balance}")))?)
+    }
+
+    fn require_available(&mut self, user_id: &UserId, needed: Amount) -> ServiceResult<()> {
+        let available = self.available(user_id)?;
+        if available < needed {
+            return Err(ServiceError::InsufficientFunds { needed, available });
+        }
+        Ok(())
+    }
+
+    fn require_user(&mut self, user_id: &UserId) -> ServiceResult<User> {
+        self.conn.user(user_id)?.ok_or(ServiceError::NotFound("user"))
+    }
+
+    /// Appends a balanced transaction to the journal, chained to the head, and applies it to the
+    /// balances. Accounts that must stay non-negative are checked first; the database's own check
+    /// constraint is the second line of defence.
+    fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
+        for posting in txn.postings() {
+            if posting.amount < 0 && posting.account.must_stay_non_negative() {
+                let balance = self.conn.balance(&posting.account)?;
+                if balance + posting.amount < 0 {
+                    return match &posting.account {
+                        Account::Wallet(_) => Err(ServiceError::InsufficientFunds {
+                            needed: Amount::new(-posting.amount).unwrap_or_default(),
+                            available: Amount::new(balance).unwrap_or_default(),
+                        }),
+                        other => Err(hongbao_store::corrupt(format!("posting would take {other} below zero")).into()),
+                    };
+                }
+            }
+        }
+        let (seq, prev_hash) = match *self.head {
+            Some(head) => head,
+            None => self.conn.journal_head()?,
+        };
+        let seq = seq + 1;
+        let hash = prev_hash.chain(seq, &txn);
+        let entry = JournalEntry { seq, txn, prev_hash, hash };
+        let parties: Vec<UserId> = parties.iter().map(|party| (*party).clone()).collect();
+        self.conn.append_journal(&entry, &parties)?;
+        *self.head = Some((seq, hash));
+        Ok(entry)
+    }
+
+    fn create_user(&mut self, name: &str) -> ServiceResult<Outcome> {
+        let name = check_name(name, "name")?;
+        let user = User { id: UserId::generate(self.rng), name, created_at: self.now };
+        let token = new_token(self.rng);
+        self.conn.insert_user(&user, &token_hash(&token))?;
+        Ok(Outcome::UserCreated { user, token })
+    }
+
+    fn top_up(&mut self, user_id: &UserId, amount: Amount, reference: String) -> ServiceResult<Outcome> {
+        check_reference(&reference)?;
+        self.require_user(user_id)?;
+        let txn_no = self.new_txn_no();
+        let txn = LedgerTxn::transfer_between(txn_no, TxnKind::TopUp, self.now, amount, Account::Funding, Account::Wallet(user_id.clone()), Related::default())
+            .with_reference(Some(reference));
+        Ok(Outcome::Posted(self.post(txn, &[user_id])?))
+    }
+
+    fn withdraw(&mut self, user_id: &UserId, amount: Amount, reference: Option<String>) -> ServiceResult<Outcome> {
+        if let Some(reference) = &reference {
+            check_reference(reference)?;
+        }
+        self.require_available(user_id, amount)?;
+        let txn_no = self.new_txn_no();
+        let txn = LedgerTxn::transfer_between(txn_no, TxnKind::Withdrawal, self.now, amount, Account::Wallet(user_id.clone()), Account::Payout, Related::default())
+            .with_reference(reference);
+        Ok(Outcome::Posted(self.post(txn, &[user_id])?))
+    }
+
+    fn create_group(&mut self, owner_id: UserId, name: &str, member_ids: Vec<UserId>) -> ServiceResult<Outcome> {
+        let name = check_name(name, "group name")?;
+        let mut members = vec![owner_id.clone()];
+        for member in member_ids {
+            if !members.contains(&member) {
+                members.push(member);
+            }
+        }
+        if members.len() > self.config.max_group_members as usize {
+            return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+        }
+        for member in &members {
+            self.require_user(member)?;
+        }
+        let group = Group { id: GroupId::generate(self.rng), name, owner_id, member_ids: members, created_at: self.now };
+        self.conn.insert_group(&group)?;
+        Ok(Outcome::Group(group))
+    }
+
+    /// The group, if `by` may manage it: members see it, only the owner changes it.
+    fn owned_group(&mut self, group_id: &GroupId, by: &UserId) -> ServiceResult<Group> {
+        let group = self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+        if !group.member_ids.contains(by) {
+            return Err(ServiceError::NotFound("group"));
+        }
+        if &group.owner_id != by {
+            return Err(ServiceError::Forbidden("only the group's owner can change its members".into()));
+        }
+        Ok(group)
+    }
+
+    fn add_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let group = self.owned_group(group_id, by)?;
+        self.require_user(user_id)?;
+        if !group.member_ids.contains(user_id) {
+            if group.member_ids.len() >= self.config.max_group_members as usize {
+                return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+            }
+            self.conn.add_member(group_id, user_id)?;
+        }
+        Ok(Outcome::Group(self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+    }
+
+    fn remove_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let group = self.owned_group(group_id, by)?;
+        if user_id == &group.owner_id {
+            return Err(ServiceError::Validation("the owner cannot be removed from their group".into()));
+        }
+        if !group.member_ids.contains(user_id) {
+            return Err(ServiceError::NotFound("member"));
+        }
+        self.conn.remove_member(group_id, user_id)?;
+        Ok(Outcome::Group(self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+    }
+
+    fn send_packet(&mut self, sender_id: &UserId, spec: &PacketSpec, greeting: Option<&str>) -> ServiceResult<Outcome> {
+        let audience = spec.audience();
+        let mut facts = AudienceFacts { group_member_count: None, sender_is_member: false, recipient_is_member: false };
+        if let Some(group_id) = audience.group_id() {
+            // A group the sender is not in is one they cannot see.
+            if self.conn.group(group_id)?.is_none() || !self.conn.is_member(group_id, sender_id)? {
+                return Err(ServiceError::NotFound("group"));
+            }
+            facts.sender_is_member = true;
+            facts.group_member_count = Some(self.conn.member_count(group_id)?);
+        }
+        if let Some(recipient_id) = audience.recipient_id() {
+            self.require_user(recipient_id)?;
+            if let Some(group_id) = audience.group_id() {
+                facts.recipient_is_member = self.conn.is_member(group_id, recipient_id)?;
+            }
+        }
+        let plan = packet::plan_packet(spec, sender_id, greeting, facts, &self.config.limits, self.now, self.rng)?;
+        self.require_available(sender_id, plan.total_amount)?;
+        let packet_id = PacketId::generate(self.rng);
+        let txn_no = self.new_txn_no();
+        let related = Related { packet_id: Some(packet_id.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            txn_no.clone(),
+            TxnKind::PacketSend,
+            self.now,
+            plan.total_amount,
+            Account::Wallet(sender_id.clone()),
+            Account::PacketEscrow(packet_id.clone()),
+            related,
+        );
+        self.post(txn, &[sender_id])?;
+        let packet = Packet {
+            id: packet_id,
+            kind: plan.kind,
+            sender_id: sender_id.clone(),
+            audience: plan.audience,
+            greeting: plan.greeting,
+            total_amount: plan.total_amount,
+            shares: plan.shares.len() as u32,
+            claimed_count: 0,
+            claimed_amount: Amount::ZERO,
+            status: PacketStatus::Open,
+            created_at: self.now,
+            expires_at: plan.expires_at,
+            finished_at: None,
+            refunded_amount: Amount::ZERO,
+            send_txn_no: txn_no,
+            refund_txn_no: None,
+            luckiest_user_id: None,
+        };
+        self.conn.insert_packet(&packet, &plan.shares)?;
+        self.effects.packets_sent += 1;
+        Ok(Outcome::Packet(PacketView { packet, claims: Vec::new() }))
+    }
+
+    fn is_audience_member(&mut self, packet: &Packet, user_id: &UserId) -> ServiceResult<bool> {
+        match packet.audience.group_id() {
+            Some(group_id) => Ok(self.conn.is_member(group_id, user_id)?),
+            None => Ok(false),
+        }
+    }
+
+    fn claim(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let mut packet = self.conn.lock_packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let is_member = self.is_audience_member(&packet, user_id)?;
+        let already_claimed = self.conn.has_claimed(packet_id, user_id)?;
+        packet.check_claim(user_id, is_member, already_claimed, self.now).map_err(ServiceError::Packet)?;
+        let index = packet.claimed_count;
+        let amount = self.conn.share(packet_id, index)?;
+        let txn_no = self.new_txn_no();
+        let related = Related { packet_id: Some(packet_id.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            txn_no.clone(),
+            TxnKind::PacketClaim,
+            self.now,
+            amount,
+            Account::PacketEscrow(packet_id.clone()),
+            Account::Wallet(user_id.clone()),
+            related,
+        );
+        let sender_id = packet.sender_id.clone();
+        self.post(txn, &[user_id, &sender_id])?;
+        let claim = Claim { user_id: user_id.clone(), amount, claimed_at: self.now, txn_no };
+        self.conn.insert_claim(packet_id, index, &claim)?;
+        if packet.record_claim(amount, self.now) {
+            let claims = self.conn.claims(packet_id)?;
+            packet.luckiest_user_id = packet::luckiest(claims.iter().map(|claim| (&claim.user_id, claim.amount))).cloned();
+        }
+        self.conn.update_packet(&packet)?;
+        self.effects.packets_claimed += 1;
+        Ok(Outcome::Claimed { packet_id: packet_id.clone(), claim })
+    }
+
+    fn refund(&mut self, mut packet: Packet, refund: Refund) -> ServiceResult<Outcome> {
+        let refund_txn_no = if refund.amount.is_zero() {
+            None
+        } else {
+            let txn_no = self.new_txn_no();
+            let related = Related { packet_id: Some(packet.id.clone()), ..Related::default() };
+            let txn = LedgerTxn::transfer_between(
+                txn_no.clone(),
+                TxnKind::PacketRefund,
+                self.now,
+                refund.amount,
+                Account::PacketEscrow(packet.id.clone()),
+                Account::Wallet(packet.sender_id.clone()),
+                related,
+            );
+            let sender_id = packet.sender_id.clone();
+            self.post(txn, &[&sender_id])?;
+            Some(txn_no)
+        };
+        packet.record_refund(&refund, refund_txn_no, self.now);
+        self.conn.update_packet(&packet)?;
+        self.effects.packets_refunded += 1;
+        let claims = self.conn.claims(&packet.id)?;
+        Ok(Outcome::Packet(PacketView { packet, claims }))
+    }
+
+    fn recall(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let packet = self.conn.lock_packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let is_member = self.is_audience_member(&packet, user_id)?;
+        if !packet.visible_to(user_id, is_member) {
+            return Err(ServiceError::NotFound("packet"));
+        }
+        let refund = match packet.recall(user_id, self.now) {
+            Ok(refund) => refund,
+            Err(PacketError::NotSender) => return Err(ServiceError::Forbidden("only the sender can recall a packet".into())),
+            Err(error) => return Err(ServiceError::InvalidState(format!("the packet cannot be recalled: {error}"))),
+        };
+        self.refund(packet, refund)
+    }
+
+    fn expire(&mut self, packet_id: &PacketId) -> ServiceResult<Outcome> {
+        let Some(packet) = self.conn.lock_packet(packet_id)? else { return Ok(Outcome::Nothing) };
+        match packet.expire(self.now) {
+            Ok(refund) => self.refund(packet, refund),
+            Err(_) => Ok(Outcome::Nothing),
+        }
+    }
+}

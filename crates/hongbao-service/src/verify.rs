@@ -1,0 +1,105 @@
+//! `verify`: recomputes the journal's hash chain, checks that every transaction balances, rebuilds every
+//! balance from the postings and compares it with the stored one, checks that all accounts sum to zero,
+//! that no account that must stay non-negative is negative, and that every packet's escrow holds exactly
+//! what was neither claimed nor refunded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hongbao_core::{Account, JournalHash};
+use hongbao_store::{ReadConn, StoreResult};
+
+/// What verify found. `discrepancies` is in the order found; the first is the one to look at.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub entries: u64,
+    pub accounts: usize,
+    pub discrepancies: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.discrepancies.is_empty()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.discrepancies.first() {
+            None => write!(f, "ok: {} journal entries, {} accounts, chain intact, balances match, all accounts sum to zero", self.entries, self.accounts),
+            Some(first) => write!(f, "FAILED: {first} ({} discrepancies in all)", self.discrepancies.len()),
+        }
+    }
+}
+
+const PAGE: u32 = 5_000;
+const MAX_REPORTED: usize = 1_000;
+
+pub fn verify(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let found = |report: &mut VerifyReport, what: String| {
+        if report.discrepancies.len() < MAX_REPORTED {
+            report.discrepancies.push(what);
+        }
+    };
+    let mut computed: BTreeMap<String, i128> = BTreeMap::new();
+    let mut expected_seq = 1u64;
+    let mut prev_hash = JournalHash::GENESIS;
+    loop {
+        let page = conn.journal_range(expected_seq, PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        for entry in page {
+            let txn_no = entry.txn.txn_no().clone();
+            if entry.seq != expected_seq {
+                found(&mut report, format!("journal entry {} ({txn_no}): expected sequence number {expected_seq}, a gap in the journal", entry.seq));
+            }
+            if entry.prev_hash != prev_hash {
+                found(&mut report, format!("journal entry {} ({txn_no}): its previous hash does not match entry {}'s hash", entry.seq, entry.seq.saturating_sub(1)));
+            }
+            let recomputed = entry.prev_hash.chain(entry.seq, &entry.txn);
+            if recomputed != entry.hash {
+                found(&mut report, format!("journal entry {} ({txn_no}): its hash does not match its contents; the entry was altered", entry.seq));
+            }
+            if !entry.txn.is_balanced() {
+                found(&mut report, format!("journal entry {} ({txn_no}): its postings do not sum to zero", entry.seq));
+            }
+            for posting in entry.txn.postings() {
+                *computed.entry(posting.account.to_string()).or_default() += i128::from(posting.amount);
+            }
+            prev_hash = entry.hash;
+            expected_seq = entry.seq + 1;
+            report.entries += 1;
+        }
+    }
+    let stored: BTreeMap<String, i64> = conn.balances()?.into_iter().collect();
+    for (account, balance) in &computed {
+        let stored_balance = stored.get(account).copied().unwrap_or(0);
+        if i128::from(stored_balance) != *balance {
+            found(&mut report, format!("account {account}: stored balance {stored_balance} but the postings sum to {balance}"));
+        }
+        let must_stay_non_negative = Account::parse(account).is_none_or(|account| account.must_stay_non_negative());
+        if must_stay_non_negative && *balance < 0 {
+            found(&mut report, format!("account {account}: negative balance {balance}"));
+        }
+    }
+    for (account, balance) in &stored {
+        if !computed.contains_key(account) && *balance != 0 {
+            found(&mut report, format!("account {account}: stored balance {balance} but it has no postings"));
+        }
+    }
+    let total: i128 = computed.values().sum();
+    if total != 0 {
+        found(&mut report, format!("all accounts sum to {total}, not zero"));
+    }
+    for (packet_id, total_amount, claimed, refunded) in conn.packet_totals()? {
+        let escrow = computed.get(&Account::PacketEscrow(packet_id.clone()).to_string()).copied().unwrap_or(0);
+        let outstanding = i128::from(total_amount.minor_units()) - i128::from(claimed.minor_units()) - i128::from(refunded.minor_units());
+        if escrow != outstanding {
+            found(&mut report, format!("packet {packet_id}: escrow holds {escrow} but total - claimed - refunded is {outstanding}"));
+        }
+    }
+    report.accounts = computed.len();
+    Ok(report)
+}
