@@ -1,1 +1,119 @@
-//! placeholder
+//! hongbao's HTTP JSON API (axum): routes, bearer auth, RFC 9457 errors, `Idempotency-Key`, cursor
+//! lists, Prometheus metrics and the OpenAPI document generated from the handlers.
+//!
+//! Architecture invariant: this is the only crate that knows JSON or HTTP. It converts its request and
+//! response types to and from core types in `dto`.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use hongbao_service::Service;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::metrics::HttpMetrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub http_metrics: Arc<HttpMetrics>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units.", version = "1"),
+    paths(
+        routes::create_user, routes::me, routes::wallet, routes::top_up, routes::withdraw,
+        routes::create_group, routes::get_group, routes::add_member, routes::remove_member,
+        routes::create_packet, routes::get_packet, routes::claim, routes::recall,
+        routes::list_transactions, routes::get_transaction, routes::healthz,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
+}
+
+async fn openapi() -> Response {
+    let mut response = openapi_json().into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let journal_len = state.service.journal_len().await?;
+    let mut response = state.http_metrics.render(state.service.metrics(), journal_len).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    Ok(response)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
+/// The whole application.
+pub fn router(service: Service) -> Router {
+    let state = AppState { service, http_metrics: Arc::new(HttpMetrics::default()) };
+    Router::new()
+        .route("/v1/users", post(routes::create_user))
+        .route("/v1/me", get(routes::me))
+        .route("/v1/wallet", get(routes::wallet))
+        .route("/v1/top-ups", post(routes::top_up))
+        .route("/v1/withdrawals", post(routes::withdraw))
+        .route("/v1/groups", post(routes::create_group))
+        .route("/v1/groups/{id}", get(routes::get_group))
+        .route("/v1/groups/{id}/members", post(routes::add_member))
+        .route("/v1/groups/{id}/members/{user_id}", delete(routes::remove_member))
+        .route("/v1/packets", post(routes::create_packet))
+        .route("/v1/packets/{id}", get(routes::get_packet))
+        .route("/v1/packets/{id}/claim", post(routes::claim))
+        .route("/v1/packets/{id}/recall", post(routes::recall))
+        .route("/v1/transactions", get(routes::list_transactions))
+        .route("/v1/transactions/{txn_no}", get(routes::get_transaction))
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler running.
+pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let scheduler = service.spawn_scheduler();
+    let result = axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await;
+    scheduler.abort();
+    result
+}

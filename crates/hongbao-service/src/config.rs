@@ -4,6 +4,8 @@ use hongbao_core::PacketLimits;
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The deployment's one currency (ISO 4217), with two minor digits.
+    pub currency: String,
     pub limits: PacketLimits,
     pub max_group_members: u32,
     /// The most operations one durable commit carries.
@@ -19,6 +21,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
+            currency: "CNY".to_owned(),
             limits: PacketLimits::default(),
             max_group_members: 500,
             max_batch: 512,

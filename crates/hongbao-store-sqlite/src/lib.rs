@@ -645,11 +645,12 @@ impl WriteConn for SqliteConn {
         for (index, posting) in txn.postings().iter().enumerate() {
             let account = posting.account.to_string();
             self.exec("INSERT INTO postings (seq, idx, account, amount) VALUES (?1, ?2, ?3, ?4)", params![entry.seq as i64, index as i64, account, posting.amount], "inserting a posting")?;
-            self.exec(
-                "INSERT INTO balances (account, balance) VALUES (?1, ?2) ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance",
-                params![account, posting.amount],
-                "updating a balance",
-            )?;
+            // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which
+            // for a debit is negative even when the existing balance covers it.
+            let updated = self.exec("UPDATE balances SET balance = balance + ?2 WHERE account = ?1", params![account, posting.amount], "updating a balance")?;
+            if updated == 0 {
+                self.exec("INSERT INTO balances (account, balance) VALUES (?1, ?2)", params![account, posting.amount], "creating a balance")?;
+            }
         }
         for party in parties {
             self.exec("INSERT INTO txn_parties (seq, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![entry.seq as i64, party.as_str()], "recording parties")?;

@@ -1,0 +1,100 @@
+//! The one error type of the HTTP layer: RFC 9457 problem details with a stable `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hongbao_core::packet::PacketError;
+use hongbao_service::ServiceError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem. A 4xx carries a stable `code` and a human `detail` and is not logged as an
+/// error; a 5xx has an opaque body and its full cause is logged once, where it is made.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+/// The body of every error response (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `/problems/{code}`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case code, e.g. `insufficient_funds`.
+    pub code: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError { status, code, detail: detail.into() }
+    }
+    pub fn validation(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
+    }
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+    fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; the request may be retried with the same Idempotency-Key")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        match error {
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::Forbidden(detail) => ApiError::forbidden(detail),
+            ServiceError::Validation(detail) => ApiError::validation(detail),
+            error @ ServiceError::InsufficientFunds { .. } => ApiError::new(StatusCode::CONFLICT, "insufficient_funds", error.to_string()),
+            ServiceError::Packet(error) => {
+                let (status, code) = match &error {
+                    PacketError::NotInAudience => (StatusCode::FORBIDDEN, "not_in_audience"),
+                    PacketError::AlreadyClaimed => (StatusCode::CONFLICT, "already_claimed"),
+                    PacketError::Exhausted => (StatusCode::CONFLICT, "packet_exhausted"),
+                    PacketError::Expired { .. } => (StatusCode::GONE, "packet_expired"),
+                    PacketError::Recalled => (StatusCode::GONE, "packet_recalled"),
+                    PacketError::NotSender => (StatusCode::FORBIDDEN, "forbidden"),
+                    PacketError::NotOpen { .. } | PacketError::NotYetExpired => (StatusCode::CONFLICT, "invalid_state"),
+                };
+                ApiError::new(status, code, error.to_string())
+            }
+            ServiceError::InvalidState(detail) => ApiError::new(StatusCode::CONFLICT, "invalid_state", detail),
+            ServiceError::IdempotencyKeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", ServiceError::IdempotencyKeyReused.to_string()),
+            ServiceError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is shutting down"),
+            error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {
+                tracing::error!(error = %hongbao_service::writer::error_chain(&error), "request failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn title(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("Error").to_owned()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = Problem { problem_type: format!("/problems/{}", self.code), title: title(self.status), status: self.status.as_u16(), detail: self.detail, code: self.code.to_owned() };
+        let body = serde_json::to_vec(&problem).expect("a problem always serializes");
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

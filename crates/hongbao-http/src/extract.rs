@@ -1,0 +1,139 @@
+//! Extractors that turn a request into parsed, authenticated input, with every rejection in the same
+//! problem+json shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use hongbao_service::Principal;
+use hongbao_store::User;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The caller as a user with a wallet; the admin has none.
+    pub fn user(&self) -> Result<&User, ApiError> {
+        match &self.0 {
+            Principal::User(user) => Ok(user),
+            Principal::Admin => Err(ApiError::forbidden("the admin has no wallet; use a user's token")),
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match &self.0 {
+            Principal::Admin => Ok(()),
+            Principal::User(_) => Err(ApiError::forbidden("only the admin may do this")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+        match state.service.authenticate(token).await? {
+            Some(principal) => Ok(Caller(principal)),
+            None => Err(ApiError::unauthorized("unknown token")),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, when present and well-formed.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequestParts<AppState> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<IdempotencyKey, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        let bytes = value.as_bytes();
+        if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|byte| (0x21..=0x7e).contains(byte)) {
+            return Err(ApiError::validation("Idempotency-Key must be 1 to 255 visible ASCII characters"));
+        }
+        Ok(IdempotencyKey(Some(String::from_utf8_lossy(bytes).into_owned())))
+    }
+}
+
+/// A JSON body, parsed strictly (unknown fields are refused by the types), with the raw bytes kept
+/// for the idempotency hash.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<JsonBody<T>, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
+        let raw = Bytes::from_request(request, state).await.map_err(|rejection| ApiError::new(rejection.status(), "validation_failed", rejection.body_text()))?;
+        if !is_json {
+            return Err(ApiError::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation_failed", "the body must be JSON, sent with Content-Type: application/json"));
+        }
+        let value = serde_json::from_slice(&raw).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?;
+        Ok(JsonBody { value, raw })
+    }
+}
+
+/// The hash that ties an `Idempotency-Key` to one request: method, path and body.
+pub fn request_hash(method: &str, path: &str, body: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher.finalize().into()
+}
+
+/// `?limit=&cursor=` of a list.
+pub struct ListParams {
+    pub limit: u32,
+    pub before_seq: Option<u64>,
+}
+
+impl FromRequestParts<AppState> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ListParams, ApiError> {
+        let mut params = ListParams { limit: 50, before_seq: None };
+        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "limit" => {
+                    params.limit = value.parse().ok().filter(|limit| (1..=200).contains(limit)).ok_or_else(|| ApiError::validation("limit must be an integer from 1 to 200"))?;
+                }
+                "cursor" => params.before_seq = Some(decode_cursor(value).ok_or_else(|| ApiError::validation("cursor is not one this server gave out"))?),
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Cursors are opaque to clients: `c` and the sequence number to continue below, in hex.
+pub fn encode_cursor(seq: u64) -> String {
+    format!("c{seq:x}")
+}
+
+fn decode_cursor(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix('c')?, 16).ok()
+}

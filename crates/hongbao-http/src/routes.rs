@@ -1,0 +1,254 @@
+//! The route handlers of `/v1`. Each parses its input at the edge, asks the service, and renders JSON.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hongbao_core::{Account, PacketId, TxnNo};
+use hongbao_service::{Idempotency, Op, Outcome, Principal, Rendered, Reply};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::dto::*;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_cursor, request_hash};
+
+fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// How a write answers: its success status and the body it makes from the outcome.
+struct Answer<B> {
+    status: StatusCode,
+    body: fn(&Outcome) -> Option<B>,
+}
+
+fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
+    match (answer.body)(outcome) {
+        Some(body) => Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize") },
+        None => {
+            tracing::error!(?outcome, "an operation produced an outcome its route does not render");
+            Rendered { status: 500, body: br#"{"type":"/problems/internal","title":"Internal Server Error","status":500,"detail":"the server failed","code":"internal"}"#.to_vec() }
+        }
+    }
+}
+
+/// Runs a write through the writer, honouring `Idempotency-Key`: the response is rendered and stored
+/// in the same transaction as the change, and a repeat gets it back unchanged.
+async fn write<B: Serialize + 'static>(state: &AppState, caller: &Caller, key: IdempotencyKey, uri: &Uri, raw: &[u8], op: Op, answer: Answer<B>) -> ApiResult<Response> {
+    let Some(key) = key.0 else {
+        return match state.service.submit(op, None, None).await? {
+            Reply::Done { outcome, .. } => {
+                let rendered = render(&answer, &outcome);
+                Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, false))
+            }
+            Reply::Replayed(rendered) => Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, true)),
+        };
+    };
+    let idempotency = Idempotency { caller: caller.0.idempotency_scope(), key, request_hash: request_hash("POST", uri.path(), raw) };
+    let reply = state.service.submit(op, Some(idempotency), Some(Box::new(move |outcome: &Outcome| render(&answer, outcome)))).await?;
+    let (rendered, replayed) = match reply {
+        Reply::Done { rendered: Some(rendered), .. } => (rendered, false),
+        Reply::Done { outcome, rendered: None } => {
+            tracing::error!(?outcome, "an idempotent write came back unrendered");
+            return Err(ApiError::from(hongbao_service::ServiceError::Internal("unrendered idempotent write".into())));
+        }
+        Reply::Replayed(rendered) => (rendered, true),
+    };
+    Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, replayed))
+}
+
+fn posted(outcome: &Outcome) -> Option<TransactionBody> {
+    match outcome {
+        Outcome::Posted(entry) => Some(TransactionBody::new(entry)),
+        _ => None,
+    }
+}
+
+fn group_body(outcome: &Outcome) -> Option<GroupBody> {
+    match outcome {
+        Outcome::Group(group) => Some(GroupBody::from(group)),
+        _ => None,
+    }
+}
+
+fn packet_body(outcome: &Outcome) -> Option<PacketBody> {
+    match outcome {
+        Outcome::Packet(view) => Some(PacketBody::from(view)),
+        _ => None,
+    }
+}
+
+fn parse_packet_id(text: &str) -> ApiResult<PacketId> {
+    PacketId::parse(text).map_err(|_| ApiError::not_found("packet"))
+}
+
+/// Create a user (admin only). The token in the answer is shown once.
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
+    responses((status = 201, body = CreatedUserBody), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_user(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreateUserRequest>) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let op = Op::CreateUser { name: body.value.name };
+    let body_of = |outcome: &Outcome| match outcome {
+        Outcome::UserCreated { user, token } => Some(CreatedUserBody { id: user.id.to_string(), name: user.name.clone(), token: token.clone() }),
+        _ => None,
+    };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: body_of }).await
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
+pub async fn me(caller: Caller) -> Json<UserBody> {
+    match &caller.0 {
+        Principal::User(user) => Json(UserBody::from(user)),
+        Principal::Admin => Json(UserBody { id: "admin".into(), name: "admin".into() }),
+    }
+}
+
+/// The caller's wallet.
+#[utoipa::path(get, path = "/v1/wallet", tag = "wallets", responses((status = 200, body = WalletBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn wallet(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WalletBody>> {
+    let user = caller.user()?;
+    let wallet = state.service.wallet(&user.id).await?;
+    Ok(Json(WalletBody::new(&user.id, &state.service.config().currency, wallet)))
+}
+
+/// Credit a user's wallet from the platform's funding account (admin only).
+#[utoipa::path(post, path = "/v1/top-ups", tag = "wallets", request_body = TopUpRequest,
+    responses((status = 201, body = TransactionBody), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn top_up(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<TopUpRequest>) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let request = &body.value;
+    let user_id = parse_user_id("user_id", &request.user_id)?;
+    let op = Op::TopUp { user_id, amount: parse_amount("amount", request.amount)?, reference: request.reference.clone() };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: posted }).await
+}
+
+/// Move money out of the caller's wallet to the platform's payout account.
+#[utoipa::path(post, path = "/v1/withdrawals", tag = "wallets", request_body = WithdrawalRequest,
+    responses((status = 201, body = TransactionBody), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn withdraw(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<WithdrawalRequest>) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let op = Op::Withdraw { user_id, amount: parse_amount("amount", body.value.amount)?, reference: body.value.reference.clone() };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: posted }).await
+}
+
+/// Create a group; the caller is its owner and a member.
+#[utoipa::path(post, path = "/v1/groups", tag = "groups", request_body = CreateGroupRequest,
+    responses((status = 201, body = GroupBody), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_group(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreateGroupRequest>) -> ApiResult<Response> {
+    let owner_id = caller.user()?.id.clone();
+    let member_ids = body.value.member_ids.iter().map(|id| parse_user_id("member_ids", id)).collect::<ApiResult<Vec<_>>>()?;
+    let op = Op::CreateGroup { owner_id, name: body.value.name.clone(), member_ids };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: group_body }).await
+}
+
+/// A group, for its members.
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", params(("id" = String, Path)), responses((status = 200, body = GroupBody), (status = 404, body = Problem)))]
+pub async fn get_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<GroupBody>> {
+    let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
+    let group = state.service.group(&caller.0, &group_id).await?;
+    Ok(Json(GroupBody::from(&group)))
+}
+
+/// Add a member (owner only).
+#[utoipa::path(post, path = "/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path)), request_body = AddMemberRequest,
+    responses((status = 200, body = GroupBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn add_member(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>, body: JsonBody<AddMemberRequest>) -> ApiResult<Response> {
+    let by = caller.user()?.id.clone();
+    let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
+    let user_id = parse_user_id("user_id", &body.value.user_id)?;
+    write(&state, &caller, key, &uri, &body.raw, Op::AddMember { group_id, by, user_id }, Answer { status: StatusCode::OK, body: group_body }).await
+}
+
+/// Remove a member (owner only).
+#[utoipa::path(delete, path = "/v1/groups/{id}/members/{user_id}", tag = "groups", params(("id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, body = GroupBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((id, user_id)): Path<(String, String)>) -> ApiResult<Response> {
+    let by = caller.user()?.id.clone();
+    let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
+    let user_id = hongbao_core::UserId::parse(&user_id).map_err(|_| ApiError::not_found("member"))?;
+    let outcome = state.service.execute(Op::RemoveMember { group_id, by, user_id }).await?;
+    let body = group_body(&outcome).ok_or_else(|| ApiError::from(hongbao_service::ServiceError::Internal("unexpected outcome".into())))?;
+    Ok(json_response(StatusCode::OK, serde_json::to_vec(&body).expect("serializes"), false))
+}
+
+/// Send a red packet. The total moves from the sender's wallet into the packet's escrow.
+#[utoipa::path(post, path = "/v1/packets", tag = "packets", request_body = CreatePacketRequest,
+    responses((status = 201, body = PacketBody), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_packet(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreatePacketRequest>) -> ApiResult<Response> {
+    let sender_id = caller.user()?.id.clone();
+    let JsonBody { value, raw } = body;
+    let (spec, greeting) = value.into_spec()?;
+    write(&state, &caller, key, &uri, &raw, Op::SendPacket { sender_id, spec, greeting }, Answer { status: StatusCode::CREATED, body: packet_body }).await
+}
+
+/// A packet with its claims, for its sender and audience.
+#[utoipa::path(get, path = "/v1/packets/{id}", tag = "packets", params(("id" = String, Path)), responses((status = 200, body = PacketBody), (status = 404, body = Problem)))]
+pub async fn get_packet(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<PacketBody>> {
+    let view = state.service.packet(&caller.0, &parse_packet_id(&id)?).await?;
+    Ok(Json(PacketBody::from(&view)))
+}
+
+/// Claim (抢) one share. At most once per user; the share reaches the wallet in the same transaction.
+#[utoipa::path(post, path = "/v1/packets/{id}/claim", tag = "packets", params(("id" = String, Path)),
+    responses((status = 200, body = ClaimResultBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
+pub async fn claim(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let packet_id = parse_packet_id(&id)?;
+    let body_of = |outcome: &Outcome| match outcome {
+        Outcome::Claimed { packet_id, claim } => Some(ClaimResultBody::new(packet_id, claim)),
+        _ => None,
+    };
+    write(&state, &caller, key, &uri, b"", Op::Claim { packet_id, user_id }, Answer { status: StatusCode::OK, body: body_of }).await
+}
+
+/// Recall (撤回) an open packet: unclaimed shares return to the sender at once.
+#[utoipa::path(post, path = "/v1/packets/{id}/recall", tag = "packets", params(("id" = String, Path)),
+    responses((status = 200, body = PacketBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn recall(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let packet_id = parse_packet_id(&id)?;
+    write(&state, &caller, key, &uri, b"", Op::Recall { packet_id, user_id }, Answer { status: StatusCode::OK, body: packet_body }).await
+}
+
+/// The caller's transactions, newest first, each with its change to the caller's wallet.
+#[utoipa::path(get, path = "/v1/transactions", tag = "transactions",
+    params(("limit" = Option<u32>, Query, description = "1 to 200, default 50"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = TransactionList), (status = 400, body = Problem)))]
+pub async fn list_transactions(State(state): State<AppState>, caller: Caller, list: ListParams) -> ApiResult<Json<TransactionList>> {
+    let user_id = caller.user()?.id.clone();
+    let mut entries = state.service.transactions(&user_id, list.before_seq, list.limit + 1).await?;
+    let next_cursor = if entries.len() > list.limit as usize {
+        entries.truncate(list.limit as usize);
+        entries.last().map(|entry| encode_cursor(entry.seq))
+    } else {
+        None
+    };
+    let wallet = Account::Wallet(user_id);
+    let data = entries
+        .iter()
+        .map(|entry| TransactionBody { wallet_delta: Some(entry.txn.delta_for(&wallet)), ..TransactionBody::new(entry) })
+        .collect();
+    Ok(Json(TransactionList { data, next_cursor }))
+}
+
+/// One transaction, for the users it concerns and operators.
+#[utoipa::path(get, path = "/v1/transactions/{txn_no}", tag = "transactions", params(("txn_no" = String, Path)),
+    responses((status = 200, body = TransactionBody), (status = 404, body = Problem)))]
+pub async fn get_transaction(State(state): State<AppState>, caller: Caller, Path(txn_no): Path<String>) -> ApiResult<Json<TransactionBody>> {
+    let txn_no = TxnNo::parse(&txn_no).map_err(|_| ApiError::not_found("transaction"))?;
+    let entry = state.service.transaction(&caller.0, &txn_no).await?;
+    Ok(Json(TransactionBody::new(&entry)))
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operational", responses((status = 200, body = HealthBody)))]
+pub async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody { status: "ok".into() })
+}

@@ -1,0 +1,79 @@
+//! Configuration from the environment (`HONGBAO_*`, as API.md lists), logging, and shutdown signals.
+
+use anyhow::{Context, Result, bail};
+use hongbao_core::Amount;
+use hongbao_service::Config;
+
+pub const DEFAULT_DATABASE: &str = "sqlite://hongbao.db";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+pub struct Settings {
+    pub listen: String,
+    pub database: String,
+    pub config: Config,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T, valid: impl Fn(&T) -> bool) -> Result<T> {
+    let Some(text) = var(name) else { return Ok(default) };
+    let value: T = text.trim().parse().ok().with_context(|| format!("{name}={text:?} is not a number"))?;
+    if !valid(&value) {
+        bail!("{name}={text:?} is out of range");
+    }
+    Ok(value)
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings> {
+        let mut config = Config::default();
+        let limits = &mut config.limits;
+        limits.ttl_seconds = number("HONGBAO_PACKET_TTL_SECONDS", limits.ttl_seconds, |seconds| (1..=30 * 86_400).contains(seconds))?;
+        limits.timed_min_seconds = number("HONGBAO_TIMED_MIN_SECONDS", limits.timed_min_seconds, |seconds| (1..=86_400).contains(seconds))?;
+        limits.timed_default_seconds = limits.timed_default_seconds.max(limits.timed_min_seconds);
+        limits.max_shares = number("HONGBAO_MAX_SHARES", limits.max_shares, |shares| (1..=1_000_000).contains(shares))?;
+        let max_share = number("HONGBAO_MAX_SHARE_AMOUNT", limits.max_share.minor_units(), |units| *units >= 1)?;
+        limits.max_share = Amount::new(max_share).context("HONGBAO_MAX_SHARE_AMOUNT is too large")?;
+        config.max_group_members = number("HONGBAO_MAX_GROUP_MEMBERS", config.max_group_members, |members| (1..=10_000_000).contains(members))?;
+        config.admin_token = var("HONGBAO_ADMIN_TOKEN");
+        if let Some(currency) = var("HONGBAO_CURRENCY") {
+            config.currency = currency;
+        }
+        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database: var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()), config })
+    }
+}
+
+/// Logs go to stderr: human-readable by default, JSON with `HONGBAO_LOG_FORMAT=json`; the level comes
+/// from `HONGBAO_LOG` (error, warn, info, debug, trace; default info).
+pub fn init_logging() {
+    let level = var("HONGBAO_LOG").and_then(|level| level.parse().ok()).unwrap_or(tracing::Level::INFO);
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr);
+    if var("HONGBAO_LOG_FORMAT").as_deref() == Some("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
