@@ -199,19 +199,8 @@ impl LedgerTxn {
     }
 
     /// A transaction moving `amount` from one account to another.
-    pub fn transfer_between(
-        txn_no: TxnNo,
-        kind: TxnKind,
-        created_at: Timestamp,
-        amount: Amount,
-        from: Account,
-        to: Account,
-        related: Related,
-    ) -> LedgerTxn {
-        let postings = vec![
-            Posting { account: from, amount: -amount.minor_units() },
-            Posting { account: to, amount: amount.minor_units() },
-        ];
+    pub fn transfer_between(txn_no: TxnNo, kind: TxnKind, created_at: Timestamp, amount: Amount, from: Account, to: Account, related: Related) -> LedgerTxn {
+        let postings = vec![Posting { account: from, amount: -amount.minor_units() }, Posting { account: to, amount: amount.minor_units() }];
         let parts = TxnParts { txn_no, kind, created_at, amount, memo: None, reference: None, related, postings };
         LedgerTxn::new(parts).expect("two opposite postings of a positive amount balance")
     }

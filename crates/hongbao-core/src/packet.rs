@@ -259,7 +259,9 @@ pub fn plan_packet(
         check_shares(shares)?;
         split::lucky_split(total, shares, limits.min_share, limits.max_share, rng).map_err(|error| match error {
             SplitError::NoShares => SendError::NoShares,
-            SplitError::OutOfBounds { .. } if total < limits.min_share.checked_mul(shares).unwrap_or(total) => SendError::ShareTooSmall { min: limits.min_share },
+            SplitError::OutOfBounds { .. } if total < limits.min_share.checked_mul(shares).unwrap_or(total) => {
+                SendError::ShareTooSmall { min: limits.min_share }
+            }
             SplitError::OutOfBounds { .. } => SendError::ShareTooLarge { max: limits.max_share },
         })
     };
@@ -296,14 +298,7 @@ pub fn plan_packet(
         }
     };
     let total_amount = shares.iter().try_fold(Amount::ZERO, |sum, share| sum.checked_add(*share)).ok_or(SendError::TotalTooLarge)?;
-    Ok(PacketPlan {
-        kind: spec.kind(),
-        audience,
-        greeting: greeting.to_owned(),
-        total_amount,
-        shares,
-        expires_at: now.plus_seconds(lifetime_seconds),
-    })
+    Ok(PacketPlan { kind: spec.kind(), audience, greeting: greeting.to_owned(), total_amount, shares, expires_at: now.plus_seconds(lifetime_seconds) })
 }
 
 /// A stored packet's state.

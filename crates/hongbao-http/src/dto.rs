@@ -85,10 +85,10 @@ impl CreatePacketRequest {
         let CreatePacketRequest { kind, group_id, recipient_id, amount_per_share, total_amount, shares, expires_in_seconds, greeting } = self;
         let group_id = group_id.as_deref().map(|id| parse_group_id("group_id", id)).transpose()?;
         let recipient_id = recipient_id.as_deref().map(|id| parse_user_id("recipient_id", id)).transpose()?;
-        let shares = shares
-            .map(|shares| u32::try_from(shares).map_err(|_| ApiError::validation("shares must be a positive integer")))
-            .transpose()?;
-        let absent = |present: bool, field: &str| if present { Err(ApiError::validation(format!("{field} does not apply to a {kind} packet with this audience"))) } else { Ok(()) };
+        let shares = shares.map(|shares| u32::try_from(shares).map_err(|_| ApiError::validation("shares must be a positive integer"))).transpose()?;
+        let absent = |present: bool, field: &str| {
+            if present { Err(ApiError::validation(format!("{field} does not apply to a {kind} packet with this audience"))) } else { Ok(()) }
+        };
         let required = |field: &str| ApiError::validation(format!("{field} is required for a {kind} packet with this audience"));
         let per_share = amount_per_share.map(|units| parse_amount("amount_per_share", units)).transpose()?;
         let total = total_amount.map(|units| parse_amount("total_amount", units)).transpose()?;
@@ -102,7 +102,11 @@ impl CreatePacketRequest {
             ("normal", Some(group_id), None) => {
                 absent(total.is_some(), "total_amount")?;
                 absent(expires_in_seconds.is_some(), "expires_in_seconds")?;
-                PacketSpec::NormalToGroup { group_id, amount_per_share: per_share.ok_or_else(|| required("amount_per_share"))?, shares: shares.ok_or_else(|| required("shares"))? }
+                PacketSpec::NormalToGroup {
+                    group_id,
+                    amount_per_share: per_share.ok_or_else(|| required("amount_per_share"))?,
+                    shares: shares.ok_or_else(|| required("shares"))?,
+                }
             }
             ("lucky", Some(group_id), None) => {
                 absent(per_share.is_some(), "amount_per_share")?;
@@ -111,7 +115,12 @@ impl CreatePacketRequest {
             }
             ("timed", Some(group_id), None) => {
                 absent(per_share.is_some(), "amount_per_share")?;
-                PacketSpec::TimedToGroup { group_id, total_amount: total.ok_or_else(|| required("total_amount"))?, shares: shares.ok_or_else(|| required("shares"))?, expires_in_seconds }
+                PacketSpec::TimedToGroup {
+                    group_id,
+                    total_amount: total.ok_or_else(|| required("total_amount"))?,
+                    shares: shares.ok_or_else(|| required("shares"))?,
+                    expires_in_seconds,
+                }
             }
             ("timed", None, Some(recipient_id)) => {
                 absent(per_share.is_some(), "amount_per_share")?;
@@ -124,7 +133,9 @@ impl CreatePacketRequest {
                 absent(shares.is_some_and(|shares| shares != 1), "shares other than 1")?;
                 PacketSpec::Exclusive { group_id, recipient_id, total_amount: total.ok_or_else(|| required("total_amount"))? }
             }
-            ("normal" | "timed", Some(_), Some(_)) => return Err(ApiError::validation(format!("a {kind} packet goes to a group_id or a recipient_id, not both"))),
+            ("normal" | "timed", Some(_), Some(_)) => {
+                return Err(ApiError::validation(format!("a {kind} packet goes to a group_id or a recipient_id, not both")));
+            }
             ("normal" | "timed", None, None) => return Err(ApiError::validation(format!("a {kind} packet needs a group_id or a recipient_id"))),
             ("lucky", _, _) => return Err(ApiError::validation("a lucky packet needs a group_id and no recipient_id")),
             ("exclusive", _, _) => return Err(ApiError::validation("an exclusive packet needs a group_id and a recipient_id")),
@@ -208,7 +219,12 @@ pub struct ClaimBody {
 
 impl From<&Claim> for ClaimBody {
     fn from(claim: &Claim) -> ClaimBody {
-        ClaimBody { user_id: claim.user_id.to_string(), amount: claim.amount.minor_units(), claimed_at: claim.claimed_at.to_rfc3339(), txn_no: claim.txn_no.to_string() }
+        ClaimBody {
+            user_id: claim.user_id.to_string(),
+            amount: claim.amount.minor_units(),
+            claimed_at: claim.claimed_at.to_rfc3339(),
+            txn_no: claim.txn_no.to_string(),
+        }
     }
 }
 

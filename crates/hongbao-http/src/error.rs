@@ -86,7 +86,13 @@ fn title(status: StatusCode) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = Problem { problem_type: format!("/problems/{}", self.code), title: title(self.status), status: self.status.as_u16(), detail: self.detail, code: self.code.to_owned() };
+        let problem = Problem {
+            problem_type: format!("/problems/{}", self.code),
+            title: title(self.status),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_owned(),
+        };
         let body = serde_json::to_vec(&problem).expect("a problem always serializes");
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -84,9 +84,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
-        let raw = Bytes::from_request(request, state).await.map_err(|rejection| ApiError::new(rejection.status(), "validation_failed", rejection.body_text()))?;
+        let raw =
+            Bytes::from_request(request, state).await.map_err(|rejection| ApiError::new(rejection.status(), "validation_failed", rejection.body_text()))?;
         if !is_json {
-            return Err(ApiError::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation_failed", "the body must be JSON, sent with Content-Type: application/json"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "validation_failed",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
         }
         let value = serde_json::from_slice(&raw).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?;
         Ok(JsonBody { value, raw })
@@ -119,7 +124,11 @@ impl FromRequestParts<AppState> for ListParams {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "limit" => {
-                    params.limit = value.parse().ok().filter(|limit| (1..=200).contains(limit)).ok_or_else(|| ApiError::validation("limit must be an integer from 1 to 200"))?;
+                    params.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|limit| (1..=200).contains(limit))
+                        .ok_or_else(|| ApiError::validation("limit must be an integer from 1 to 200"))?;
                 }
                 "cursor" => params.before_seq = Some(decode_cursor(value).ok_or_else(|| ApiError::validation("cursor is not one this server gave out"))?),
                 _ => {}

@@ -54,7 +54,12 @@ impl HttpMetrics {
         out.push_str("# HELP hongbao_http_request_duration_seconds HTTP request latency.\n# TYPE hongbao_http_request_duration_seconds histogram\n");
         for ((method, route), histogram) in self.latencies.lock().expect("metrics lock is never poisoned").iter() {
             for (index, bound) in BUCKETS_MICROS.iter().enumerate() {
-                let _ = writeln!(out, "hongbao_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"{}\"}} {}", seconds(*bound), histogram.buckets[index]);
+                let _ = writeln!(
+                    out,
+                    "hongbao_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"{}\"}} {}",
+                    seconds(*bound),
+                    histogram.buckets[index]
+                );
             }
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"+Inf\"}} {}", histogram.count);
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {}", seconds(histogram.sum_micros));
@@ -70,7 +75,10 @@ impl HttpMetrics {
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
         }
-        let _ = writeln!(out, "# HELP hongbao_journal_entries Entries in the hash-chained journal.\n# TYPE hongbao_journal_entries gauge\nhongbao_journal_entries {journal_len}");
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_journal_entries Entries in the hash-chained journal.\n# TYPE hongbao_journal_entries gauge\nhongbao_journal_entries {journal_len}"
+        );
         out
     }
 }

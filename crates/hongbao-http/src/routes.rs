@@ -33,14 +33,25 @@ fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
         Some(body) => Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize") },
         None => {
             tracing::error!(?outcome, "an operation produced an outcome its route does not render");
-            Rendered { status: 500, body: br#"{"type":"/problems/internal","title":"Internal Server Error","status":500,"detail":"the server failed","code":"internal"}"#.to_vec() }
+            Rendered {
+                status: 500,
+                body: br#"{"type":"/problems/internal","title":"Internal Server Error","status":500,"detail":"the server failed","code":"internal"}"#.to_vec(),
+            }
         }
     }
 }
 
 /// Runs a write through the writer, honouring `Idempotency-Key`: the response is rendered and stored
 /// in the same transaction as the change, and a repeat gets it back unchanged.
-async fn write<B: Serialize + 'static>(state: &AppState, caller: &Caller, key: IdempotencyKey, uri: &Uri, raw: &[u8], op: Op, answer: Answer<B>) -> ApiResult<Response> {
+async fn write<B: Serialize + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    uri: &Uri,
+    raw: &[u8],
+    op: Op,
+    answer: Answer<B>,
+) -> ApiResult<Response> {
     let Some(key) = key.0 else {
         return match state.service.submit(op, None, None).await? {
             Reply::Done { outcome, .. } => {
@@ -91,7 +102,13 @@ fn parse_packet_id(text: &str) -> ApiResult<PacketId> {
 /// Create a user (admin only). The token in the answer is shown once.
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = CreatedUserBody), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn create_user(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreateUserRequest>) -> ApiResult<Response> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateUserRequest>,
+) -> ApiResult<Response> {
     caller.require_admin()?;
     let op = Op::CreateUser { name: body.value.name };
     let body_of = |outcome: &Outcome| match outcome {
@@ -141,7 +158,13 @@ pub async fn withdraw(State(state): State<AppState>, caller: Caller, key: Idempo
 /// Create a group; the caller is its owner and a member.
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", request_body = CreateGroupRequest,
     responses((status = 201, body = GroupBody), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn create_group(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreateGroupRequest>) -> ApiResult<Response> {
+pub async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateGroupRequest>,
+) -> ApiResult<Response> {
     let owner_id = caller.user()?.id.clone();
     let member_ids = body.value.member_ids.iter().map(|id| parse_user_id("member_ids", id)).collect::<ApiResult<Vec<_>>>()?;
     let op = Op::CreateGroup { owner_id, name: body.value.name.clone(), member_ids };
@@ -159,7 +182,14 @@ pub async fn get_group(State(state): State<AppState>, caller: Caller, Path(id): 
 /// Add a member (owner only).
 #[utoipa::path(post, path = "/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path)), request_body = AddMemberRequest,
     responses((status = 200, body = GroupBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn add_member(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>, body: JsonBody<AddMemberRequest>) -> ApiResult<Response> {
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<AddMemberRequest>,
+) -> ApiResult<Response> {
     let by = caller.user()?.id.clone();
     let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
     let user_id = parse_user_id("user_id", &body.value.user_id)?;
@@ -181,7 +211,13 @@ pub async fn remove_member(State(state): State<AppState>, caller: Caller, Path((
 /// Send a red packet. The total moves from the sender's wallet into the packet's escrow.
 #[utoipa::path(post, path = "/v1/packets", tag = "packets", request_body = CreatePacketRequest,
     responses((status = 201, body = PacketBody), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn create_packet(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<CreatePacketRequest>) -> ApiResult<Response> {
+pub async fn create_packet(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreatePacketRequest>,
+) -> ApiResult<Response> {
     let sender_id = caller.user()?.id.clone();
     let JsonBody { value, raw } = body;
     let (spec, greeting) = value.into_spec()?;
@@ -231,10 +267,7 @@ pub async fn list_transactions(State(state): State<AppState>, caller: Caller, li
         None
     };
     let wallet = Account::Wallet(user_id);
-    let data = entries
-        .iter()
-        .map(|entry| TransactionBody { wallet_delta: Some(entry.txn.delta_for(&wallet)), ..TransactionBody::new(entry) })
-        .collect();
+    let data = entries.iter().map(|entry| TransactionBody { wallet_delta: Some(entry.txn.delta_for(&wallet)), ..TransactionBody::new(entry) }).collect();
     Ok(Json(TransactionList { data, next_cursor }))
 }
 

@@ -112,8 +112,12 @@ impl Service {
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
         let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone());
-        std::thread::Builder::new().name("hongbao-writer".into()).spawn(move || writer.run(receiver)).map_err(|error| ServiceError::Internal(format!("could not start the writer: {error}")))?;
-        let inner = Inner { queue, store, readers: Mutex::new(Vec::new()), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
+        std::thread::Builder::new()
+            .name("hongbao-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|error| ServiceError::Internal(format!("could not start the writer: {error}")))?;
+        let inner =
+            Inner { queue, store, readers: Mutex::new(Vec::new()), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
 
@@ -269,7 +273,11 @@ impl Service {
             let mut answers = Vec::with_capacity(due.len());
             for packet_id in due {
                 let (reply, answer) = oneshot::channel();
-                self.inner.queue.send(Job { op: Op::Expire { packet_id }, idempotency: None, render: None, reply }).await.map_err(|_| ServiceError::Unavailable)?;
+                self.inner
+                    .queue
+                    .send(Job { op: Op::Expire { packet_id }, idempotency: None, render: None, reply })
+                    .await
+                    .map_err(|_| ServiceError::Unavailable)?;
                 answers.push(answer);
             }
             for answer in answers {

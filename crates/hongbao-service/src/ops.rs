@@ -14,19 +14,55 @@ use crate::error::{ServiceError, ServiceResult};
 /// A change the writer carries out.
 #[derive(Clone, Debug)]
 pub enum Op {
-    CreateUser { name: String },
-    TopUp { user_id: UserId, amount: Amount, reference: String },
-    Withdraw { user_id: UserId, amount: Amount, reference: Option<String> },
-    CreateGroup { owner_id: UserId, name: String, member_ids: Vec<UserId> },
-    AddMember { group_id: GroupId, by: UserId, user_id: UserId },
-    RemoveMember { group_id: GroupId, by: UserId, user_id: UserId },
-    SendPacket { sender_id: UserId, spec: PacketSpec, greeting: Option<String> },
-    Claim { packet_id: PacketId, user_id: UserId },
-    Recall { packet_id: PacketId, user_id: UserId },
+    CreateUser {
+        name: String,
+    },
+    TopUp {
+        user_id: UserId,
+        amount: Amount,
+        reference: String,
+    },
+    Withdraw {
+        user_id: UserId,
+        amount: Amount,
+        reference: Option<String>,
+    },
+    CreateGroup {
+        owner_id: UserId,
+        name: String,
+        member_ids: Vec<UserId>,
+    },
+    AddMember {
+        group_id: GroupId,
+        by: UserId,
+        user_id: UserId,
+    },
+    RemoveMember {
+        group_id: GroupId,
+        by: UserId,
+        user_id: UserId,
+    },
+    SendPacket {
+        sender_id: UserId,
+        spec: PacketSpec,
+        greeting: Option<String>,
+    },
+    Claim {
+        packet_id: PacketId,
+        user_id: UserId,
+    },
+    Recall {
+        packet_id: PacketId,
+        user_id: UserId,
+    },
     /// Refunds a packet whose time is up; does nothing for one that is not open or not yet due.
-    Expire { packet_id: PacketId },
+    Expire {
+        packet_id: PacketId,
+    },
     /// Stores the bootstrap admin token's hash.
-    SetAdminTokenHash { token_hash: [u8; 32] },
+    SetAdminTokenHash {
+        token_hash: [u8; 32],
+    },
 }
 
 /// A packet with its claims, as the API shows it.
@@ -39,11 +75,17 @@ pub struct PacketView {
 /// What an operation produced.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    UserCreated { user: User, token: String },
+    UserCreated {
+        user: User,
+        token: String,
+    },
     Posted(JournalEntry),
     Group(Group),
     Packet(PacketView),
-    Claimed { packet_id: PacketId, claim: Claim },
+    Claimed {
+        packet_id: PacketId,
+        claim: Claim,
+    },
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -195,8 +237,9 @@ impl OpContext<'_> {
         }
         self.require_available(user_id, amount)?;
         let txn_no = self.new_txn_no();
-        let txn = LedgerTxn::transfer_between(txn_no, TxnKind::Withdrawal, self.now, amount, Account::Wallet(user_id.clone()), Account::Payout, Related::default())
-            .with_reference(reference);
+        let txn =
+            LedgerTxn::transfer_between(txn_no, TxnKind::Withdrawal, self.now, amount, Account::Wallet(user_id.clone()), Account::Payout, Related::default())
+                .with_reference(reference);
         Ok(Outcome::Posted(self.post(txn, &[user_id])?))
     }
 

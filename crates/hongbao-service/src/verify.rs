@@ -56,7 +56,10 @@ pub fn verify(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
                 found(&mut report, format!("journal entry {} ({txn_no}): expected sequence number {expected_seq}, a gap in the journal", entry.seq));
             }
             if entry.prev_hash != prev_hash {
-                found(&mut report, format!("journal entry {} ({txn_no}): its previous hash does not match entry {}'s hash", entry.seq, entry.seq.saturating_sub(1)));
+                found(
+                    &mut report,
+                    format!("journal entry {} ({txn_no}): its previous hash does not match entry {}'s hash", entry.seq, entry.seq.saturating_sub(1)),
+                );
             }
             let recomputed = entry.prev_hash.chain(entry.seq, &entry.txn);
             if recomputed != entry.hash {

@@ -41,9 +41,14 @@ pub struct Idempotency {
     pub request_hash: [u8; 32],
 }
 
+// A reply is built once and moved once; boxing the common variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Reply {
-    Done { outcome: Outcome, rendered: Option<Rendered> },
+    Done {
+        outcome: Outcome,
+        rendered: Option<Rendered>,
+    },
     /// The same key and request were seen before: the first response, unchanged.
     Replayed(Rendered),
 }
@@ -104,7 +109,8 @@ impl Writer {
         while let Some(job) = jobs.next() {
             let saved_head = head;
             let mut job_effects = Effects::default();
-            let result = self.conn.savepoint().map_err(ServiceError::from).and_then(|()| self.run_job(job.op, job.idempotency, job.render, &mut head, &mut job_effects));
+            let result =
+                self.conn.savepoint().map_err(ServiceError::from).and_then(|()| self.run_job(job.op, job.idempotency, job.render, &mut head, &mut job_effects));
             let settled = match &result {
                 Ok(_) => self.conn.release_savepoint(),
                 Err(_) => {
@@ -146,7 +152,14 @@ impl Writer {
         }
     }
 
-    fn run_job(&mut self, op: Op, idempotency: Option<Idempotency>, render: Option<Render>, head: &mut Option<(u64, JournalHash)>, effects: &mut Effects) -> ServiceResult<Reply> {
+    fn run_job(
+        &mut self,
+        op: Op,
+        idempotency: Option<Idempotency>,
+        render: Option<Render>,
+        head: &mut Option<(u64, JournalHash)>,
+        effects: &mut Effects,
+    ) -> ServiceResult<Reply> {
         let now = self.clock.now();
         if let Some(scope) = &idempotency
             && let Some(record) = self.conn.idempotency_record(&scope.caller, &scope.key)?
@@ -162,7 +175,8 @@ impl Writer {
         *effects = context.effects;
         let rendered = render.map(|render| render(&outcome));
         if let (Some(scope), Some(rendered)) = (&idempotency, &rendered) {
-            let record = hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
+            let record =
+                hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
             self.conn.put_idempotency_record(&scope.caller, &scope.key, &record)?;
         }
         Ok(Reply::Done { outcome, rendered })

@@ -66,7 +66,8 @@ impl Store for SqliteStore {
             if applied {
                 continue;
             }
-            let batch = format!("BEGIN IMMEDIATE; {sql}; INSERT INTO schema_migrations (version, applied_at) VALUES ({version}, strftime('%s','now')); COMMIT;");
+            let batch =
+                format!("BEGIN IMMEDIATE; {sql}; INSERT INTO schema_migrations (version, applied_at) VALUES ({version}, strftime('%s','now')); COMMIT;");
             if let Err(error) = conn.execute_batch(&batch) {
                 let _ = conn.execute_batch("ROLLBACK");
                 return Err(StoreError::Database { context: "applying a migration", source: Box::new(error) });
@@ -245,7 +246,8 @@ impl SqliteConn {
     /// no longer balances, so that verify can report the damage instead of failing to read it.
     fn entry_from_row(&mut self, row: JournalRow) -> StoreResult<JournalEntry> {
         let mut statement = self.conn.prepare_cached("SELECT account, amount FROM postings WHERE seq = ?1 ORDER BY idx").ctx("reading postings")?;
-        let raw: Vec<(String, i64)> = statement.query_map([row.seq], |r| Ok((r.get(0)?, r.get(1)?))).ctx("reading postings")?.collect::<Result<_, _>>().ctx("reading postings")?;
+        let raw: Vec<(String, i64)> =
+            statement.query_map([row.seq], |r| Ok((r.get(0)?, r.get(1)?))).ctx("reading postings")?.collect::<Result<_, _>>().ctx("reading postings")?;
         let postings = raw
             .into_iter()
             .map(|(account, amount)| {
@@ -291,7 +293,12 @@ impl SqliteConn {
 
 impl ReadConn for SqliteConn {
     fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.conn.prepare_cached("SELECT value FROM settings WHERE key = ?1").ctx("reading a setting")?.query_row([key], |row| row.get(0)).optional().ctx("reading a setting")
+        self.conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+            .ctx("reading a setting")?
+            .query_row([key], |row| row.get(0))
+            .optional()
+            .ctx("reading a setting")
     }
 
     fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
@@ -389,7 +396,12 @@ impl ReadConn for SqliteConn {
             .ctx("reading claims")?;
         rows.into_iter()
             .map(|(user, amount_units, claimed_at, txn_no)| {
-                Ok(Claim { user_id: user_id(&user)?, amount: amount(amount_units)?, claimed_at: Timestamp::from_millis(claimed_at), txn_no: parse_or_corrupt(TxnNo::parse(&txn_no))? })
+                Ok(Claim {
+                    user_id: user_id(&user)?,
+                    amount: amount(amount_units)?,
+                    claimed_at: Timestamp::from_millis(claimed_at),
+                    txn_no: parse_or_corrupt(TxnNo::parse(&txn_no))?,
+                })
             })
             .collect()
     }
@@ -446,7 +458,12 @@ impl ReadConn for SqliteConn {
     }
 
     fn journal_len(&mut self) -> StoreResult<u64> {
-        let len: i64 = self.conn.prepare_cached("SELECT count(*) FROM journal").ctx("counting the journal")?.query_row([], |row| row.get(0)).ctx("counting the journal")?;
+        let len: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM journal")
+            .ctx("counting the journal")?
+            .query_row([], |row| row.get(0))
+            .ctx("counting the journal")?;
         Ok(len as u64)
     }
 
@@ -459,7 +476,9 @@ impl ReadConn for SqliteConn {
             .ctx("reading packet totals")?
             .collect::<Result<_, _>>()
             .ctx("reading packet totals")?;
-        rows.into_iter().map(|(id, total, claimed, refunded)| Ok((parse_or_corrupt(PacketId::parse(&id))?, amount(total)?, amount(claimed)?, amount(refunded)?))).collect()
+        rows.into_iter()
+            .map(|(id, total, claimed, refunded)| Ok((parse_or_corrupt(PacketId::parse(&id))?, amount(total)?, amount(claimed)?, amount(refunded)?)))
+            .collect()
     }
 }
 
@@ -489,8 +508,12 @@ impl WriteConn for SqliteConn {
     }
 
     fn put_setting(&mut self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.exec("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", params![key, value], "writing a setting")
-            .map(drop)
+        self.exec(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+            "writing a setting",
+        )
+        .map(drop)
     }
 
     fn insert_user(&mut self, user: &User, token_hash: &[u8; 32]) -> StoreResult<()> {
@@ -644,7 +667,11 @@ impl WriteConn for SqliteConn {
         )?;
         for (index, posting) in txn.postings().iter().enumerate() {
             let account = posting.account.to_string();
-            self.exec("INSERT INTO postings (seq, idx, account, amount) VALUES (?1, ?2, ?3, ?4)", params![entry.seq as i64, index as i64, account, posting.amount], "inserting a posting")?;
+            self.exec(
+                "INSERT INTO postings (seq, idx, account, amount) VALUES (?1, ?2, ?3, ?4)",
+                params![entry.seq as i64, index as i64, account, posting.amount],
+                "inserting a posting",
+            )?;
             // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which
             // for a debit is negative even when the existing balance covers it.
             let updated = self.exec("UPDATE balances SET balance = balance + ?2 WHERE account = ?1", params![account, posting.amount], "updating a balance")?;
@@ -653,7 +680,11 @@ impl WriteConn for SqliteConn {
             }
         }
         for party in parties {
-            self.exec("INSERT INTO txn_parties (seq, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![entry.seq as i64, party.as_str()], "recording parties")?;
+            self.exec(
+                "INSERT INTO txn_parties (seq, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![entry.seq as i64, party.as_str()],
+                "recording parties",
+            )?;
         }
         Ok(())
     }

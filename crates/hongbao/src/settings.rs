@@ -41,7 +41,11 @@ impl Settings {
         if let Some(currency) = var("HONGBAO_CURRENCY") {
             config.currency = currency;
         }
-        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database: var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()), config })
+        Ok(Settings {
+            listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            database: var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            config,
+        })
     }
 }
 

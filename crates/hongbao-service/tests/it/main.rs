@@ -1,0 +1,3 @@
+//! Tests of the service layer against a real SQLite database, without HTTP.
+
+mod properties;
