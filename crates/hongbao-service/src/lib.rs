@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate knows no HTTP and no JSON, and no storage backend: it talks to
 //! storage only through the `hongbao-store` traits.
 
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -102,7 +103,8 @@ impl Service {
                     let token = ops::new_token(&mut rand::rngs::OsRng);
                     let hash = ops::token_hash(&token);
                     conn.begin()?;
-                    conn.put_setting(ADMIN_TOKEN_SETTING, &hash)?;
+                    let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
+                    conn.apply(&changes)?;
                     conn.commit()?;
                     generated_admin_token = Some(token);
                     hash

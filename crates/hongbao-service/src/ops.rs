@@ -3,11 +3,12 @@
 //! returns an error has its writes rolled back by the writer, so a refused request changes nothing.
 
 use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus, Refund};
-use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Related, Timestamp, TxnKind, TxnNo, UserId};
-use hongbao_store::{Claim, Group, JournalEntry, User, WriteConn};
+use hongbao_core::{Account, Amount, GroupId, LedgerTxn, PacketId, Related, Timestamp, TxnKind, TxnNo, UserId};
+use hongbao_store::{Claim, Group, JournalEntry, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::batch::Batch;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 
@@ -98,14 +99,13 @@ pub struct Effects {
     pub packets_refunded: u64,
 }
 
-/// What an operation may use: the batch's connection, the time of the operation, randomness, the
-/// journal head (loaded on first use, so a batch without money movement never touches it).
-pub struct OpContext<'a> {
-    pub conn: &'a mut dyn WriteConn,
+/// What an operation may use: the batch it reads and writes through, the time of the operation and
+/// randomness.
+pub struct OpContext<'a, 'b> {
+    pub batch: &'a mut Batch<'b>,
     pub now: Timestamp,
     pub rng: &'a mut dyn RngCore,
     pub config: &'a Config,
-    pub head: &'a mut Option<(u64, JournalHash)>,
     pub effects: Effects,
 }
 
@@ -141,7 +141,7 @@ fn check_reference(reference: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-impl OpContext<'_> {
+impl OpContext<'_, '_> {
     pub fn run(&mut self, op: Op) -> ServiceResult<Outcome> {
         match op {
             Op::CreateUser { name } => self.create_user(&name),
@@ -155,7 +155,7 @@ impl OpContext<'_> {
             Op::Recall { packet_id, user_id } => self.recall(&packet_id, &user_id),
             Op::Expire { packet_id } => self.expire(&packet_id),
             Op::SetAdminTokenHash { token_hash } => {
-                self.conn.put_setting("admin_token_sha256", &token_hash)?;
+                self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)
             }
         }
@@ -167,7 +167,7 @@ impl OpContext<'_> {
 
     /// Money a wallet may spend now.
     fn available(&mut self, user_id: &UserId) -> ServiceResult<Amount> {
-        let balance = self.conn.balance(&Account::Wallet(user_id.clone()))?;
+        let balance = self.batch.balance(&Account::Wallet(user_id.clone()))?;
         Ok(Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("wallet of {user_id} holds {balance}")))?)
     }
 
@@ -180,7 +180,7 @@ impl OpContext<'_> {
     }
 
     fn require_user(&mut self, user_id: &UserId) -> ServiceResult<User> {
-        self.conn.user(user_id)?.ok_or(ServiceError::NotFound("user"))
+        self.batch.user(user_id)?.ok_or(ServiceError::NotFound("user"))
     }
 
     /// Appends a balanced transaction to the journal, chained to the head, and applies it to the
@@ -189,7 +189,7 @@ impl OpContext<'_> {
     fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
         for posting in txn.postings() {
             if posting.amount < 0 && posting.account.must_stay_non_negative() {
-                let balance = self.conn.balance(&posting.account)?;
+                let balance = self.batch.balance(&posting.account)?;
                 if balance + posting.amount < 0 {
                     return match &posting.account {
                         Account::Wallet(_) => Err(ServiceError::InsufficientFunds {
@@ -201,16 +201,12 @@ impl OpContext<'_> {
                 }
             }
         }
-        let (seq, prev_hash) = match *self.head {
-            Some(head) => head,
-            None => self.conn.journal_head()?,
-        };
+        let (seq, prev_hash) = self.batch.journal_head()?;
         let seq = seq + 1;
         let hash = prev_hash.chain(seq, &txn);
         let entry = JournalEntry { seq, txn, prev_hash, hash };
         let parties: Vec<UserId> = parties.iter().map(|party| (*party).clone()).collect();
-        self.conn.append_journal(&entry, &parties)?;
-        *self.head = Some((seq, hash));
+        self.batch.append_journal(entry.clone(), parties)?;
         Ok(entry)
     }
 
@@ -218,7 +214,7 @@ impl OpContext<'_> {
         let name = check_name(name, "name")?;
         let user = User { id: UserId::generate(self.rng), name, created_at: self.now };
         let token = new_token(self.rng);
-        self.conn.insert_user(&user, &token_hash(&token))?;
+        self.batch.insert_user(user.clone(), token_hash(&token));
         Ok(Outcome::UserCreated { user, token })
     }
 
@@ -258,13 +254,13 @@ impl OpContext<'_> {
             self.require_user(member)?;
         }
         let group = Group { id: GroupId::generate(self.rng), name, owner_id, member_ids: members, created_at: self.now };
-        self.conn.insert_group(&group)?;
+        self.batch.insert_group(group.clone());
         Ok(Outcome::Group(group))
     }
 
     /// The group, if `by` may manage it: members see it, only the owner changes it.
     fn owned_group(&mut self, group_id: &GroupId, by: &UserId) -> ServiceResult<Group> {
-        let group = self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+        let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
         if !group.member_ids.contains(by) {
             return Err(ServiceError::NotFound("group"));
         }
@@ -281,9 +277,9 @@ impl OpContext<'_> {
             if group.member_ids.len() >= self.config.max_group_members as usize {
                 return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
             }
-            self.conn.add_member(group_id, user_id)?;
+            self.batch.set_membership(group_id, user_id, true);
         }
-        Ok(Outcome::Group(self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
     }
 
     fn remove_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
@@ -294,8 +290,8 @@ impl OpContext<'_> {
         if !group.member_ids.contains(user_id) {
             return Err(ServiceError::NotFound("member"));
         }
-        self.conn.remove_member(group_id, user_id)?;
-        Ok(Outcome::Group(self.conn.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+        self.batch.set_membership(group_id, user_id, false);
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
     }
 
     fn send_packet(&mut self, sender_id: &UserId, spec: &PacketSpec, greeting: Option<&str>) -> ServiceResult<Outcome> {
@@ -303,16 +299,16 @@ impl OpContext<'_> {
         let mut facts = AudienceFacts { group_member_count: None, sender_is_member: false, recipient_is_member: false };
         if let Some(group_id) = audience.group_id() {
             // A group the sender is not in is one they cannot see.
-            if self.conn.group(group_id)?.is_none() || !self.conn.is_member(group_id, sender_id)? {
+            if self.batch.group(group_id)?.is_none() || !self.batch.is_member(group_id, sender_id)? {
                 return Err(ServiceError::NotFound("group"));
             }
             facts.sender_is_member = true;
-            facts.group_member_count = Some(self.conn.member_count(group_id)?);
+            facts.group_member_count = Some(self.batch.member_count(group_id)?);
         }
         if let Some(recipient_id) = audience.recipient_id() {
             self.require_user(recipient_id)?;
             if let Some(group_id) = audience.group_id() {
-                facts.recipient_is_member = self.conn.is_member(group_id, recipient_id)?;
+                facts.recipient_is_member = self.batch.is_member(group_id, recipient_id)?;
             }
         }
         let plan = packet::plan_packet(spec, sender_id, greeting, facts, &self.config.limits, self.now, self.rng)?;
@@ -349,25 +345,25 @@ impl OpContext<'_> {
             refund_txn_no: None,
             luckiest_user_id: None,
         };
-        self.conn.insert_packet(&packet, &plan.shares)?;
+        self.batch.insert_packet(packet.clone(), plan.shares);
         self.effects.packets_sent += 1;
         Ok(Outcome::Packet(PacketView { packet, claims: Vec::new() }))
     }
 
     fn is_audience_member(&mut self, packet: &Packet, user_id: &UserId) -> ServiceResult<bool> {
         match packet.audience.group_id() {
-            Some(group_id) => Ok(self.conn.is_member(group_id, user_id)?),
+            Some(group_id) => Ok(self.batch.is_member(group_id, user_id)?),
             None => Ok(false),
         }
     }
 
     fn claim(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
-        let mut packet = self.conn.lock_packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let mut packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
         let is_member = self.is_audience_member(&packet, user_id)?;
-        let already_claimed = self.conn.has_claimed(packet_id, user_id)?;
+        let already_claimed = self.batch.has_claimed(packet_id, user_id)?;
         packet.check_claim(user_id, is_member, already_claimed, self.now).map_err(ServiceError::Packet)?;
         let index = packet.claimed_count;
-        let amount = self.conn.share(packet_id, index)?;
+        let amount = self.batch.share(packet_id, index)?;
         let txn_no = self.new_txn_no();
         let related = Related { packet_id: Some(packet_id.clone()), ..Related::default() };
         let txn = LedgerTxn::transfer_between(
@@ -382,12 +378,12 @@ impl OpContext<'_> {
         let sender_id = packet.sender_id.clone();
         self.post(txn, &[user_id, &sender_id])?;
         let claim = Claim { user_id: user_id.clone(), amount, claimed_at: self.now, txn_no };
-        self.conn.insert_claim(packet_id, index, &claim)?;
+        self.batch.insert_claim(packet_id, index, claim.clone());
         if packet.record_claim(amount, self.now) {
-            let claims = self.conn.claims(packet_id)?;
+            let claims = self.batch.claims(packet_id)?;
             packet.luckiest_user_id = packet::luckiest(claims.iter().map(|claim| (&claim.user_id, claim.amount))).cloned();
         }
-        self.conn.update_packet(&packet)?;
+        self.batch.update_packet(packet);
         self.effects.packets_claimed += 1;
         Ok(Outcome::Claimed { packet_id: packet_id.clone(), claim })
     }
@@ -412,14 +408,14 @@ impl OpContext<'_> {
             Some(txn_no)
         };
         packet.record_refund(&refund, refund_txn_no, self.now);
-        self.conn.update_packet(&packet)?;
+        self.batch.update_packet(packet.clone());
         self.effects.packets_refunded += 1;
-        let claims = self.conn.claims(&packet.id)?;
+        let claims = self.batch.claims(&packet.id)?;
         Ok(Outcome::Packet(PacketView { packet, claims }))
     }
 
     fn recall(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
-        let packet = self.conn.lock_packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
         let is_member = self.is_audience_member(&packet, user_id)?;
         if !packet.visible_to(user_id, is_member) {
             return Err(ServiceError::NotFound("packet"));
@@ -433,7 +429,7 @@ impl OpContext<'_> {
     }
 
     fn expire(&mut self, packet_id: &PacketId) -> ServiceResult<Outcome> {
-        let Some(packet) = self.conn.lock_packet(packet_id)? else { return Ok(Outcome::Nothing) };
+        let Some(packet) = self.batch.packet(packet_id)? else { return Ok(Outcome::Nothing) };
         match packet.expire(self.now) {
             Ok(refund) => self.refund(packet, refund),
             Err(_) => Ok(Outcome::Nothing),

@@ -1,21 +1,23 @@
 //! The single writer and its group commit.
 //!
 //! Every change in a process goes through one thread that owns the write connection. It takes all the
-//! jobs waiting in its queue (up to `max_batch`), opens one database transaction, runs each job in a
-//! savepoint, commits once — one fsync for the whole batch — and only then answers the jobs. A job's
-//! answer therefore always describes durable state, and a refused job leaves nothing behind. Under load
-//! the batches grow by themselves: while one commit is in flight, the next batch queues up.
+//! jobs waiting in its queue (up to `max_batch`), opens one database transaction, runs each job in
+//! turn against an in-memory [`Batch`], writes all their changes at once, commits — one fsync for the
+//! whole batch — and only then answers the jobs. A job's answer therefore always describes durable
+//! state, and a refused job leaves nothing behind. Under load the batches grow by themselves: while one
+//! commit is in flight, the next batch queues up.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hongbao_core::JournalHash;
+use hongbao_core::{PacketId, Timestamp, UserId};
 use hongbao_store::WriteConn;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::{Batch, ShareCache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
@@ -66,11 +68,12 @@ pub(crate) struct Writer {
     pub config: Config,
     pub metrics: Arc<ServiceMetrics>,
     pub rng: StdRng,
+    pub share_cache: ShareCache,
 }
 
 impl Writer {
     pub fn new(conn: Box<dyn WriteConn>, clock: Arc<dyn Clock>, config: Config, metrics: Arc<ServiceMetrics>) -> Writer {
-        Writer { conn, clock, config, metrics, rng: StdRng::from_entropy() }
+        Writer { conn, clock, config, metrics, rng: StdRng::from_entropy(), share_cache: ShareCache::default() }
     }
 
     /// Runs until every sender is gone. A panic means an invariant broke: the process stops rather
@@ -95,50 +98,56 @@ impl Writer {
         }
     }
 
-    fn process(&mut self, batch: Vec<Job>) {
-        let size = batch.len();
+    fn process(&mut self, jobs: Vec<Job>) {
+        let size = jobs.len();
         if let Err(error) = self.conn.begin() {
             tracing::error!(error = %error_chain(&error), "could not begin a batch");
-            fail_all(batch.into_iter().map(|job| job.reply), "the database refused to begin a transaction");
+            fail_all(jobs.into_iter().map(|job| job.reply), "the database refused to begin a transaction");
             return;
         }
-        let mut head: Option<(u64, JournalHash)> = None;
+        let claims: Vec<(PacketId, UserId)> = jobs
+            .iter()
+            .filter_map(|job| match &job.op {
+                Op::Claim { packet_id, user_id } => Some((packet_id.clone(), user_id.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache);
+        let mut abandoned = batch.prefetch_claims(&claims).err().map(|error| error_chain(&error));
         let mut effects = Effects::default();
         let mut answers = Vec::with_capacity(size);
-        let mut jobs = batch.into_iter();
-        while let Some(job) = jobs.next() {
-            let saved_head = head;
+        for job in jobs {
+            if abandoned.is_some() {
+                answers.push((job.reply, None));
+                continue;
+            }
+            batch.writes_in_operation = 0;
             let mut job_effects = Effects::default();
-            let result =
-                self.conn.savepoint().map_err(ServiceError::from).and_then(|()| self.run_job(job.op, job.idempotency, job.render, &mut head, &mut job_effects));
-            let settled = match &result {
-                Ok(_) => self.conn.release_savepoint(),
-                Err(_) => {
-                    head = saved_head;
-                    self.conn.rollback_to_savepoint()
+            let now = self.clock.now();
+            let result = run_job(&mut batch, &mut self.rng, &self.config, now, job.op, job.idempotency, job.render, &mut job_effects);
+            match &result {
+                Ok(_) => {
+                    effects.packets_sent += job_effects.packets_sent;
+                    effects.packets_claimed += job_effects.packets_claimed;
+                    effects.packets_refunded += job_effects.packets_refunded;
                 }
-            };
-            if let Err(error) = settled {
-                tracing::error!(error = %error_chain(&error), "a savepoint failed; abandoning the batch");
-                let _ = self.conn.rollback();
-                let pending = answers.into_iter().map(|(reply, _)| reply).chain(std::iter::once(job.reply)).chain(jobs.map(|job| job.reply));
-                fail_all(pending, "the database failed during the batch");
-                return;
+                Err(ServiceError::Store(error)) => abandoned = Some(error_chain(error)),
+                Err(error) if batch.writes_in_operation > 0 => {
+                    abandoned = Some(format!("an operation was refused after it had written ({error}); this is a bug"));
+                }
+                Err(_) => {}
             }
-            if result.is_ok() {
-                effects.packets_sent += job_effects.packets_sent;
-                effects.packets_claimed += job_effects.packets_claimed;
-                effects.packets_refunded += job_effects.packets_refunded;
-            }
-            if let Err(ServiceError::Store(error)) = &result {
-                tracing::error!(error = %error_chain(error), "an operation failed in the database");
-            }
-            answers.push((job.reply, result));
+            answers.push((job.reply, Some(result)));
         }
-        if let Err(error) = self.conn.commit() {
-            tracing::error!(error = %error_chain(&error), "a batch failed to commit");
-            let _ = self.conn.rollback();
-            fail_all(answers.into_iter().map(|(reply, _)| reply), "the database failed to commit");
+        let (changes, conn) = batch.into_changes();
+        let failure = match abandoned {
+            Some(reason) => Some(reason),
+            None => conn.apply(&changes).and_then(|()| conn.commit()).err().map(|error| error_chain(&error)),
+        };
+        if let Some(reason) = failure {
+            tracing::error!(reason, operations = size, "abandoning a batch");
+            let _ = conn.rollback();
+            fail_all(answers.into_iter().map(|(reply, _)| reply), "the database failed; nothing in this request was applied");
             return;
         }
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
@@ -148,39 +157,43 @@ impl Writer {
         self.metrics.packets_refunded.fetch_add(effects.packets_refunded, Ordering::Relaxed);
         for (reply, result) in answers {
             // The requester may have gone away; the change is durable either way.
-            let _ = reply.send(result);
-        }
-    }
-
-    fn run_job(
-        &mut self,
-        op: Op,
-        idempotency: Option<Idempotency>,
-        render: Option<Render>,
-        head: &mut Option<(u64, JournalHash)>,
-        effects: &mut Effects,
-    ) -> ServiceResult<Reply> {
-        let now = self.clock.now();
-        if let Some(scope) = &idempotency
-            && let Some(record) = self.conn.idempotency_record(&scope.caller, &scope.key)?
-            && record.created_at.plus_seconds(self.config.idempotency_ttl_seconds) > now
-        {
-            if record.request_hash != scope.request_hash {
-                return Err(ServiceError::IdempotencyKeyReused);
+            if let Some(result) = result {
+                let _ = reply.send(result);
             }
-            return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
         }
-        let mut context = OpContext { conn: self.conn.as_mut(), now, rng: &mut self.rng, config: &self.config, head, effects: Effects::default() };
-        let outcome = context.run(op)?;
-        *effects = context.effects;
-        let rendered = render.map(|render| render(&outcome));
-        if let (Some(scope), Some(rendered)) = (&idempotency, &rendered) {
-            let record =
-                hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
-            self.conn.put_idempotency_record(&scope.caller, &scope.key, &record)?;
-        }
-        Ok(Reply::Done { outcome, rendered })
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    batch: &mut Batch<'_>,
+    rng: &mut StdRng,
+    config: &Config,
+    now: Timestamp,
+    op: Op,
+    idempotency: Option<Idempotency>,
+    render: Option<Render>,
+    effects: &mut Effects,
+) -> ServiceResult<Reply> {
+    if let Some(scope) = &idempotency
+        && let Some(record) = batch.idempotency_record(&scope.caller, &scope.key)?
+        && record.created_at.plus_seconds(config.idempotency_ttl_seconds) > now
+    {
+        if record.request_hash != scope.request_hash {
+            return Err(ServiceError::IdempotencyKeyReused);
+        }
+        return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
+    }
+    let mut context = OpContext { batch, now, rng, config, effects: Effects::default() };
+    let outcome = context.run(op)?;
+    *effects = context.effects;
+    let rendered = render.map(|render| render(&outcome));
+    if let (Some(scope), Some(rendered)) = (&idempotency, &rendered) {
+        let record =
+            hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
+        batch.put_idempotency_record(&scope.caller, &scope.key, record);
+    }
+    Ok(Reply::Done { outcome, rendered })
 }
 
 fn fail_all(replies: impl Iterator<Item = oneshot::Sender<ServiceResult<Reply>>>, why: &str) {

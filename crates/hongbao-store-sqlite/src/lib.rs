@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
 use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, Timestamp, TransferId, TxnKind, TxnNo, UserId};
-use hongbao_store::{Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
+use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
@@ -482,31 +482,7 @@ impl ReadConn for SqliteConn {
     }
 }
 
-impl WriteConn for SqliteConn {
-    fn begin(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").ctx("beginning a transaction")
-    }
-
-    fn commit(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("COMMIT").ctx("committing")
-    }
-
-    fn rollback(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("ROLLBACK").ctx("rolling back")
-    }
-
-    fn savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("SAVEPOINT operation").ctx("opening a savepoint")
-    }
-
-    fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("RELEASE operation").ctx("releasing a savepoint")
-    }
-
-    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("ROLLBACK TO operation; RELEASE operation").ctx("rolling back to a savepoint")
-    }
-
+impl SqliteConn {
     fn put_setting(&mut self, key: &str, value: &[u8]) -> StoreResult<()> {
         self.exec(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -583,11 +559,6 @@ impl WriteConn for SqliteConn {
         Ok(())
     }
 
-    fn lock_packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
-        // The batch's BEGIN IMMEDIATE already holds SQLite's single write lock.
-        self.packet(id)
-    }
-
     fn update_packet(&mut self, packet: &Packet) -> StoreResult<()> {
         let changed = self.exec(
             "UPDATE packets SET claimed_count = ?2, claimed_amount = ?3, status = ?4, finished_at = ?5, refunded_amount = ?6, \
@@ -610,17 +581,6 @@ impl WriteConn for SqliteConn {
         Ok(())
     }
 
-    fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount> {
-        let units: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT amount FROM packet_shares WHERE packet_id = ?1 AND idx = ?2")
-            .ctx("reading a share")?
-            .query_row(params![packet_id.as_str(), index], |row| row.get(0))
-            .optional()
-            .ctx("reading a share")?;
-        amount(units.ok_or_else(|| corrupt(format!("packet {packet_id} has no share {index}")))?)
-    }
-
     fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: &Claim) -> StoreResult<()> {
         self.exec(
             "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -628,20 +588,6 @@ impl WriteConn for SqliteConn {
             "inserting a claim",
         )
         .map(drop)
-    }
-
-    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
-        let head: Option<(i64, Vec<u8>)> = self
-            .conn
-            .prepare_cached("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-            .ctx("reading the journal head")?
-            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()
-            .ctx("reading the journal head")?;
-        match head {
-            None => Ok((0, JournalHash::GENESIS)),
-            Some((seq, bytes)) => Ok((seq as u64, hash(&bytes)?)),
-        }
     }
 
     fn append_journal(&mut self, entry: &JournalEntry, parties: &[UserId]) -> StoreResult<()> {
@@ -672,12 +618,6 @@ impl WriteConn for SqliteConn {
                 params![entry.seq as i64, index as i64, account, posting.amount],
                 "inserting a posting",
             )?;
-            // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which
-            // for a debit is negative even when the existing balance covers it.
-            let updated = self.exec("UPDATE balances SET balance = balance + ?2 WHERE account = ?1", params![account, posting.amount], "updating a balance")?;
-            if updated == 0 {
-                self.exec("INSERT INTO balances (account, balance) VALUES (?1, ?2)", params![account, posting.amount], "creating a balance")?;
-            }
         }
         for party in parties {
             self.exec(
@@ -687,6 +627,76 @@ impl WriteConn for SqliteConn {
             )?;
         }
         Ok(())
+    }
+
+    fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (caller, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, body = excluded.body, created_at = excluded.created_at",
+            params![caller, key, &record.request_hash[..], record.status, record.body, record.created_at.millis()],
+            "recording an idempotent response",
+        )
+        .map(drop)
+    }
+}
+
+impl WriteConn for SqliteConn {
+    fn begin(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").ctx("beginning a transaction")
+    }
+
+    fn commit(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT").ctx("committing")
+    }
+
+    fn rollback(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK").ctx("rolling back")
+    }
+
+    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+        let head: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+            .ctx("reading the journal head")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .ctx("reading the journal head")?;
+        match head {
+            None => Ok((0, JournalHash::GENESIS)),
+            Some((seq, bytes)) => Ok((seq as u64, hash(&bytes)?)),
+        }
+    }
+
+    fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {
+        let units: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT amount FROM packet_shares WHERE packet_id = ?1 ORDER BY idx")
+            .ctx("reading shares")?
+            .query_map([packet_id.as_str()], |row| row.get(0))
+            .ctx("reading shares")?
+            .collect::<Result<_, _>>()
+            .ctx("reading shares")?;
+        units.into_iter().map(amount).collect()
+    }
+
+    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let mut claimed = Vec::new();
+        for user in users {
+            if self.has_claimed(packet_id, user)? {
+                claimed.push(user.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let mut members = Vec::new();
+        for user in users {
+            if self.is_member(group_id, user)? {
+                members.push(user.clone());
+            }
+        }
+        Ok(members)
     }
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -708,13 +718,47 @@ impl WriteConn for SqliteConn {
         .transpose()
     }
 
-    fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (caller, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, body = excluded.body, created_at = excluded.created_at",
-            params![caller, key, &record.request_hash[..], record.status, record.body, record.created_at.millis()],
-            "recording an idempotent response",
-        )
-        .map(drop)
+    fn apply(&mut self, changes: &Changes) -> StoreResult<()> {
+        for (key, value) in &changes.settings {
+            self.put_setting(key, value)?;
+        }
+        for (user, token_hash) in &changes.users {
+            self.insert_user(user, token_hash)?;
+        }
+        for group in &changes.groups {
+            self.insert_group(group)?;
+        }
+        for (group_id, user_id, added) in &changes.memberships {
+            if *added {
+                self.add_member(group_id, user_id)?;
+            } else {
+                self.remove_member(group_id, user_id)?;
+            }
+        }
+        for (packet, shares) in &changes.new_packets {
+            self.insert_packet(packet, shares)?;
+        }
+        for packet in &changes.updated_packets {
+            self.update_packet(packet)?;
+        }
+        for (packet_id, index, claim) in &changes.claims {
+            self.insert_claim(packet_id, *index, claim)?;
+        }
+        for (entry, parties) in &changes.journal {
+            self.append_journal(entry, parties)?;
+        }
+        for (account, delta) in &changes.balance_deltas {
+            let account = account.to_string();
+            // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which
+            // for a debit is negative even when the existing balance covers it.
+            let updated = self.exec("UPDATE balances SET balance = balance + ?2 WHERE account = ?1", params![account, delta], "updating a balance")?;
+            if updated == 0 {
+                self.exec("INSERT INTO balances (account, balance) VALUES (?1, ?2)", params![account, delta], "creating a balance")?;
+            }
+        }
+        for (caller, key, record) in &changes.idempotency {
+            self.put_idempotency_record(caller, key, record)?;
+        }
+        Ok(())
     }
 }

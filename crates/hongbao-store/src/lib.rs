@@ -122,38 +122,49 @@ pub trait ReadConn: Send {
     fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>>;
 }
 
+/// Everything one batch changes, applied at once by [`WriteConn::apply`] just before the commit.
+/// The service builds it in memory while it runs the batch's operations, so an operation that is
+/// refused leaves nothing here, and a backend can write each kind of row with one bulk statement.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub settings: Vec<(String, Vec<u8>)>,
+    pub users: Vec<(User, [u8; 32])>,
+    /// New groups with their members in joining order.
+    pub groups: Vec<Group>,
+    /// Membership changes of existing groups, in order: `true` adds, `false` removes.
+    pub memberships: Vec<(GroupId, UserId, bool)>,
+    /// New packets in their state at the end of the batch, with their pre-drawn shares.
+    pub new_packets: Vec<(Packet, Vec<Amount>)>,
+    /// Existing packets in their state at the end of the batch.
+    pub updated_packets: Vec<Packet>,
+    /// New claims with the index of the share each took.
+    pub claims: Vec<(PacketId, u32, Claim)>,
+    /// New journal entries in sequence order, each with the users it concerns.
+    pub journal: Vec<(JournalEntry, Vec<UserId>)>,
+    /// The net change of each account's balance; the sum of the journal's postings.
+    pub balance_deltas: Vec<(Account, i64)>,
+    pub idempotency: Vec<(String, String, IdempotencyRecord)>,
+}
+
 /// Writes, inside one transaction opened by [`WriteConn::begin`].
+///
+/// `begin` takes the database's write lock for the whole batch (SQLite's `BEGIN IMMEDIATE`; a
+/// transaction-scoped advisory lock on PostgreSQL), so everything the batch reads stays as read until
+/// it commits, and batches of several processes never interleave: the journal's chain stays linear and
+/// locks are never taken in conflicting orders.
 pub trait WriteConn: ReadConn {
-    /// Opens the batch's transaction, taking the database's write lock where it has one.
     fn begin(&mut self) -> StoreResult<()>;
     fn commit(&mut self) -> StoreResult<()>;
     fn rollback(&mut self) -> StoreResult<()>;
-    /// Marks the start of one operation inside the batch.
-    fn savepoint(&mut self) -> StoreResult<()>;
-    /// Keeps the operation's writes.
-    fn release_savepoint(&mut self) -> StoreResult<()>;
-    /// Undoes the operation's writes, keeping the rest of the batch.
-    fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
-
-    fn put_setting(&mut self, key: &str, value: &[u8]) -> StoreResult<()>;
-    fn insert_user(&mut self, user: &User, token_hash: &[u8; 32]) -> StoreResult<()>;
-    fn insert_group(&mut self, group: &Group) -> StoreResult<()>;
-    fn add_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()>;
-    fn remove_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<()>;
-    /// Stores a new packet with its pre-drawn shares.
-    fn insert_packet(&mut self, packet: &Packet, shares: &[Amount]) -> StoreResult<()>;
-    /// Reads a packet and locks it against concurrent claims, recall and expiry until the transaction ends.
-    fn lock_packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>>;
-    /// Writes a packet's changing fields (counts, status, refund, luckiest).
-    fn update_packet(&mut self, packet: &Packet) -> StoreResult<()>;
-    /// The pre-drawn share at `index`.
-    fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount>;
-    fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: &Claim) -> StoreResult<()>;
-    /// The last journal entry's sequence number and hash (0 and the genesis hash when empty), locking
-    /// the head of the chain until the transaction ends.
+    /// The last journal entry's sequence number and hash (0 and the genesis hash when empty).
     fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)>;
-    /// Appends a journal entry with its postings and parties, and applies the postings to the balances.
-    fn append_journal(&mut self, entry: &JournalEntry, parties: &[UserId]) -> StoreResult<()>;
+    /// All pre-drawn shares of a packet, in claim order.
+    fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>>;
+    /// Which of `users` have claimed the packet.
+    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
+    /// Which of `users` are members of the group.
+    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
-    fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()>;
+    /// Writes a batch's changes.
+    fn apply(&mut self, changes: &Changes) -> StoreResult<()>;
 }

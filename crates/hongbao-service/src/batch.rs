@@ -1,0 +1,367 @@
+//! The unit of work of one batch: a read-through overlay on the write connection that holds every
+//! change in memory until the writer applies them all at once.
+//!
+//! Operations read through it and see their own and earlier operations' changes; they write only to
+//! it. The batch's transaction holds the database's write lock from the start, so anything read from
+//! the database can be cached for the rest of the batch. An operation must make every check that can
+//! refuse it before its first write; the writer treats a refusal after a write as a bug and abandons
+//! the batch rather than commit half an operation.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use hongbao_core::packet::Packet;
+use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, UserId};
+use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, StoreResult, User, WriteConn};
+
+/// Pre-drawn shares, which never change once a packet exists, kept across batches.
+#[derive(Default)]
+pub struct ShareCache {
+    shares: HashMap<PacketId, Arc<Vec<Amount>>>,
+    cached_shares: usize,
+}
+
+/// The most shares kept in memory; past it the cache starts over.
+const MAX_CACHED_SHARES: usize = 2_000_000;
+
+impl ShareCache {
+    fn get(&mut self, conn: &mut dyn WriteConn, packet_id: &PacketId) -> StoreResult<Arc<Vec<Amount>>> {
+        if let Some(shares) = self.shares.get(packet_id) {
+            return Ok(shares.clone());
+        }
+        let shares = Arc::new(conn.shares(packet_id)?);
+        self.insert(packet_id.clone(), shares.clone());
+        Ok(shares)
+    }
+
+    fn insert(&mut self, packet_id: PacketId, shares: Arc<Vec<Amount>>) {
+        if self.cached_shares + shares.len() > MAX_CACHED_SHARES {
+            self.shares.clear();
+            self.cached_shares = 0;
+        }
+        self.cached_shares += shares.len();
+        self.shares.insert(packet_id, shares);
+    }
+}
+
+struct PacketSlot {
+    packet: Packet,
+    is_new: bool,
+    changed: bool,
+}
+
+pub struct Batch<'a> {
+    conn: &'a mut dyn WriteConn,
+    share_cache: &'a mut ShareCache,
+    settings: Vec<(String, Vec<u8>)>,
+    users: Vec<(User, [u8; 32])>,
+    new_groups: Vec<Group>,
+    membership_log: Vec<(GroupId, UserId, bool)>,
+    membership: HashMap<(GroupId, UserId), bool>,
+    member_counts: HashMap<GroupId, u32>,
+    packets: HashMap<PacketId, PacketSlot>,
+    packet_order: Vec<PacketId>,
+    claimed: HashSet<(PacketId, UserId)>,
+    checked_unclaimed: HashSet<(PacketId, UserId)>,
+    new_claims: Vec<(PacketId, u32, Claim)>,
+    balances: HashMap<Account, i64>,
+    deltas: BTreeMap<Account, i64>,
+    journal: Vec<(JournalEntry, Vec<UserId>)>,
+    head: Option<(u64, JournalHash)>,
+    idempotency: HashMap<(String, String), IdempotencyRecord>,
+    idempotency_order: Vec<(String, String)>,
+    /// Writes made by the operation running now.
+    pub(crate) writes_in_operation: usize,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(conn: &'a mut dyn WriteConn, share_cache: &'a mut ShareCache) -> Batch<'a> {
+        Batch {
+            conn,
+            share_cache,
+            settings: Vec::new(),
+            users: Vec::new(),
+            new_groups: Vec::new(),
+            membership_log: Vec::new(),
+            membership: HashMap::new(),
+            member_counts: HashMap::new(),
+            packets: HashMap::new(),
+            packet_order: Vec::new(),
+            claimed: HashSet::new(),
+            checked_unclaimed: HashSet::new(),
+            new_claims: Vec::new(),
+            balances: HashMap::new(),
+            deltas: BTreeMap::new(),
+            journal: Vec::new(),
+            head: None,
+            idempotency: HashMap::new(),
+            idempotency_order: Vec::new(),
+            writes_in_operation: 0,
+        }
+    }
+
+    // ---- reads ----
+
+    pub fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
+        if let Some((user, _)) = self.users.iter().find(|(user, _)| &user.id == id) {
+            return Ok(Some(user.clone()));
+        }
+        self.conn.user(id)
+    }
+
+    pub fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
+        if let Some(group) = self.new_groups.iter().find(|group| &group.id == id) {
+            return Ok(Some(group.clone()));
+        }
+        let Some(mut group) = self.conn.group(id)? else { return Ok(None) };
+        for (group_id, user_id, added) in &self.membership_log {
+            if group_id == id {
+                group.member_ids.retain(|member| member != user_id);
+                if *added {
+                    group.member_ids.push(user_id.clone());
+                }
+            }
+        }
+        Ok(Some(group))
+    }
+
+    pub fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool> {
+        let key = (group_id.clone(), user_id.clone());
+        if let Some(known) = self.membership.get(&key) {
+            return Ok(*known);
+        }
+        let is_member = match self.new_groups.iter().find(|group| &group.id == group_id) {
+            Some(group) => group.member_ids.contains(user_id),
+            None => self.conn.is_member(group_id, user_id)?,
+        };
+        self.membership.insert(key, is_member);
+        Ok(is_member)
+    }
+
+    pub fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32> {
+        if let Some(group) = self.new_groups.iter().find(|group| &group.id == group_id) {
+            return Ok(group.member_ids.len() as u32);
+        }
+        if let Some(count) = self.member_counts.get(group_id) {
+            return Ok(*count);
+        }
+        let count = self.conn.member_count(group_id)?;
+        self.member_counts.insert(group_id.clone(), count);
+        Ok(count)
+    }
+
+    /// A packet in its current state within the batch.
+    pub fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
+        if let Some(slot) = self.packets.get(id) {
+            return Ok(Some(slot.packet.clone()));
+        }
+        let Some(packet) = self.conn.packet(id)? else { return Ok(None) };
+        self.packets.insert(id.clone(), PacketSlot { packet: packet.clone(), is_new: false, changed: false });
+        self.packet_order.push(id.clone());
+        Ok(Some(packet))
+    }
+
+    pub fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool> {
+        let key = (packet_id.clone(), user_id.clone());
+        if self.claimed.contains(&key) {
+            return Ok(true);
+        }
+        if self.checked_unclaimed.contains(&key) || self.packets.get(packet_id).is_some_and(|slot| slot.is_new) {
+            return Ok(false);
+        }
+        let claimed = self.conn.has_claimed(packet_id, user_id)?;
+        if claimed {
+            self.claimed.insert(key);
+        } else {
+            self.checked_unclaimed.insert(key);
+        }
+        Ok(claimed)
+    }
+
+    /// A packet's claims in claim order, stored and new.
+    pub fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        let mut claims = if self.packets.get(packet_id).is_some_and(|slot| slot.is_new) { Vec::new() } else { self.conn.claims(packet_id)? };
+        claims.extend(self.new_claims.iter().filter(|(id, _, _)| id == packet_id).map(|(_, _, claim)| claim.clone()));
+        Ok(claims)
+    }
+
+    pub fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount> {
+        let shares = self.share_cache.get(self.conn, packet_id)?;
+        shares.get(index as usize).copied().ok_or_else(|| hongbao_store::corrupt(format!("packet {packet_id} has no share {index}")))
+    }
+
+    pub fn balance(&mut self, account: &Account) -> StoreResult<i64> {
+        if let Some(balance) = self.balances.get(account) {
+            return Ok(*balance);
+        }
+        let balance = self.conn.balance(account)?;
+        self.balances.insert(account.clone(), balance);
+        Ok(balance)
+    }
+
+    pub fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+        if let Some(head) = self.head {
+            return Ok(head);
+        }
+        let head = self.conn.journal_head()?;
+        self.head = Some(head);
+        Ok(head)
+    }
+
+    pub fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        if let Some(record) = self.idempotency.get(&(caller.to_owned(), key.to_owned())) {
+            return Ok(Some(record.clone()));
+        }
+        self.conn.idempotency_record(caller, key)
+    }
+
+    /// Loads, with one query each, what the batch's claims will ask: who already claimed which packet
+    /// and who belongs to its group.
+    pub fn prefetch_claims(&mut self, claims: &[(PacketId, UserId)]) -> StoreResult<()> {
+        let mut by_packet: HashMap<&PacketId, Vec<UserId>> = HashMap::new();
+        for (packet_id, user_id) in claims {
+            by_packet.entry(packet_id).or_default().push(user_id.clone());
+        }
+        for (packet_id, users) in by_packet {
+            let Some(packet) = self.packet(packet_id)? else { continue };
+            if users.len() < 2 {
+                continue;
+            }
+            let claimed: HashSet<UserId> = self.conn.claimed_among(packet_id, &users)?.into_iter().collect();
+            for user in &users {
+                let key = (packet_id.clone(), user.clone());
+                if claimed.contains(user) {
+                    self.claimed.insert(key);
+                } else {
+                    self.checked_unclaimed.insert(key);
+                }
+            }
+            if let Some(group_id) = packet.audience.group_id() {
+                let members: HashSet<UserId> = self.conn.members_among(group_id, &users)?.into_iter().collect();
+                for user in users {
+                    let is_member = members.contains(&user);
+                    self.membership.entry((group_id.clone(), user)).or_insert(is_member);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- writes ----
+
+    fn wrote(&mut self) {
+        self.writes_in_operation += 1;
+    }
+
+    pub fn put_setting(&mut self, key: &str, value: &[u8]) {
+        self.wrote();
+        self.settings.push((key.to_owned(), value.to_vec()));
+    }
+
+    pub fn insert_user(&mut self, user: User, token_hash: [u8; 32]) {
+        self.wrote();
+        self.users.push((user, token_hash));
+    }
+
+    pub fn insert_group(&mut self, group: Group) {
+        self.wrote();
+        self.new_groups.push(group);
+    }
+
+    pub fn set_membership(&mut self, group_id: &GroupId, user_id: &UserId, member: bool) {
+        self.wrote();
+        self.membership.insert((group_id.clone(), user_id.clone()), member);
+        if let Some(group) = self.new_groups.iter_mut().find(|group| &group.id == group_id) {
+            group.member_ids.retain(|existing| existing != user_id);
+            if member {
+                group.member_ids.push(user_id.clone());
+            }
+            return;
+        }
+        if let Some(count) = self.member_counts.get_mut(group_id) {
+            if member {
+                *count += 1;
+            } else {
+                *count -= 1;
+            }
+        }
+        self.membership_log.push((group_id.clone(), user_id.clone(), member));
+    }
+
+    pub fn insert_packet(&mut self, packet: Packet, shares: Vec<Amount>) {
+        self.wrote();
+        self.share_cache.insert(packet.id.clone(), Arc::new(shares));
+        self.packet_order.push(packet.id.clone());
+        self.packets.insert(packet.id.clone(), PacketSlot { packet, is_new: true, changed: true });
+    }
+
+    pub fn update_packet(&mut self, packet: Packet) {
+        self.wrote();
+        let slot = self.packets.get_mut(&packet.id).expect("a packet is read before it is updated");
+        slot.packet = packet;
+        slot.changed = true;
+    }
+
+    pub fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: Claim) {
+        self.wrote();
+        self.claimed.insert((packet_id.clone(), claim.user_id.clone()));
+        self.new_claims.push((packet_id.clone(), index, claim));
+    }
+
+    /// Appends an entry whose postings the caller checked, and applies them to the balances.
+    pub fn append_journal(&mut self, entry: JournalEntry, parties: Vec<UserId>) -> StoreResult<()> {
+        for posting in entry.txn.postings() {
+            let balance = self.balance(&posting.account)?;
+            self.balances.insert(posting.account.clone(), balance + posting.amount);
+            *self.deltas.entry(posting.account.clone()).or_default() += posting.amount;
+        }
+        self.wrote();
+        self.head = Some((entry.seq, entry.hash));
+        self.journal.push((entry, parties));
+        Ok(())
+    }
+
+    pub fn put_idempotency_record(&mut self, caller: &str, key: &str, record: IdempotencyRecord) {
+        self.wrote();
+        let id = (caller.to_owned(), key.to_owned());
+        if self.idempotency.insert(id.clone(), record).is_none() {
+            self.idempotency_order.push(id);
+        }
+    }
+
+    /// The batch's changes, for the backend to apply.
+    pub fn into_changes(mut self) -> (Changes, &'a mut dyn WriteConn) {
+        let mut new_packets = Vec::new();
+        let mut updated_packets = Vec::new();
+        for id in &self.packet_order {
+            let slot = self.packets.remove(id).expect("every ordered packet has a slot");
+            if slot.is_new {
+                let shares = self.share_cache.shares.get(id).map(|shares| shares.as_ref().clone()).unwrap_or_default();
+                new_packets.push((slot.packet, shares));
+            } else if slot.changed {
+                updated_packets.push(slot.packet);
+            }
+        }
+        let idempotency = self
+            .idempotency_order
+            .into_iter()
+            .map(|(caller, key)| {
+                let record = self.idempotency.remove(&(caller.clone(), key.clone())).expect("every ordered key has a record");
+                (caller, key, record)
+            })
+            .collect();
+        let changes = Changes {
+            settings: self.settings,
+            users: self.users,
+            groups: self.new_groups,
+            memberships: self.membership_log,
+            new_packets,
+            updated_packets,
+            claims: self.new_claims,
+            journal: self.journal,
+            balance_deltas: self.deltas.into_iter().filter(|(_, delta)| *delta != 0).collect(),
+            idempotency,
+        };
+        (changes, self.conn)
+    }
+}
