@@ -76,6 +76,39 @@ struct Inner {
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
 }
 
+/// Migrates, opens the writer's connection and settles the admin token's hash, generating a token on
+/// first use when the deployment set none.
+#[allow(clippy::type_complexity)]
+fn prepare_store(store: &dyn Store, admin_token: Option<&str>) -> ServiceResult<(Box<dyn hongbao_store::WriteConn>, [u8; 32], Option<String>)> {
+    store.migrate()?;
+    let mut conn = store.open_writer()?;
+    if let Some(token) = admin_token {
+        return Ok((conn, ops::token_hash(token), None));
+    }
+    if let Some(stored) = conn.setting(ADMIN_TOKEN_SETTING)? {
+        let hash = stored.try_into().map_err(|_| hongbao_store::corrupt("the stored admin token hash is not 32 bytes"))?;
+        return Ok((conn, hash, None));
+    }
+    let token = ops::new_token(&mut rand::rngs::OsRng);
+    let hash = ops::token_hash(&token);
+    conn.begin()?;
+    let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
+    conn.apply(&changes)?;
+    conn.commit()?;
+    Ok((conn, hash, Some(token)))
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Some backends' synchronous connections block on their own runtime when closed, which is not
+        // allowed on an async thread: close them on a thread of their own.
+        let readers = std::mem::take(self.readers.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        if !readers.is_empty() {
+            let _ = std::thread::Builder::new().name("hongbao-reader-close".into()).spawn(move || drop(readers));
+        }
+    }
+}
+
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service").field("backend", &self.inner.store.backend_name()).finish_non_exhaustive()
@@ -90,27 +123,15 @@ pub struct Started {
 }
 
 impl Service {
-    /// Migrates the store, settles the admin token, and starts the writer thread.
+    /// Migrates the store, settles the admin token, and starts the writer thread. Callable from async
+    /// code: the blocking database work runs on a thread of its own.
     pub fn start(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> ServiceResult<Started> {
-        store.migrate()?;
-        let mut conn = store.open_writer()?;
-        let mut generated_admin_token = None;
-        let admin_token_hash = match &config.admin_token {
-            Some(token) => ops::token_hash(token),
-            None => match conn.setting(ADMIN_TOKEN_SETTING)? {
-                Some(stored) => stored.try_into().map_err(|_| hongbao_store::corrupt("the stored admin token hash is not 32 bytes"))?,
-                None => {
-                    let token = ops::new_token(&mut rand::rngs::OsRng);
-                    let hash = ops::token_hash(&token);
-                    conn.begin()?;
-                    let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
-                    conn.apply(&changes)?;
-                    conn.commit()?;
-                    generated_admin_token = Some(token);
-                    hash
-                }
-            },
-        };
+        let (conn, admin_token_hash, generated_admin_token) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| prepare_store(store.as_ref(), config.admin_token.as_deref()))
+                .join()
+                .map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
+        })?;
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
         let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone());

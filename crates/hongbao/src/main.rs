@@ -57,7 +57,8 @@ enum UserCommand {
 /// Opens the backend a database URL names.
 fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("the PostgreSQL backend is not part of this build yet; use sqlite://PATH");
+        let store = hongbao_store_postgres::PostgresStore::from_url(url).context("while reading the PostgreSQL url")?;
+        return Ok(Arc::new(store));
     }
     let store = hongbao_store_sqlite::SqliteStore::from_url(url).with_context(|| format!("while opening {url}"))?;
     Ok(Arc::new(store))

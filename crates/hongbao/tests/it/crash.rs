@@ -3,15 +3,18 @@
 
 use std::collections::HashSet;
 
+use hongbao_testkit::TestDatabase;
 use serde_json::json;
 
-use crate::process::{ADMIN_TOKEN, Client, ServerProcess, TempDir, verify};
+use crate::process::{ADMIN_TOKEN, Client, ServerProcess, verify};
+
+const LIMITS: [(&str, &str); 2] = [("HONGBAO_MAX_SHARES", "400"), ("HONGBAO_MAX_GROUP_MEMBERS", "1000")];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_claims_loses_no_acknowledged_claim() {
-    let dir = TempDir::new();
-    let url = dir.database_url();
-    let server = ServerProcess::start(&url, &[("HONGBAO_MAX_SHARES", "400"), ("HONGBAO_MAX_GROUP_MEMBERS", "1000")]);
+    let database = TestDatabase::new();
+    let url = database.url.clone();
+    let server = ServerProcess::start(&url, &LIMITS);
     let client = Client::new(&server.base);
     let (sender_id, sender_token) = client.user("sender").await;
     let (status, _) =
@@ -72,7 +75,7 @@ async fn sigkill_during_claims_loses_no_acknowledged_claim() {
     assert!(output.status.success(), "verify after the crash: {}", String::from_utf8_lossy(&output.stdout));
 
     // Every acknowledged claim survived the crash, with its transaction.
-    let restarted = ServerProcess::start(&url, &[("HONGBAO_MAX_SHARES", "400"), ("HONGBAO_MAX_GROUP_MEMBERS", "1000")]);
+    let restarted = ServerProcess::start(&url, &LIMITS);
     let client = Client::new(&restarted.base);
     let packet = client.get(&format!("/v1/packets/{packet_id}"), &sender_token).await;
     let stored: HashSet<(String, String)> = packet["claims"]

@@ -1,7 +1,6 @@
 //! Starting and stopping `hongbao serve` as a child process on a free port.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -11,27 +10,6 @@ pub const ADMIN_TOKEN: &str = "process-test-admin";
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_hongbao")
-}
-
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_nanos();
-        let path = std::env::temp_dir().join(format!("hongbao-bin-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("hongbao.db").display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A running `hongbao serve`, killed when dropped.

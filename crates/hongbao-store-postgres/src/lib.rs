@@ -1,0 +1,649 @@
+//! The PostgreSQL backend: several `hongbao serve` processes on one database.
+//!
+//! Each process has its own writer; every writer batch starts by locking the one row of `writer_lock`,
+//! so batches of all processes apply one at a time, in a single order. That keeps the journal's hash
+//! chain linear across processes, makes every check a batch does against the data it read still true
+//! when it commits, and rules out deadlocks, because no batch takes any other lock before this one.
+//! A batch writes each kind of row with one bulk statement (`UNNEST` of arrays), so the lock is held
+//! for a few round trips per batch, not per operation. Durability is PostgreSQL's
+//! `synchronous_commit = on`.
+
+use std::collections::HashMap;
+
+use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, Timestamp, TransferId, TxnKind, TxnNo, UserId};
+use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
+pub struct PostgresStore {
+    config: postgres::Config,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("dbname", &self.config.get_dbname()).finish_non_exhaustive()
+    }
+}
+
+trait Context<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T>;
+}
+
+impl<T> Context<T> for Result<T, postgres::Error> {
+    fn ctx(self, context: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Database { context, source: Box::new(source) })
+    }
+}
+
+impl PostgresStore {
+    pub fn from_url(url: &str) -> StoreResult<PostgresStore> {
+        let config: postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        Ok(PostgresStore { config })
+    }
+
+    fn connect(&self) -> StoreResult<PostgresConn> {
+        let client = self.config.connect(NoTls).ctx("connecting to PostgreSQL")?;
+        Ok(PostgresConn { client, statements: HashMap::new() })
+    }
+}
+
+impl Store for PostgresStore {
+    fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.connect()?;
+        let client = &mut conn.client;
+        // Several processes may start at once on a fresh database: one migrates, the others wait.
+        client.execute("SELECT pg_advisory_lock(hashtext(current_schema()))", &[]).ctx("locking for migrations")?;
+        let result = (|| {
+            client
+                .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                .ctx("creating the migrations table")?;
+            for (version, sql) in MIGRATIONS {
+                let applied: bool = client
+                    .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[version])
+                    .ctx("reading applied migrations")?
+                    .get(0);
+                if applied {
+                    continue;
+                }
+                let mut transaction = client.transaction().ctx("beginning a migration")?;
+                transaction.batch_execute(sql).ctx("applying a migration")?;
+                transaction.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).ctx("recording a migration")?;
+                transaction.commit().ctx("committing a migration")?;
+            }
+            Ok(())
+        })();
+        client.execute("SELECT pg_advisory_unlock(hashtext(current_schema()))", &[]).ctx("unlocking after migrations")?;
+        result
+    }
+
+    fn open_writer(&self) -> StoreResult<Box<dyn WriteConn>> {
+        Ok(Box::new(self.connect()?))
+    }
+
+    fn open_reader(&self) -> StoreResult<Box<dyn ReadConn>> {
+        Ok(Box::new(self.connect()?))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// One PostgreSQL connection with its prepared statements.
+pub struct PostgresConn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+fn user_id(text: &str) -> StoreResult<UserId> {
+    UserId::parse(text).map_err(corrupt)
+}
+
+fn amount(units: i64) -> StoreResult<Amount> {
+    Amount::new(units).map_err(corrupt)
+}
+
+fn hash(bytes: &[u8]) -> StoreResult<JournalHash> {
+    JournalHash::from_slice(bytes).ok_or_else(|| corrupt("a journal hash is not 32 bytes"))
+}
+
+fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult<T> {
+    row.try_get(index).map_err(|source| StoreError::Database { context: "reading a column", source: Box::new(source) })
+}
+
+fn packet_from_row(row: &Row) -> StoreResult<Packet> {
+    let id: String = get(row, 0)?;
+    let kind: String = get(row, 1)?;
+    let group_id: Option<String> = get(row, 3)?;
+    let recipient_id: Option<String> = get(row, 4)?;
+    let audience = match (group_id, recipient_id) {
+        (Some(group_id), None) => Audience::Group(GroupId::parse(&group_id).map_err(corrupt)?),
+        (None, Some(recipient_id)) => Audience::User(user_id(&recipient_id)?),
+        (Some(group_id), Some(recipient_id)) => {
+            Audience::GroupMember { group_id: GroupId::parse(&group_id).map_err(corrupt)?, recipient_id: user_id(&recipient_id)? }
+        }
+        (None, None) => return Err(corrupt(format!("packet {id} has no audience"))),
+    };
+    let status: String = get(row, 10)?;
+    let count = |index: usize| -> StoreResult<u32> { u32::try_from(get::<i64>(row, index)?).map_err(corrupt) };
+    Ok(Packet {
+        id: PacketId::parse(&id).map_err(corrupt)?,
+        kind: PacketKind::parse(&kind).ok_or_else(|| corrupt(format!("packet kind {kind:?}")))?,
+        sender_id: user_id(&get::<String>(row, 2)?)?,
+        audience,
+        greeting: get(row, 5)?,
+        total_amount: amount(get(row, 6)?)?,
+        shares: count(7)?,
+        claimed_count: count(8)?,
+        claimed_amount: amount(get(row, 9)?)?,
+        status: PacketStatus::parse(&status).ok_or_else(|| corrupt(format!("packet status {status:?}")))?,
+        created_at: Timestamp::from_millis(get(row, 11)?),
+        expires_at: Timestamp::from_millis(get(row, 12)?),
+        finished_at: get::<Option<i64>>(row, 13)?.map(Timestamp::from_millis),
+        refunded_amount: amount(get(row, 14)?)?,
+        send_txn_no: TxnNo::parse(&get::<String>(row, 15)?).map_err(corrupt)?,
+        refund_txn_no: get::<Option<String>>(row, 16)?.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+        luckiest_user_id: get::<Option<String>>(row, 17)?.as_deref().map(user_id).transpose()?,
+    })
+}
+
+impl PostgresConn {
+    fn statement(&mut self, sql: &'static str) -> StoreResult<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).ctx("preparing a statement")?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)], context: &'static str) -> StoreResult<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        self.client.query(&statement, params).ctx(context)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)], context: &'static str) -> StoreResult<Option<Row>> {
+        let statement = self.statement(sql)?;
+        self.client.query_opt(&statement, params).ctx(context)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)], context: &'static str) -> StoreResult<u64> {
+        let statement = self.statement(sql)?;
+        self.client.execute(&statement, params).ctx(context)
+    }
+
+    /// Journal entries for rows of `JOURNAL_COLUMNS`, with their postings loaded in one query.
+    fn entries(&mut self, rows: Vec<Row>) -> StoreResult<Vec<JournalEntry>> {
+        let seqs: Vec<i64> = rows.iter().map(|row| get(row, 0)).collect::<StoreResult<_>>()?;
+        let mut postings: HashMap<i64, Vec<Posting>> = HashMap::new();
+        for row in self.query("SELECT seq, account, amount FROM postings WHERE seq = ANY($1) ORDER BY seq, idx", &[&seqs], "reading postings")? {
+            let account: String = get(&row, 1)?;
+            let account = Account::parse(&account).ok_or_else(|| corrupt(format!("account {account:?}")))?;
+            postings.entry(get(&row, 0)?).or_default().push(Posting { account, amount: get(&row, 2)? });
+        }
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = get(row, 0)?;
+                let kind: String = get(row, 2)?;
+                let opt_id = |index: usize| -> StoreResult<Option<String>> { get(row, index) };
+                let related = Related {
+                    packet_id: opt_id(7)?.as_deref().map(PacketId::parse).transpose().map_err(corrupt)?,
+                    transfer_id: opt_id(8)?.as_deref().map(TransferId::parse).transpose().map_err(corrupt)?,
+                    corrects_txn_no: opt_id(9)?.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+                };
+                let txn = LedgerTxn::stored(
+                    TxnNo::parse(&get::<String>(row, 1)?).map_err(corrupt)?,
+                    TxnKind::parse(&kind).ok_or_else(|| corrupt(format!("transaction kind {kind:?}")))?,
+                    Timestamp::from_millis(get(row, 3)?),
+                    Amount::new(get(row, 4)?).map_err(|error| corrupt(format!("journal entry {seq}: {error}")))?,
+                    get(row, 5)?,
+                    get(row, 6)?,
+                    related,
+                    postings.remove(&seq).unwrap_or_default(),
+                );
+                Ok(JournalEntry { seq: seq as u64, txn, prev_hash: hash(&get::<Vec<u8>>(row, 10)?)?, hash: hash(&get::<Vec<u8>>(row, 11)?)? })
+            })
+            .collect()
+    }
+
+    fn user_from_row(row: &Row) -> StoreResult<User> {
+        Ok(User { id: user_id(&get::<String>(row, 0)?)?, name: get(row, 1)?, created_at: Timestamp::from_millis(get(row, 2)?) })
+    }
+}
+
+impl ReadConn for PostgresConn {
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.query_opt("SELECT value FROM settings WHERE key = $1", &[&key], "reading a setting")?.map(|row| get(&row, 0)).transpose()
+    }
+
+    fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
+        self.query_opt("SELECT id, name, created_at FROM users WHERE id = $1", &[&id.as_str()], "reading a user")?
+            .map(|row| Self::user_from_row(&row))
+            .transpose()
+    }
+
+    fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>> {
+        self.query_opt("SELECT id, name, created_at FROM users WHERE token_hash = $1", &[&&token_hash[..]], "authenticating")?
+            .map(|row| Self::user_from_row(&row))
+            .transpose()
+    }
+
+    fn balance(&mut self, account: &Account) -> StoreResult<i64> {
+        let row = self.query_opt("SELECT balance FROM balances WHERE account = $1", &[&account.to_string()], "reading a balance")?;
+        Ok(row.map(|row| get(&row, 0)).transpose()?.unwrap_or(0))
+    }
+
+    fn balances(&mut self) -> StoreResult<Vec<(String, i64)>> {
+        self.query("SELECT account, balance FROM balances ORDER BY account", &[], "reading balances")?
+            .iter()
+            .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+            .collect()
+    }
+
+    fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
+        let Some(row) = self.query_opt("SELECT name, owner_id, created_at FROM groups WHERE id = $1", &[&id.as_str()], "reading a group")? else {
+            return Ok(None);
+        };
+        let members = self.query("SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY joined_seq", &[&id.as_str()], "reading group members")?;
+        Ok(Some(Group {
+            id: id.clone(),
+            name: get(&row, 0)?,
+            owner_id: user_id(&get::<String>(&row, 1)?)?,
+            member_ids: members.iter().map(|member| user_id(&get::<String>(member, 0)?)).collect::<StoreResult<_>>()?,
+            created_at: Timestamp::from_millis(get(&row, 2)?),
+        }))
+    }
+
+    fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool> {
+        let row = self.query_opt(
+            "SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2",
+            &[&group_id.as_str(), &user_id.as_str()],
+            "checking membership",
+        )?;
+        Ok(row.is_some())
+    }
+
+    fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32> {
+        let rows = self.query("SELECT count(*) FROM group_members WHERE group_id = $1", &[&group_id.as_str()], "counting members")?;
+        let count: i64 = rows.first().map(|row| get(row, 0)).transpose()?.unwrap_or(0);
+        u32::try_from(count).map_err(corrupt)
+    }
+
+    fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
+        const SQL: &str = "SELECT id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
+             status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id FROM packets WHERE id = $1";
+        self.query_opt(SQL, &[&id.as_str()], "reading a packet")?.map(|row| packet_from_row(&row)).transpose()
+    }
+
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        self.query("SELECT user_id, amount, claimed_at, txn_no FROM packet_claims WHERE packet_id = $1 ORDER BY idx", &[&packet_id.as_str()], "reading claims")?
+            .iter()
+            .map(|row| {
+                Ok(Claim {
+                    user_id: user_id(&get::<String>(row, 0)?)?,
+                    amount: amount(get(row, 1)?)?,
+                    claimed_at: Timestamp::from_millis(get(row, 2)?),
+                    txn_no: TxnNo::parse(&get::<String>(row, 3)?).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool> {
+        let row =
+            self.query_opt("SELECT 1 FROM packet_claims WHERE packet_id = $1 AND user_id = $2", &[&packet_id.as_str(), &user_id.as_str()], "checking claims")?;
+        Ok(row.is_some())
+    }
+
+    fn due_packets(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<PacketId>> {
+        self.query(
+            "SELECT id FROM packets WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            &[&now.millis(), &i64::from(limit)],
+            "finding due packets",
+        )?
+        .iter()
+        .map(|row| PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+        .collect()
+    }
+
+    fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal WHERE txn_no = $1";
+        let rows = self.query(SQL, &[&txn_no.as_str()], "reading the journal")?;
+        Ok(self.entries(rows)?.pop())
+    }
+
+    fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>> {
+        self.query("SELECT user_id FROM txn_parties WHERE seq = $1", &[&(seq as i64)], "reading parties")?
+            .iter()
+            .map(|row| user_id(&get::<String>(row, 0)?))
+            .collect()
+    }
+
+    fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal \
+             WHERE seq IN (SELECT DISTINCT seq FROM postings WHERE account = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) ORDER BY seq DESC";
+        let before = before_seq.map_or(i64::MAX, |seq| seq as i64);
+        let rows = self.query(SQL, &[&account.to_string(), &before, &i64::from(limit)], "reading the journal")?;
+        self.entries(rows)
+    }
+
+    fn journal_range(&mut self, from_seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal WHERE seq >= $1 ORDER BY seq LIMIT $2";
+        let rows = self.query(SQL, &[&(from_seq as i64), &i64::from(limit)], "reading the journal")?;
+        self.entries(rows)
+    }
+
+    fn journal_len(&mut self) -> StoreResult<u64> {
+        let rows = self.query("SELECT count(*) FROM journal", &[], "counting the journal")?;
+        Ok(rows.first().map(|row| get::<i64>(row, 0)).transpose()?.unwrap_or(0) as u64)
+    }
+
+    fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>> {
+        self.query("SELECT id, total_amount, claimed_amount, refunded_amount FROM packets ORDER BY id", &[], "reading packet totals")?
+            .iter()
+            .map(|row| Ok((PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt)?, amount(get(row, 1)?)?, amount(get(row, 2)?)?, amount(get(row, 3)?)?)))
+            .collect()
+    }
+}
+
+fn strings<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
+    items.into_iter().map(|item| item.to_string()).collect()
+}
+
+impl WriteConn for PostgresConn {
+    fn begin(&mut self) -> StoreResult<()> {
+        self.client.batch_execute("BEGIN").ctx("beginning a transaction")?;
+        self.execute("SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE", &[], "taking the writer lock")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> StoreResult<()> {
+        self.client.batch_execute("COMMIT").ctx("committing")
+    }
+
+    fn rollback(&mut self) -> StoreResult<()> {
+        self.client.batch_execute("ROLLBACK").ctx("rolling back")
+    }
+
+    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+        match self.query_opt("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1", &[], "reading the journal head")? {
+            None => Ok((0, JournalHash::GENESIS)),
+            Some(row) => Ok((get::<i64>(&row, 0)? as u64, hash(&get::<Vec<u8>>(&row, 1)?)?)),
+        }
+    }
+
+    fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {
+        self.query("SELECT amount FROM packet_shares WHERE packet_id = $1 ORDER BY idx", &[&packet_id.as_str()], "reading shares")?
+            .iter()
+            .map(|row| amount(get(row, 0)?))
+            .collect()
+    }
+
+    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let users = strings(users);
+        self.query("SELECT user_id FROM packet_claims WHERE packet_id = $1 AND user_id = ANY($2)", &[&packet_id.as_str(), &users], "checking claims")?
+            .iter()
+            .map(|row| user_id(&get::<String>(row, 0)?))
+            .collect()
+    }
+
+    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let users = strings(users);
+        self.query("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = ANY($2)", &[&group_id.as_str(), &users], "checking membership")?
+            .iter()
+            .map(|row| user_id(&get::<String>(row, 0)?))
+            .collect()
+    }
+
+    fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let Some(row) = self.query_opt(
+            "SELECT request_hash, status, body, created_at FROM idempotency WHERE caller = $1 AND key = $2",
+            &[&caller, &key],
+            "reading an idempotency record",
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(IdempotencyRecord {
+            request_hash: get::<Vec<u8>>(&row, 0)?.try_into().map_err(|_| corrupt("an idempotency hash is not 32 bytes"))?,
+            status: u16::try_from(get::<i64>(&row, 1)?).map_err(corrupt)?,
+            body: get(&row, 2)?,
+            created_at: Timestamp::from_millis(get(&row, 3)?),
+        }))
+    }
+
+    fn apply(&mut self, changes: &Changes) -> StoreResult<()> {
+        for (key, value) in &changes.settings {
+            self.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key, value],
+                "writing a setting",
+            )?;
+        }
+        if !changes.users.is_empty() {
+            let ids = strings(changes.users.iter().map(|(user, _)| &user.id));
+            let names: Vec<&str> = changes.users.iter().map(|(user, _)| user.name.as_str()).collect();
+            let hashes: Vec<&[u8]> = changes.users.iter().map(|(_, hash)| &hash[..]).collect();
+            let created: Vec<i64> = changes.users.iter().map(|(user, _)| user.created_at.millis()).collect();
+            self.execute(
+                "INSERT INTO users (id, name, token_hash, created_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[])",
+                &[&ids, &names, &hashes, &created],
+                "inserting users",
+            )?;
+        }
+        for group in &changes.groups {
+            self.execute(
+                "INSERT INTO groups (id, name, owner_id, created_at) VALUES ($1, $2, $3, $4)",
+                &[&group.id.as_str(), &group.name, &group.owner_id.as_str(), &group.created_at.millis()],
+                "inserting a group",
+            )?;
+            let members = strings(&group.member_ids);
+            self.execute(
+                "INSERT INTO group_members (group_id, user_id, joined_seq) SELECT $1, member, position FROM UNNEST($2::text[]) WITH ORDINALITY AS m(member, position)",
+                &[&group.id.as_str(), &members],
+                "inserting members",
+            )?;
+        }
+        for (group_id, user_id, added) in &changes.memberships {
+            if *added {
+                self.execute(
+                    "INSERT INTO group_members (group_id, user_id, joined_seq) \
+                     VALUES ($1, $2, (SELECT coalesce(max(joined_seq), 0) + 1 FROM group_members WHERE group_id = $1)) ON CONFLICT DO NOTHING",
+                    &[&group_id.as_str(), &user_id.as_str()],
+                    "adding a member",
+                )?;
+            } else {
+                self.execute("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", &[&group_id.as_str(), &user_id.as_str()], "removing a member")?;
+            }
+        }
+        let new_packets: Vec<&Packet> = changes.new_packets.iter().map(|(packet, _)| packet).collect();
+        if !new_packets.is_empty() {
+            self.write_packets(&new_packets, true)?;
+            let mut share_packets = Vec::new();
+            let mut share_indexes = Vec::new();
+            let mut share_amounts = Vec::new();
+            for (packet, shares) in &changes.new_packets {
+                for (index, share) in shares.iter().enumerate() {
+                    share_packets.push(packet.id.as_str());
+                    share_indexes.push(index as i64);
+                    share_amounts.push(share.minor_units());
+                }
+            }
+            self.execute(
+                "INSERT INTO packet_shares (packet_id, idx, amount) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[])",
+                &[&share_packets, &share_indexes, &share_amounts],
+                "inserting shares",
+            )?;
+        }
+        if !changes.updated_packets.is_empty() {
+            let updated: Vec<&Packet> = changes.updated_packets.iter().collect();
+            self.write_packets(&updated, false)?;
+        }
+        if !changes.claims.is_empty() {
+            let packets: Vec<&str> = changes.claims.iter().map(|(packet_id, _, _)| packet_id.as_str()).collect();
+            let users: Vec<&str> = changes.claims.iter().map(|(_, _, claim)| claim.user_id.as_str()).collect();
+            let indexes: Vec<i64> = changes.claims.iter().map(|(_, index, _)| i64::from(*index)).collect();
+            let amounts: Vec<i64> = changes.claims.iter().map(|(_, _, claim)| claim.amount.minor_units()).collect();
+            let txn_nos: Vec<&str> = changes.claims.iter().map(|(_, _, claim)| claim.txn_no.as_str()).collect();
+            let claimed_at: Vec<i64> = changes.claims.iter().map(|(_, _, claim)| claim.claimed_at.millis()).collect();
+            self.execute(
+                "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])",
+                &[&packets, &users, &indexes, &amounts, &txn_nos, &claimed_at],
+                "inserting claims",
+            )?;
+        }
+        if !changes.journal.is_empty() {
+            self.write_journal(changes)?;
+        }
+        if !changes.balance_deltas.is_empty() {
+            let accounts = strings(changes.balance_deltas.iter().map(|(account, _)| account));
+            let deltas: Vec<i64> = changes.balance_deltas.iter().map(|(_, delta)| *delta).collect();
+            // Update the balances that exist, then create the rest. The writer lock makes the two steps
+            // safe; the CHECK constraint refuses any that would go negative.
+            self.execute(
+                "UPDATE balances SET balance = balances.balance + d.delta FROM UNNEST($1::text[], $2::bigint[]) AS d(account, delta) WHERE balances.account = d.account",
+                &[&accounts, &deltas],
+                "updating balances",
+            )?;
+            self.execute(
+                "INSERT INTO balances (account, balance) SELECT d.account, d.delta FROM UNNEST($1::text[], $2::bigint[]) AS d(account, delta) \
+                 WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.account = d.account)",
+                &[&accounts, &deltas],
+                "creating balances",
+            )?;
+        }
+        for (caller, key, record) in &changes.idempotency {
+            self.execute(
+                "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (caller, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, body = excluded.body, created_at = excluded.created_at",
+                &[caller, key, &&record.request_hash[..], &i64::from(record.status), &record.body, &record.created_at.millis()],
+                "recording an idempotent response",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl PostgresConn {
+    /// Inserts new packets, or updates the changing fields of existing ones, with one statement.
+    fn write_packets(&mut self, packets: &[&Packet], insert: bool) -> StoreResult<()> {
+        let ids: Vec<&str> = packets.iter().map(|packet| packet.id.as_str()).collect();
+        let claimed_counts: Vec<i64> = packets.iter().map(|packet| i64::from(packet.claimed_count)).collect();
+        let claimed_amounts: Vec<i64> = packets.iter().map(|packet| packet.claimed_amount.minor_units()).collect();
+        let statuses: Vec<&str> = packets.iter().map(|packet| packet.status.as_str()).collect();
+        let finished: Vec<Option<i64>> = packets.iter().map(|packet| packet.finished_at.map(Timestamp::millis)).collect();
+        let refunded: Vec<i64> = packets.iter().map(|packet| packet.refunded_amount.minor_units()).collect();
+        let refund_txn_nos: Vec<Option<&str>> = packets.iter().map(|packet| packet.refund_txn_no.as_ref().map(TxnNo::as_str)).collect();
+        let luckiest: Vec<Option<&str>> = packets.iter().map(|packet| packet.luckiest_user_id.as_ref().map(UserId::as_str)).collect();
+        if !insert {
+            self.execute(
+                "UPDATE packets SET claimed_count = u.claimed_count, claimed_amount = u.claimed_amount, status = u.status, finished_at = u.finished_at, \
+                 refunded_amount = u.refunded_amount, refund_txn_no = u.refund_txn_no, luckiest_user_id = u.luckiest_user_id \
+                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
+                 AS u(id, claimed_count, claimed_amount, status, finished_at, refunded_amount, refund_txn_no, luckiest_user_id) WHERE packets.id = u.id",
+                &[&ids, &claimed_counts, &claimed_amounts, &statuses, &finished, &refunded, &refund_txn_nos, &luckiest],
+                "updating packets",
+            )?;
+            return Ok(());
+        }
+        let kinds: Vec<&str> = packets.iter().map(|packet| packet.kind.as_str()).collect();
+        let senders: Vec<&str> = packets.iter().map(|packet| packet.sender_id.as_str()).collect();
+        let groups: Vec<Option<&str>> = packets.iter().map(|packet| packet.audience.group_id().map(GroupId::as_str)).collect();
+        let recipients: Vec<Option<&str>> = packets.iter().map(|packet| packet.audience.recipient_id().map(UserId::as_str)).collect();
+        let greetings: Vec<&str> = packets.iter().map(|packet| packet.greeting.as_str()).collect();
+        let totals: Vec<i64> = packets.iter().map(|packet| packet.total_amount.minor_units()).collect();
+        let shares: Vec<i64> = packets.iter().map(|packet| i64::from(packet.shares)).collect();
+        let created: Vec<i64> = packets.iter().map(|packet| packet.created_at.millis()).collect();
+        let expires: Vec<i64> = packets.iter().map(|packet| packet.expires_at.millis()).collect();
+        let send_txn_nos: Vec<&str> = packets.iter().map(|packet| packet.send_txn_no.as_str()).collect();
+        self.execute(
+            "INSERT INTO packets (id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
+             status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], \
+             $10::bigint[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], $18::text[])",
+            &[
+                &ids,
+                &kinds,
+                &senders,
+                &groups,
+                &recipients,
+                &greetings,
+                &totals,
+                &shares,
+                &claimed_counts,
+                &claimed_amounts,
+                &statuses,
+                &created,
+                &expires,
+                &finished,
+                &refunded,
+                &send_txn_nos,
+                &refund_txn_nos,
+                &luckiest,
+            ],
+            "inserting packets",
+        )?;
+        Ok(())
+    }
+
+    fn write_journal(&mut self, changes: &Changes) -> StoreResult<()> {
+        let entries: Vec<&JournalEntry> = changes.journal.iter().map(|(entry, _)| entry).collect();
+        let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq as i64).collect();
+        let txn_nos: Vec<&str> = entries.iter().map(|entry| entry.txn.txn_no().as_str()).collect();
+        let kinds: Vec<&str> = entries.iter().map(|entry| entry.txn.kind().as_str()).collect();
+        let created: Vec<i64> = entries.iter().map(|entry| entry.txn.created_at().millis()).collect();
+        let amounts: Vec<i64> = entries.iter().map(|entry| entry.txn.amount().minor_units()).collect();
+        let memos: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.memo()).collect();
+        let references: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.reference()).collect();
+        let packet_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().packet_id.as_ref().map(PacketId::as_str)).collect();
+        let transfer_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().transfer_id.as_ref().map(TransferId::as_str)).collect();
+        let corrects: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().corrects_txn_no.as_ref().map(TxnNo::as_str)).collect();
+        let prev_hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.prev_hash.0[..]).collect();
+        let hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.hash.0[..]).collect();
+        self.execute(
+            "INSERT INTO journal (seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::bytea[], $12::bytea[])",
+            &[&seqs, &txn_nos, &kinds, &created, &amounts, &memos, &references, &packet_ids, &transfer_ids, &corrects, &prev_hashes, &hashes],
+            "appending to the journal",
+        )?;
+        let mut posting_seqs = Vec::new();
+        let mut posting_indexes = Vec::new();
+        let mut posting_accounts = Vec::new();
+        let mut posting_amounts = Vec::new();
+        let mut party_seqs = Vec::new();
+        let mut party_users = Vec::new();
+        for (entry, parties) in &changes.journal {
+            for (index, posting) in entry.txn.postings().iter().enumerate() {
+                posting_seqs.push(entry.seq as i64);
+                posting_indexes.push(index as i64);
+                posting_accounts.push(posting.account.to_string());
+                posting_amounts.push(posting.amount);
+            }
+            let mut seen = Vec::new();
+            for party in parties {
+                if !seen.contains(&party) {
+                    seen.push(party);
+                    party_seqs.push(entry.seq as i64);
+                    party_users.push(party.as_str());
+                }
+            }
+        }
+        self.execute(
+            "INSERT INTO postings (seq, idx, account, amount) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])",
+            &[&posting_seqs, &posting_indexes, &posting_accounts, &posting_amounts],
+            "inserting postings",
+        )?;
+        self.execute(
+            "INSERT INTO txn_parties (seq, user_id) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
+            &[&party_seqs, &party_users],
+            "recording parties",
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Test support: a fresh database for each test, dropped afterwards.
+//!
+//! The backend is chosen by the environment, not the compiler: when `HONGBAO_TEST_POSTGRES_URL` is set
+//! (for example `postgres://root@127.0.0.1:5432/test`), every test gets its own schema in that
+//! PostgreSQL database; otherwise every test gets its own SQLite file. The same test code runs on both.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hongbao_store::Store;
+use rand::RngCore;
+
+pub const POSTGRES_URL_VARIABLE: &str = "HONGBAO_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server tests should use, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_VARIABLE).ok().filter(|url| !url.is_empty())
+}
+
+/// Says, once per test, why a PostgreSQL-only test did not run.
+pub fn skip_without_postgres(test: &str) -> Option<String> {
+    let url = postgres_url();
+    if url.is_none() {
+        eprintln!("skipped {test}: {POSTGRES_URL_VARIABLE} is not set, so there is no PostgreSQL server to run it against");
+    }
+    url
+}
+
+/// Runs blocking PostgreSQL client work on a thread of its own: the synchronous client cannot run
+/// inside an async runtime, and tests call this from async tests.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join().expect("blocking database work does not panic"))
+}
+
+fn random_suffix() -> String {
+    format!("{:016x}", rand::rngs::OsRng.next_u64())
+}
+
+enum Cleanup {
+    Directory(PathBuf),
+    Schema { server_url: String, schema: String },
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    /// The URL `hongbao serve --database` and `hongbao verify --database` take.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+impl TestDatabase {
+    /// A fresh database on the backend the environment selects.
+    pub fn new() -> TestDatabase {
+        match postgres_url() {
+            Some(server_url) => TestDatabase::postgres(&server_url),
+            None => TestDatabase::sqlite(),
+        }
+    }
+
+    pub fn sqlite() -> TestDatabase {
+        let directory = std::env::temp_dir().join(format!("hongbao-test-{}", random_suffix()));
+        std::fs::create_dir_all(&directory).expect("create a temporary directory");
+        TestDatabase { url: format!("sqlite://{}", directory.join("hongbao.db").display()), cleanup: Cleanup::Directory(directory) }
+    }
+
+    /// A fresh schema in the PostgreSQL database at `server_url`.
+    pub fn postgres(server_url: &str) -> TestDatabase {
+        let schema = format!("hongbao_test_{}", random_suffix());
+        off_runtime(|| {
+            let mut client = postgres::Client::connect(server_url, postgres::NoTls).expect("connect to the test PostgreSQL server");
+            client.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create a test schema");
+        });
+        let separator = if server_url.contains('?') { '&' } else { '?' };
+        let url = format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
+        TestDatabase { url, cleanup: Cleanup::Schema { server_url: server_url.to_owned(), schema } }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.cleanup, Cleanup::Schema { .. })
+    }
+
+    /// The SQLite file, for tests that edit it behind the server's back.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.cleanup {
+            Cleanup::Directory(directory) => Some(directory.join("hongbao.db")),
+            Cleanup::Schema { .. } => None,
+        }
+    }
+
+    /// Runs SQL on the test's schema directly, behind the server's back.
+    pub fn postgres_execute(&self, sql: &str) {
+        let url = self.url.clone();
+        off_runtime(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test schema");
+            client.batch_execute(sql).expect("run SQL on the test schema");
+        });
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        if self.is_postgres() {
+            Arc::new(hongbao_store_postgres::PostgresStore::from_url(&self.url).expect("a PostgreSQL url"))
+        } else {
+            Arc::new(hongbao_store_sqlite::SqliteStore::from_url(&self.url).expect("a SQLite url"))
+        }
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> TestDatabase {
+        TestDatabase::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(directory) => {
+                let _ = std::fs::remove_dir_all(directory);
+            }
+            Cleanup::Schema { server_url, schema } => off_runtime(|| {
+                if let Ok(mut client) = postgres::Client::connect(server_url, postgres::NoTls) {
+                    // Connections of a server that is still shutting down may hold the schema for a moment.
+                    let _ = client.batch_execute(&format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }),
+        }
+    }
+}
