@@ -21,7 +21,9 @@ pub fn postgres_url() -> Option<String> {
 pub fn skip_without_postgres(test: &str) -> Option<String> {
     let url = postgres_url();
     if url.is_none() {
-        eprintln!("skipped {test}: {POSTGRES_URL_VARIABLE} is not set, so there is no PostgreSQL server to run it against");
+        // Written to the real stderr, past the test harness's capture, so the skip is seen in every run.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "skipped {test}: {POSTGRES_URL_VARIABLE} is not set, so there is no PostgreSQL server to run it against");
     }
     url
 }

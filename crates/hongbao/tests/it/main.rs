@@ -2,5 +2,6 @@
 
 mod architecture;
 mod crash;
+mod multiprocess;
 mod process;
 mod verify;
