@@ -7,8 +7,7 @@ use std::sync::Arc;
 use hongbao_core::packet::PacketSpec;
 use hongbao_core::{Account, Amount, GroupId, PacketId, PacketStatus, Timestamp, UserId};
 use hongbao_service::{Config, ManualClock, Op, Outcome, Service};
-use hongbao_store::Store;
-use hongbao_store_sqlite::SqliteStore;
+use hongbao_testkit::TestDatabase;
 use proptest::prelude::*;
 
 const USERS: usize = 4;
@@ -49,26 +48,16 @@ fn step() -> impl Strategy<Value = Step> {
 
 struct World {
     service: Service,
-    store: Arc<dyn Store>,
     clock: ManualClock,
     users: Vec<UserId>,
     group: GroupId,
     packets: Vec<PacketId>,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _database: TestDatabase,
 }
 
 async fn world() -> World {
-    let dir = TempDir(std::env::temp_dir().join(format!("hongbao-prop-{}", hongbao_service::random_u64())));
-    std::fs::create_dir_all(&dir.0).expect("temporary directory");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::from_url(&format!("sqlite://{}", dir.0.join("p.db").display())).expect("url"));
+    let database = TestDatabase::new();
+    let store = database.store();
     let clock = ManualClock::new(Timestamp::from_millis(1_800_000_000_000));
     let config = Config { admin_token: Some("admin".into()), ..Config::default() };
     let service = Service::start(store.clone(), config, Arc::new(clock.clone())).expect("start").service;
@@ -84,7 +73,7 @@ async fn world() -> World {
     else {
         panic!("not a group")
     };
-    World { service, store, clock, users, group: group.id, packets: Vec::new(), _dir: dir }
+    World { service, clock, users, group: group.id, packets: Vec::new(), _database: database }
 }
 
 fn amount(units: i64) -> Amount {
@@ -139,17 +128,39 @@ async fn apply(world: &mut World, step: &Step) {
     }
 }
 
-fn check_invariants(world: &World) -> Result<(), TestCaseError> {
-    let mut conn = world.store.open_reader().expect("reader");
-    let report = hongbao_service::verify::verify(conn.as_mut()).expect("verify");
-    prop_assert!(report.is_clean(), "verify: {:?}", report.discrepancies);
-    for user in &world.users {
-        prop_assert!(conn.balance(&Account::Wallet(user.clone())).expect("balance") >= 0);
+/// What the invariants look at, read in one go on the service's read pool.
+struct Snapshot {
+    report: hongbao_service::verify::VerifyReport,
+    wallets: Vec<i64>,
+    packets: Vec<(hongbao_core::packet::Packet, i64, Vec<hongbao_store::Claim>)>,
+}
+
+async fn snapshot(world: &World) -> Snapshot {
+    let users = world.users.clone();
+    let packet_ids = world.packets.clone();
+    world
+        .service
+        .read(move |conn| {
+            let report = hongbao_service::verify::verify(conn)?;
+            let wallets = users.iter().map(|user| conn.balance(&Account::Wallet(user.clone()))).collect::<Result<_, _>>()?;
+            let mut packets = Vec::new();
+            for packet_id in &packet_ids {
+                let packet = conn.packet(packet_id)?.expect("a sent packet exists");
+                let escrow = conn.balance(&Account::PacketEscrow(packet_id.clone()))?;
+                packets.push((packet, escrow, conn.claims(packet_id)?));
+            }
+            Ok(Snapshot { report, wallets, packets })
+        })
+        .await
+        .expect("read the ledger")
+}
+
+fn check_invariants(snapshot: &Snapshot) -> Result<(), TestCaseError> {
+    prop_assert!(snapshot.report.is_clean(), "verify: {:?}", snapshot.report.discrepancies);
+    for balance in &snapshot.wallets {
+        prop_assert!(*balance >= 0);
     }
-    for packet_id in &world.packets {
-        let packet = conn.packet(packet_id).expect("read").expect("exists");
-        let escrow = conn.balance(&Account::PacketEscrow(packet_id.clone())).expect("balance");
-        let claims = conn.claims(packet_id).expect("claims");
+    for (packet, escrow, claims) in &snapshot.packets {
         let claimed: i64 = claims.iter().map(|claim| claim.amount.minor_units()).sum();
         prop_assert_eq!(claimed, packet.claimed_amount.minor_units());
         prop_assert_eq!(claimed + packet.refunded_amount.minor_units() + escrow, packet.total_amount.minor_units());
@@ -158,7 +169,7 @@ fn check_invariants(world: &World) -> Result<(), TestCaseError> {
         claimers.dedup();
         prop_assert_eq!(claimers.len(), claims.len(), "nobody claims twice");
         if packet.status != PacketStatus::Open {
-            prop_assert_eq!(escrow, 0, "a finished packet's escrow is empty");
+            prop_assert_eq!(*escrow, 0, "a finished packet's escrow is empty");
         }
     }
     Ok(())
@@ -173,7 +184,7 @@ proptest! {
             let mut world = world().await;
             for step in &steps {
                 apply(&mut world, step).await;
-                check_invariants(&world)?;
+                check_invariants(&snapshot(&world).await)?;
             }
             Ok::<(), TestCaseError>(())
         })?;
