@@ -79,6 +79,10 @@ prefixed_id!(
     TransferId, "trf_", "transfer id"
 );
 prefixed_id!(
+    /// A return request (协商退还).
+    ReturnRequestId, "rrq_", "return request id"
+);
+prefixed_id!(
     /// A ledger transaction's number (交易单号), unique and stable.
     TxnNo, "txn_", "transaction number"
 );

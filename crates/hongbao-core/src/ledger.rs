@@ -8,7 +8,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::{Amount, PacketId, Timestamp, TransferId, TxnNo, UserId};
+use crate::{Amount, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 
 /// An account of the ledger. Its string form (`wallet:usr_…`, `escrow:pkt_…`, `hold:trf_…`,
 /// `platform:funding`, `platform:payout`) is how storage and the API name it.
@@ -122,6 +122,7 @@ pub struct Related {
     pub transfer_id: Option<TransferId>,
     /// The transaction this one corrects or returns, for returns, refunds of cases and reversals.
     pub corrects_txn_no: Option<TxnNo>,
+    pub return_request_id: Option<ReturnRequestId>,
 }
 
 /// Everything needed to record a transaction, before it is checked.
@@ -273,6 +274,7 @@ impl LedgerTxn {
         put_opt(&mut out, self.related.packet_id.as_ref().map(PacketId::as_str));
         put_opt(&mut out, self.related.transfer_id.as_ref().map(TransferId::as_str));
         put_opt(&mut out, self.related.corrects_txn_no.as_ref().map(TxnNo::as_str));
+        put_opt(&mut out, self.related.return_request_id.as_ref().map(ReturnRequestId::as_str));
         out.extend_from_slice(&(self.postings.len() as u32).to_be_bytes());
         for posting in &self.postings {
             put_str(&mut out, &posting.account.to_string());

@@ -9,10 +9,12 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod packet;
+pub mod returns;
 pub mod split;
 pub mod time;
+pub mod transfer;
 
-pub use ids::{GroupId, IdError, PacketId, TransferId, TxnNo, UserId};
+pub use ids::{GroupId, IdError, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 pub use ledger::{Account, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};
 pub use packet::{Audience, Packet, PacketError, PacketKind, PacketLimits, PacketStatus};

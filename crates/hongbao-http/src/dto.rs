@@ -1,6 +1,8 @@
 //! The JSON shapes of the API and their conversions to and from core types. Only this crate knows JSON.
 
 use hongbao_core::packet::{Audience, PacketSpec};
+use hongbao_core::returns::ReturnRequest;
+use hongbao_core::transfer::Transfer;
 use hongbao_core::{Amount, GroupId, PacketId, TxnNo, UserId};
 use hongbao_service::{PacketView, Wallet};
 use hongbao_store::{Claim, Group, JournalEntry, User};
@@ -143,6 +145,36 @@ impl CreatePacketRequest {
         };
         Ok((spec, greeting))
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTransferRequest {
+    pub recipient_id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// At most 100 characters.
+    pub memo: Option<String>,
+    /// `instant`, `delay_2h` or `delay_24h`.
+    pub arrival: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReturnRequest {
+    /// The settled packet claim or transfer settlement to ask back.
+    pub txn_no: String,
+    /// Minor units; all that is left of the original when absent.
+    pub amount: Option<i64>,
+    pub reason: String,
+    /// Default 259200 (72 h), at most 604800 (7 days).
+    pub respond_within_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineReturnRequest {
+    pub reason: Option<String>,
 }
 
 // ---- responses ----
@@ -330,6 +362,8 @@ pub struct RelatedBody {
     pub transfer_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrects_txn_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -366,6 +400,7 @@ impl TransactionBody {
                 packet_id: related.packet_id.as_ref().map(PacketId::to_string),
                 transfer_id: related.transfer_id.as_ref().map(ToString::to_string),
                 corrects_txn_no: related.corrects_txn_no.as_ref().map(TxnNo::to_string),
+                return_request_id: related.return_request_id.as_ref().map(ToString::to_string),
             },
             postings: txn.postings().iter().map(|posting| PostingBody { account: posting.account.to_string(), amount: posting.amount }).collect(),
             journal_seq: entry.seq,
@@ -384,4 +419,88 @@ pub struct TransactionList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthBody {
     pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferBody {
+    pub id: String,
+    pub sender_id: String,
+    pub recipient_id: String,
+    pub amount: i64,
+    pub memo: Option<String>,
+    /// `instant`, `delay_2h` or `delay_24h`.
+    pub arrival: String,
+    /// `pending`, `accepted`, `settled`, `returned`, `cancelled` or `expired`.
+    pub status: String,
+    pub created_at: String,
+    pub arrives_at: String,
+    pub accept_by: String,
+    pub accepted_at: Option<String>,
+    pub settled_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The send, then the settlement or the refund.
+    pub txn_nos: Vec<String>,
+}
+
+impl From<&Transfer> for TransferBody {
+    fn from(transfer: &Transfer) -> TransferBody {
+        TransferBody {
+            id: transfer.id.to_string(),
+            sender_id: transfer.sender_id.to_string(),
+            recipient_id: transfer.recipient_id.to_string(),
+            amount: transfer.amount.minor_units(),
+            memo: transfer.memo.clone(),
+            arrival: transfer.arrival.as_str().to_owned(),
+            status: transfer.status.as_str().to_owned(),
+            created_at: transfer.created_at.to_rfc3339(),
+            arrives_at: transfer.arrives_at.to_rfc3339(),
+            accept_by: transfer.accept_by.to_rfc3339(),
+            accepted_at: transfer.accepted_at.map(|at| at.to_rfc3339()),
+            settled_at: transfer.settled_at.map(|at| at.to_rfc3339()),
+            finished_at: transfer.finished_at.map(|at| at.to_rfc3339()),
+            txn_nos: transfer.txn_nos.iter().map(TxnNo::to_string).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnRequestBody {
+    pub id: String,
+    pub txn_no: String,
+    pub requester_id: String,
+    pub recipient_id: String,
+    pub amount: i64,
+    pub reason: String,
+    /// `pending`, `accepted`, `declined` or `expired`.
+    pub status: String,
+    pub created_at: String,
+    pub respond_by: String,
+    pub responded_at: Option<String>,
+    pub decline_reason: Option<String>,
+    pub return_txn_no: Option<String>,
+}
+
+impl From<&ReturnRequest> for ReturnRequestBody {
+    fn from(request: &ReturnRequest) -> ReturnRequestBody {
+        ReturnRequestBody {
+            id: request.id.to_string(),
+            txn_no: request.txn_no.to_string(),
+            requester_id: request.requester_id.to_string(),
+            recipient_id: request.recipient_id.to_string(),
+            amount: request.amount.minor_units(),
+            reason: request.reason.clone(),
+            status: request.status.as_str().to_owned(),
+            created_at: request.created_at.to_rfc3339(),
+            respond_by: request.respond_by.to_rfc3339(),
+            responded_at: request.responded_at.map(|at| at.to_rfc3339()),
+            decline_reason: request.decline_reason.clone(),
+            return_txn_no: request.return_txn_no.as_ref().map(TxnNo::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnRequestList {
+    pub data: Vec<ReturnRequestBody>,
+    pub next_cursor: Option<String>,
 }

@@ -70,6 +70,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(status, code, error.to_string())
             }
             ServiceError::InvalidState(detail) => ApiError::new(StatusCode::CONFLICT, "invalid_state", detail),
+            ServiceError::LimitExceeded(detail) => ApiError::new(StatusCode::CONFLICT, "limit_exceeded", detail),
             ServiceError::IdempotencyKeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", ServiceError::IdempotencyKeyReused.to_string()),
             ServiceError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is shutting down"),
             error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {

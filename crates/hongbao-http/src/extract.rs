@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use hongbao_service::Principal;
-use hongbao_store::User;
+use hongbao_store::{ListPosition, User};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -109,17 +109,34 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// `?limit=&cursor=` of a list.
+/// `?limit=&cursor=` of a list, and the list's own filters (`role`).
 pub struct ListParams {
     pub limit: u32,
-    pub before_seq: Option<u64>,
+    pub cursor: Option<String>,
+    pub role: Option<String>,
+}
+
+impl ListParams {
+    /// The journal position a transaction list continues below.
+    pub fn before_seq(&self) -> Result<Option<u64>, ApiError> {
+        self.cursor.as_deref().map(|cursor| decode_seq_cursor(cursor).ok_or_else(bad_cursor)).transpose()
+    }
+
+    /// The position a list ordered by creation time continues after.
+    pub fn after_position(&self) -> Result<Option<ListPosition>, ApiError> {
+        self.cursor.as_deref().map(|cursor| decode_position_cursor(cursor).ok_or_else(bad_cursor)).transpose()
+    }
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::validation("cursor is not one this server gave out")
 }
 
 impl FromRequestParts<AppState> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ListParams, ApiError> {
-        let mut params = ListParams { limit: 50, before_seq: None };
+        let mut params = ListParams { limit: 50, cursor: None, role: None };
         for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
@@ -130,7 +147,8 @@ impl FromRequestParts<AppState> for ListParams {
                         .filter(|limit| (1..=200).contains(limit))
                         .ok_or_else(|| ApiError::validation("limit must be an integer from 1 to 200"))?;
                 }
-                "cursor" => params.before_seq = Some(decode_cursor(value).ok_or_else(|| ApiError::validation("cursor is not one this server gave out"))?),
+                "cursor" => params.cursor = Some(value.to_owned()),
+                "role" => params.role = Some(value.to_owned()),
                 _ => {}
             }
         }
@@ -138,11 +156,23 @@ impl FromRequestParts<AppState> for ListParams {
     }
 }
 
-/// Cursors are opaque to clients: `c` and the sequence number to continue below, in hex.
-pub fn encode_cursor(seq: u64) -> String {
+/// Cursors are opaque to clients. A transaction list's is `c` and the journal sequence number to
+/// continue below, in hex.
+pub fn encode_seq_cursor(seq: u64) -> String {
     format!("c{seq:x}")
 }
 
-fn decode_cursor(text: &str) -> Option<u64> {
+fn decode_seq_cursor(text: &str) -> Option<u64> {
     u64::from_str_radix(text.strip_prefix('c')?, 16).ok()
+}
+
+/// A list ordered by creation time continues after `p`, the creation time in hex, `.`, and the id.
+pub fn encode_position_cursor(position: &ListPosition) -> String {
+    format!("p{:x}.{}", position.created_at.millis(), position.id)
+}
+
+fn decode_position_cursor(text: &str) -> Option<ListPosition> {
+    let (millis, id) = text.strip_prefix('p')?.split_once('.')?;
+    let valid_id = !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+    valid_id.then_some(ListPosition { created_at: hongbao_core::Timestamp::from_millis(i64::from_str_radix(millis, 16).ok()?), id: id.to_owned() })
 }

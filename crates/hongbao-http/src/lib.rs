@@ -39,6 +39,9 @@ pub struct AppState {
         routes::create_group, routes::get_group, routes::add_member, routes::remove_member,
         routes::create_packet, routes::get_packet, routes::claim, routes::recall,
         routes::list_transactions, routes::get_transaction, routes::healthz,
+        routes::create_transfer, routes::get_transfer, routes::accept_transfer, routes::return_transfer, routes::cancel_transfer,
+        routes::create_return_request, routes::list_return_requests, routes::get_return_request, routes::accept_return_request,
+        routes::decline_return_request,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -100,6 +103,15 @@ pub fn router(service: Service) -> Router {
         .route("/v1/packets/{id}/recall", post(routes::recall))
         .route("/v1/transactions", get(routes::list_transactions))
         .route("/v1/transactions/{txn_no}", get(routes::get_transaction))
+        .route("/v1/transfers", post(routes::create_transfer))
+        .route("/v1/transfers/{id}", get(routes::get_transfer))
+        .route("/v1/transfers/{id}/accept", post(routes::accept_transfer))
+        .route("/v1/transfers/{id}/return", post(routes::return_transfer))
+        .route("/v1/transfers/{id}/cancel", post(routes::cancel_transfer))
+        .route("/v1/return-requests", post(routes::create_return_request).get(routes::list_return_requests))
+        .route("/v1/return-requests/{id}", get(routes::get_return_request))
+        .route("/v1/return-requests/{id}/accept", post(routes::accept_return_request))
+        .route("/v1/return-requests/{id}/decline", post(routes::decline_return_request))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

@@ -4,14 +4,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hongbao_core::{Account, PacketId, TxnNo};
+use hongbao_core::transfer::Arrival;
+use hongbao_core::{Account, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 use hongbao_service::{Idempotency, Op, Outcome, Principal, Rendered, Reply};
+use hongbao_store::{ListPosition, ReturnRole};
 use serde::Serialize;
 
 use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_cursor, request_hash};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
 
 fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
@@ -91,6 +93,20 @@ fn group_body(outcome: &Outcome) -> Option<GroupBody> {
 fn packet_body(outcome: &Outcome) -> Option<PacketBody> {
     match outcome {
         Outcome::Packet(view) => Some(PacketBody::from(view)),
+        _ => None,
+    }
+}
+
+fn transfer_body(outcome: &Outcome) -> Option<TransferBody> {
+    match outcome {
+        Outcome::Transfer(transfer) => Some(TransferBody::from(transfer)),
+        _ => None,
+    }
+}
+
+fn return_request_body(outcome: &Outcome) -> Option<ReturnRequestBody> {
+    match outcome {
+        Outcome::ReturnRequest(request) => Some(ReturnRequestBody::from(request)),
         _ => None,
     }
 }
@@ -259,10 +275,10 @@ pub async fn recall(State(state): State<AppState>, caller: Caller, key: Idempote
     responses((status = 200, body = TransactionList), (status = 400, body = Problem)))]
 pub async fn list_transactions(State(state): State<AppState>, caller: Caller, list: ListParams) -> ApiResult<Json<TransactionList>> {
     let user_id = caller.user()?.id.clone();
-    let mut entries = state.service.transactions(&user_id, list.before_seq, list.limit + 1).await?;
+    let mut entries = state.service.transactions(&user_id, list.before_seq()?, list.limit + 1).await?;
     let next_cursor = if entries.len() > list.limit as usize {
         entries.truncate(list.limit as usize);
-        entries.last().map(|entry| encode_cursor(entry.seq))
+        entries.last().map(|entry| encode_seq_cursor(entry.seq))
     } else {
         None
     };
@@ -284,4 +300,159 @@ pub async fn get_transaction(State(state): State<AppState>, caller: Caller, Path
 #[utoipa::path(get, path = "/healthz", tag = "operational", responses((status = 200, body = HealthBody)))]
 pub async fn healthz() -> Json<HealthBody> {
     Json(HealthBody { status: "ok".into() })
+}
+
+fn parse_transfer_id(text: &str) -> ApiResult<TransferId> {
+    TransferId::parse(text).map_err(|_| ApiError::not_found("transfer"))
+}
+
+fn parse_return_request_id(text: &str) -> ApiResult<ReturnRequestId> {
+    ReturnRequestId::parse(text).map_err(|_| ApiError::not_found("return request"))
+}
+
+/// Send a transfer (转账). The amount moves into the transfer's hold at once.
+#[utoipa::path(post, path = "/v1/transfers", tag = "transfers", request_body = CreateTransferRequest,
+    responses((status = 201, body = TransferBody), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateTransferRequest>,
+) -> ApiResult<Response> {
+    let sender_id = caller.user()?.id.clone();
+    let request = &body.value;
+    let arrival = Arrival::parse(&request.arrival).ok_or_else(|| ApiError::validation("arrival must be instant, delay_2h or delay_24h"))?;
+    let op = Op::SendTransfer {
+        sender_id,
+        recipient_id: parse_user_id("recipient_id", &request.recipient_id)?,
+        amount: parse_amount("amount", request.amount)?,
+        memo: request.memo.clone(),
+        arrival,
+    };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: transfer_body }).await
+}
+
+/// A transfer, for its sender and recipient.
+#[utoipa::path(get, path = "/v1/transfers/{id}", tag = "transfers", params(("id" = String, Path)), responses((status = 200, body = TransferBody), (status = 404, body = Problem)))]
+pub async fn get_transfer(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<TransferBody>> {
+    let transfer = state.service.transfer(&caller.0, &parse_transfer_id(&id)?).await?;
+    Ok(Json(TransferBody::from(&transfer)))
+}
+
+async fn transfer_step(state: AppState, caller: Caller, key: IdempotencyKey, uri: Uri, id: String, step: fn(TransferId, UserId) -> Op) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let op = step(parse_transfer_id(&id)?, user_id);
+    write(&state, &caller, key, &uri, b"", op, Answer { status: StatusCode::OK, body: transfer_body }).await
+}
+
+/// Accept a transfer (recipient). It settles at once, or at its arrival time if that is later.
+#[utoipa::path(post, path = "/v1/transfers/{id}/accept", tag = "transfers", params(("id" = String, Path)),
+    responses((status = 200, body = TransferBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn accept_transfer(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    transfer_step(state, caller, key, uri, id, |transfer_id, user_id| Op::AcceptTransfer { transfer_id, user_id }).await
+}
+
+/// Return a transfer before it settles (recipient, 退还). The money goes back to the sender at once.
+#[utoipa::path(post, path = "/v1/transfers/{id}/return", tag = "transfers", params(("id" = String, Path)),
+    responses((status = 200, body = TransferBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn return_transfer(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    transfer_step(state, caller, key, uri, id, |transfer_id, user_id| Op::ReturnTransfer { transfer_id, user_id }).await
+}
+
+/// Cancel a delayed transfer before it settles (sender). The money comes back at once.
+#[utoipa::path(post, path = "/v1/transfers/{id}/cancel", tag = "transfers", params(("id" = String, Path)),
+    responses((status = 200, body = TransferBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_transfer(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    transfer_step(state, caller, key, uri, id, |transfer_id, user_id| Op::CancelTransfer { transfer_id, user_id }).await
+}
+
+/// Ask the recipient of a settled claim or transfer to give back all or part of it (协商退还).
+#[utoipa::path(post, path = "/v1/return-requests", tag = "return requests", request_body = CreateReturnRequest,
+    responses((status = 201, body = ReturnRequestBody), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_return_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateReturnRequest>,
+) -> ApiResult<Response> {
+    let requester_id = caller.user()?.id.clone();
+    let request = &body.value;
+    let op = Op::CreateReturnRequest {
+        requester_id,
+        txn_no: TxnNo::parse(&request.txn_no).map_err(|error| ApiError::validation(format!("txn_no: {error}")))?,
+        amount: request.amount.map(|units| parse_amount("amount", units)).transpose()?,
+        reason: request.reason.clone(),
+        respond_within_seconds: request.respond_within_seconds,
+    };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: return_request_body }).await
+}
+
+/// The caller's return requests, newest first: `?role=sent` those they made, `?role=received` those
+/// they were asked; both without `role`.
+#[utoipa::path(get, path = "/v1/return-requests", tag = "return requests",
+    params(("role" = Option<String>, Query, description = "sent or received"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = ReturnRequestList), (status = 400, body = Problem)))]
+pub async fn list_return_requests(State(state): State<AppState>, caller: Caller, list: ListParams) -> ApiResult<Json<ReturnRequestList>> {
+    let user_id = caller.user()?.id.clone();
+    let role = match list.role.as_deref() {
+        None => None,
+        Some("sent") => Some(ReturnRole::Sent),
+        Some("received") => Some(ReturnRole::Received),
+        Some(_) => return Err(ApiError::validation("role must be sent or received")),
+    };
+    let mut requests = state.service.return_requests(&user_id, role, list.after_position()?, list.limit + 1).await?;
+    let next_cursor = if requests.len() > list.limit as usize {
+        requests.truncate(list.limit as usize);
+        requests.last().map(|request| encode_position_cursor(&ListPosition { created_at: request.created_at, id: request.id.to_string() }))
+    } else {
+        None
+    };
+    Ok(Json(ReturnRequestList { data: requests.iter().map(ReturnRequestBody::from).collect(), next_cursor }))
+}
+
+/// A return request, for its two parties.
+#[utoipa::path(get, path = "/v1/return-requests/{id}", tag = "return requests", params(("id" = String, Path)),
+    responses((status = 200, body = ReturnRequestBody), (status = 404, body = Problem)))]
+pub async fn get_return_request(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ReturnRequestBody>> {
+    let request = state.service.return_request(&caller.0, &parse_return_request_id(&id)?).await?;
+    Ok(Json(ReturnRequestBody::from(&request)))
+}
+
+/// Accept a return request (recipient): the amount goes back in a new `return` transaction that
+/// references the original; refused with `insufficient_funds` when the available balance is short.
+#[utoipa::path(post, path = "/v1/return-requests/{id}/accept", tag = "return requests", params(("id" = String, Path)),
+    responses((status = 200, body = ReturnRequestBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn accept_return_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let op = Op::AcceptReturnRequest { request_id: parse_return_request_id(&id)?, user_id };
+    write(&state, &caller, key, &uri, b"", op, Answer { status: StatusCode::OK, body: return_request_body }).await
+}
+
+/// Decline a return request (recipient), with an optional reason.
+#[utoipa::path(post, path = "/v1/return-requests/{id}/decline", tag = "return requests", params(("id" = String, Path)), request_body = Option<DeclineReturnRequest>,
+    responses((status = 200, body = ReturnRequestBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn decline_return_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    let reason = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<DeclineReturnRequest>(&body).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?.reason
+    };
+    let op = Op::DeclineReturnRequest { request_id: parse_return_request_id(&id)?, user_id, reason };
+    write(&state, &caller, key, &uri, &body, op, Answer { status: StatusCode::OK, body: return_request_body }).await
 }

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use hongbao_core::packet::Packet;
-use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, UserId};
+use hongbao_core::returns::ReturnRequest;
+use hongbao_core::transfer::Transfer;
+use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, StoreResult, User, WriteConn};
 
 /// Pre-drawn shares, which never change once a packet exists, kept across batches.
@@ -44,6 +46,65 @@ impl ShareCache {
     }
 }
 
+/// A record read or created in the batch, with whether the batch must write it.
+struct Slot<T> {
+    value: T,
+    is_new: bool,
+    changed: bool,
+}
+
+/// Records of one kind that the batch has read or written, in first-touched order.
+struct Records<K, T> {
+    slots: HashMap<K, Slot<T>>,
+    order: Vec<K>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, T: Clone> Records<K, T> {
+    fn new() -> Records<K, T> {
+        Records { slots: HashMap::new(), order: Vec::new() }
+    }
+
+    fn get(&self, key: &K) -> Option<&T> {
+        self.slots.get(key).map(|slot| &slot.value)
+    }
+
+    fn remember(&mut self, key: K, value: T) {
+        if !self.slots.contains_key(&key) {
+            self.order.push(key.clone());
+            self.slots.insert(key, Slot { value, is_new: false, changed: false });
+        }
+    }
+
+    fn insert(&mut self, key: K, value: T) {
+        self.order.push(key.clone());
+        self.slots.insert(key, Slot { value, is_new: true, changed: true });
+    }
+
+    fn update(&mut self, key: &K, value: T) {
+        let slot = self.slots.get_mut(key).expect("a record is read before it is updated");
+        slot.value = value;
+        slot.changed = true;
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.order.iter().filter_map(|key| self.slots.get(key)).map(|slot| &slot.value)
+    }
+
+    /// The new records and the changed existing ones, in order.
+    fn into_changes(mut self) -> (Vec<T>, Vec<T>) {
+        let (mut new, mut changed) = (Vec::new(), Vec::new());
+        for key in self.order {
+            let slot = self.slots.remove(&key).expect("every ordered key has a slot");
+            if slot.is_new {
+                new.push(slot.value);
+            } else if slot.changed {
+                changed.push(slot.value);
+            }
+        }
+        (new, changed)
+    }
+}
+
 struct PacketSlot {
     packet: Packet,
     is_new: bool,
@@ -70,6 +131,8 @@ pub struct Batch<'a> {
     head: Option<(u64, JournalHash)>,
     idempotency: HashMap<(String, String), IdempotencyRecord>,
     idempotency_order: Vec<(String, String)>,
+    transfers: Records<TransferId, Transfer>,
+    return_requests: Records<ReturnRequestId, ReturnRequest>,
     /// Writes made by the operation running now.
     pub(crate) writes_in_operation: usize,
 }
@@ -96,6 +159,8 @@ impl<'a> Batch<'a> {
             head: None,
             idempotency: HashMap::new(),
             idempotency_order: Vec::new(),
+            transfers: Records::new(),
+            return_requests: Records::new(),
             writes_in_operation: 0,
         }
     }
@@ -215,6 +280,48 @@ impl<'a> Batch<'a> {
         self.conn.idempotency_record(caller, key)
     }
 
+    pub fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>> {
+        if let Some(transfer) = self.transfers.get(id) {
+            return Ok(Some(transfer.clone()));
+        }
+        let Some(transfer) = self.conn.transfer(id)? else { return Ok(None) };
+        self.transfers.remember(id.clone(), transfer.clone());
+        Ok(Some(transfer))
+    }
+
+    pub fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>> {
+        if let Some(request) = self.return_requests.get(id) {
+            return Ok(Some(request.clone()));
+        }
+        let Some(request) = self.conn.return_request(id)? else { return Ok(None) };
+        self.return_requests.remember(id.clone(), request.clone());
+        Ok(Some(request))
+    }
+
+    /// Every request about one original transaction, in their state within the batch, oldest first.
+    pub fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {
+        let mut requests = self.conn.return_requests_for_txn(txn_no)?;
+        for request in &mut requests {
+            if let Some(current) = self.return_requests.get(&request.id) {
+                *request = current.clone();
+            }
+        }
+        for request in self.return_requests.values() {
+            if &request.txn_no == txn_no && !requests.iter().any(|existing| existing.id == request.id) {
+                requests.push(request.clone());
+            }
+        }
+        Ok(requests)
+    }
+
+    /// A journal entry, including those appended earlier in the batch.
+    pub fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
+        if let Some((entry, _)) = self.journal.iter().find(|(entry, _)| entry.txn.txn_no() == txn_no) {
+            return Ok(Some(entry.clone()));
+        }
+        self.conn.journal_entry(txn_no)
+    }
+
     /// Loads, with one query each, what the batch's claims will ask: who already claimed which packet
     /// and who belongs to its group.
     pub fn prefetch_claims(&mut self, claims: &[(PacketId, UserId)]) -> StoreResult<()> {
@@ -321,6 +428,26 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    pub fn insert_transfer(&mut self, transfer: Transfer) {
+        self.wrote();
+        self.transfers.insert(transfer.id.clone(), transfer);
+    }
+
+    pub fn update_transfer(&mut self, transfer: Transfer) {
+        self.wrote();
+        self.transfers.update(&transfer.id.clone(), transfer);
+    }
+
+    pub fn insert_return_request(&mut self, request: ReturnRequest) {
+        self.wrote();
+        self.return_requests.insert(request.id.clone(), request);
+    }
+
+    pub fn update_return_request(&mut self, request: ReturnRequest) {
+        self.wrote();
+        self.return_requests.update(&request.id.clone(), request);
+    }
+
     pub fn put_idempotency_record(&mut self, caller: &str, key: &str, record: IdempotencyRecord) {
         self.wrote();
         let id = (caller.to_owned(), key.to_owned());
@@ -350,6 +477,8 @@ impl<'a> Batch<'a> {
                 (caller, key, record)
             })
             .collect();
+        let (new_transfers, updated_transfers) = self.transfers.into_changes();
+        let (new_return_requests, updated_return_requests) = self.return_requests.into_changes();
         let changes = Changes {
             settings: self.settings,
             users: self.users,
@@ -361,6 +490,10 @@ impl<'a> Batch<'a> {
             journal: self.journal,
             balance_deltas: self.deltas.into_iter().filter(|(_, delta)| *delta != 0).collect(),
             idempotency,
+            new_transfers,
+            updated_transfers,
+            new_return_requests,
+            updated_return_requests,
         };
         (changes, self.conn)
     }

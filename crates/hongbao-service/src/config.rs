@@ -1,12 +1,16 @@
 //! The service's settings. The binary fills them from the environment; tests build them directly.
 
 use hongbao_core::PacketLimits;
+use hongbao_core::returns::ReturnRules;
+use hongbao_core::transfer::TransferTimings;
 
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The deployment's one currency (ISO 4217), with two minor digits.
     pub currency: String,
     pub limits: PacketLimits,
+    pub transfers: TransferTimings,
+    pub returns: ReturnRules,
     pub max_group_members: u32,
     /// The most operations one durable commit carries.
     pub max_batch: usize,
@@ -23,6 +27,8 @@ impl Default for Config {
         Config {
             currency: "CNY".to_owned(),
             limits: PacketLimits::default(),
+            transfers: TransferTimings::default(),
+            returns: ReturnRules::default(),
             max_group_members: 500,
             max_batch: 512,
             idempotency_ttl_seconds: 86_400,

@@ -1,6 +1,8 @@
 //! The errors of the service layer, one variant per cause the API reports differently.
 
 use hongbao_core::packet::{PacketError, SendError};
+use hongbao_core::returns::ReturnError;
+use hongbao_core::transfer::TransferError;
 use hongbao_core::{Amount, MoneyError};
 use hongbao_store::StoreError;
 
@@ -18,6 +20,8 @@ pub enum ServiceError {
     Packet(PacketError),
     #[error("{0}")]
     InvalidState(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("internal error: {0}")]
@@ -31,6 +35,34 @@ pub enum ServiceError {
 impl From<SendError> for ServiceError {
     fn from(error: SendError) -> ServiceError {
         ServiceError::Validation(error.to_string())
+    }
+}
+
+impl From<TransferError> for ServiceError {
+    fn from(error: TransferError) -> ServiceError {
+        match error {
+            TransferError::ToSelf | TransferError::MemoTooLong { .. } => ServiceError::Validation(error.to_string()),
+            TransferError::NotRecipient { .. } | TransferError::NotSender => ServiceError::Forbidden(error.to_string()),
+            TransferError::InstantNotCancellable
+            | TransferError::Finished { .. }
+            | TransferError::AlreadyAccepted
+            | TransferError::AcceptDeadlinePassed { .. } => ServiceError::InvalidState(error.to_string()),
+        }
+    }
+}
+
+impl From<ReturnError> for ServiceError {
+    fn from(error: ReturnError) -> ServiceError {
+        match error {
+            ReturnError::BadReason { .. } | ReturnError::DeadlineOutOfRange { .. } | ReturnError::AmountTooLarge { .. } => {
+                ServiceError::Validation(error.to_string())
+            }
+            ReturnError::TooManyRequests { .. } => ServiceError::LimitExceeded(error.to_string()),
+            ReturnError::NotRecipient => ServiceError::Forbidden(error.to_string()),
+            ReturnError::NothingLeft | ReturnError::AlreadyPending | ReturnError::NotPending { .. } | ReturnError::DeadlinePassed { .. } => {
+                ServiceError::InvalidState(error.to_string())
+            }
+        }
     }
 }
 

@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hongbao_core::{Account, Amount, GroupId, PacketId, TxnNo, UserId};
-use hongbao_store::{Group, JournalEntry, ReadConn, Store, User};
+use hongbao_core::returns::ReturnRequest;
+use hongbao_core::transfer::Transfer;
+use hongbao_core::{Account, Amount, GroupId, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_store::{Group, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, User};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
@@ -280,48 +282,94 @@ impl Service {
         self.read(move |conn| Ok(conn.journal_for_account(&account, before_seq, limit)?)).await
     }
 
+    /// A transfer, for its sender, its recipient and the admin.
+    pub async fn transfer(&self, viewer: &Principal, transfer_id: &TransferId) -> ServiceResult<Transfer> {
+        let transfer_id = transfer_id.clone();
+        let transfer = self.read(move |conn| Ok(conn.transfer(&transfer_id)?)).await?.ok_or(ServiceError::NotFound("transfer"))?;
+        match viewer {
+            Principal::User(user) if user.id != transfer.sender_id && user.id != transfer.recipient_id => Err(ServiceError::NotFound("transfer")),
+            _ => Ok(transfer),
+        }
+    }
+
+    /// A return request, for its two parties and the admin.
+    pub async fn return_request(&self, viewer: &Principal, request_id: &ReturnRequestId) -> ServiceResult<ReturnRequest> {
+        let request_id = request_id.clone();
+        let request = self.read(move |conn| Ok(conn.return_request(&request_id)?)).await?.ok_or(ServiceError::NotFound("return request"))?;
+        match viewer {
+            Principal::User(user) if user.id != request.requester_id && user.id != request.recipient_id => Err(ServiceError::NotFound("return request")),
+            _ => Ok(request),
+        }
+    }
+
+    /// A user's return requests, newest first.
+    pub async fn return_requests(
+        &self,
+        user_id: &UserId,
+        role: Option<ReturnRole>,
+        after: Option<ListPosition>,
+        limit: u32,
+    ) -> ServiceResult<Vec<ReturnRequest>> {
+        let user_id = user_id.clone();
+        self.read(move |conn| Ok(conn.return_requests_of(&user_id, role, after.as_ref(), limit)?)).await
+    }
+
     pub async fn journal_len(&self) -> ServiceResult<u64> {
         self.read(|conn| Ok(conn.journal_len()?)).await
     }
 
-    /// Refunds every open packet whose time is up. Returns how many it refunded.
-    pub async fn expire_due_packets(&self) -> ServiceResult<usize> {
-        let mut refunded = 0;
+    /// Carries out every timer that is due: packet expiry refunds, transfer settlements and expiries,
+    /// return-request expiries. Returns how many changed something.
+    pub async fn run_due_timers(&self) -> ServiceResult<usize> {
+        let mut done = 0;
         loop {
             let now = self.inner.clock.now();
-            let due = self.read(move |conn| Ok(conn.due_packets(now, 2_000)?)).await?;
+            let due = self
+                .read(move |conn| {
+                    let mut ops: Vec<Op> = conn.due_packets(now, 2_000)?.into_iter().map(|packet_id| Op::Expire { packet_id }).collect();
+                    ops.extend(conn.due_transfers(now, 2_000)?.into_iter().map(|transfer_id| Op::TransferTimer { transfer_id }));
+                    ops.extend(conn.due_return_requests(now, 2_000)?.into_iter().map(|request_id| Op::ReturnRequestTimer { request_id }));
+                    Ok(ops)
+                })
+                .await?;
             if due.is_empty() {
-                return Ok(refunded);
+                return Ok(done);
             }
             let mut answers = Vec::with_capacity(due.len());
-            for packet_id in due {
+            for op in due {
                 let (reply, answer) = oneshot::channel();
-                self.inner
-                    .queue
-                    .send(Job { op: Op::Expire { packet_id }, idempotency: None, render: None, reply })
-                    .await
-                    .map_err(|_| ServiceError::Unavailable)?;
+                self.inner.queue.send(Job { op, idempotency: None, render: None, reply }).await.map_err(|_| ServiceError::Unavailable)?;
                 answers.push(answer);
             }
+            let mut changed_now = 0;
             for answer in answers {
-                if let Ok(Ok(Reply::Done { outcome: Outcome::Packet(_), .. })) = answer.await {
-                    refunded += 1;
+                match answer.await {
+                    Ok(Ok(Reply::Done { outcome: Outcome::Nothing, .. })) => {}
+                    Ok(Ok(_)) => changed_now += 1,
+                    Ok(Err(error)) => return Err(error),
+                    Err(_) => return Err(ServiceError::Unavailable),
                 }
             }
+            // Another process may have done them all first; then there is nothing left to look for.
+            if changed_now == 0 {
+                return Ok(done);
+            }
+            done += changed_now;
         }
     }
 
-    /// Starts the expiry scheduler: it refunds everything overdue at once (after downtime too), then
-    /// looks again every `scheduler_interval_millis`. Exactly-once comes from the refund itself, which
-    /// only acts on an open packet inside the writer's transaction, not from the scheduler.
+    /// Starts the scheduler: it carries out everything overdue at once (after downtime too), then looks
+    /// again every `scheduler_interval_millis`. Exactly-once comes from the steps themselves, which act
+    /// only on an open packet, transfer or request inside the writer's transaction, not from the
+    /// scheduler; several processes may all run it.
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         let interval = Duration::from_millis(self.inner.config.scheduler_interval_millis);
         tokio::spawn(async move {
             loop {
-                match service.expire_due_packets().await {
+                match service.run_due_timers().await {
                     Ok(0) => {}
-                    Ok(count) => tracing::info!(count, "refunded expired packets"),
+                    Ok(count) => tracing::info!(count, "carried out due timers"),
                     Err(ServiceError::Unavailable) => return,
                     Err(error) => tracing::error!(error = %writer::error_chain(&error), "the expiry scheduler failed; retrying"),
                 }

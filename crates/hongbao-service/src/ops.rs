@@ -3,7 +3,9 @@
 //! returns an error has its writes rolled back by the writer, so a refused request changes nothing.
 
 use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus, Refund};
-use hongbao_core::{Account, Amount, GroupId, LedgerTxn, PacketId, Related, Timestamp, TxnKind, TxnNo, UserId};
+use hongbao_core::returns::{self, NewRequest, ReturnRequest, ReturnRequestStatus};
+use hongbao_core::transfer::{Arrival, HoldRelease, Transfer, TransferError};
+use hongbao_core::{Account, Amount, GroupId, LedgerTxn, PacketId, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_store::{Claim, Group, JournalEntry, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -64,6 +66,49 @@ pub enum Op {
     SetAdminTokenHash {
         token_hash: [u8; 32],
     },
+    SendTransfer {
+        sender_id: UserId,
+        recipient_id: UserId,
+        amount: Amount,
+        memo: Option<String>,
+        arrival: Arrival,
+    },
+    AcceptTransfer {
+        transfer_id: TransferId,
+        user_id: UserId,
+    },
+    ReturnTransfer {
+        transfer_id: TransferId,
+        user_id: UserId,
+    },
+    CancelTransfer {
+        transfer_id: TransferId,
+        user_id: UserId,
+    },
+    /// Settles or expires a transfer whose deadline has come; does nothing otherwise.
+    TransferTimer {
+        transfer_id: TransferId,
+    },
+    CreateReturnRequest {
+        requester_id: UserId,
+        txn_no: TxnNo,
+        amount: Option<Amount>,
+        reason: String,
+        respond_within_seconds: Option<i64>,
+    },
+    AcceptReturnRequest {
+        request_id: ReturnRequestId,
+        user_id: UserId,
+    },
+    DeclineReturnRequest {
+        request_id: ReturnRequestId,
+        user_id: UserId,
+        reason: Option<String>,
+    },
+    /// Expires a pending return request past its deadline; does nothing otherwise.
+    ReturnRequestTimer {
+        request_id: ReturnRequestId,
+    },
 }
 
 /// A packet with its claims, as the API shows it.
@@ -87,6 +132,8 @@ pub enum Outcome {
         packet_id: PacketId,
         claim: Claim,
     },
+    Transfer(Transfer),
+    ReturnRequest(ReturnRequest),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -154,6 +201,17 @@ impl OpContext<'_, '_> {
             Op::Claim { packet_id, user_id } => self.claim(&packet_id, &user_id),
             Op::Recall { packet_id, user_id } => self.recall(&packet_id, &user_id),
             Op::Expire { packet_id } => self.expire(&packet_id),
+            Op::SendTransfer { sender_id, recipient_id, amount, memo, arrival } => self.send_transfer(sender_id, recipient_id, amount, memo, arrival),
+            Op::AcceptTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::accept),
+            Op::ReturnTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::give_back),
+            Op::CancelTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::cancel),
+            Op::TransferTimer { transfer_id } => self.transfer_timer(&transfer_id),
+            Op::CreateReturnRequest { requester_id, txn_no, amount, reason, respond_within_seconds } => {
+                self.create_return_request(requester_id, txn_no, amount, reason, respond_within_seconds)
+            }
+            Op::AcceptReturnRequest { request_id, user_id } => self.accept_return_request(&request_id, &user_id),
+            Op::DeclineReturnRequest { request_id, user_id, reason } => self.decline_return_request(&request_id, &user_id, reason),
+            Op::ReturnRequestTimer { request_id } => self.return_request_timer(&request_id),
             Op::SetAdminTokenHash { token_hash } => {
                 self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)
@@ -434,5 +492,219 @@ impl OpContext<'_, '_> {
             Ok(refund) => self.refund(packet, refund),
             Err(_) => Ok(Outcome::Nothing),
         }
+    }
+}
+
+/// Transfers and return requests.
+impl OpContext<'_, '_> {
+    fn send_transfer(&mut self, sender_id: UserId, recipient_id: UserId, amount: Amount, memo: Option<String>, arrival: Arrival) -> ServiceResult<Outcome> {
+        self.require_user(&recipient_id)?;
+        let transfer_id = TransferId::generate(self.rng);
+        let txn_no = self.new_txn_no();
+        let transfer = Transfer::new(
+            transfer_id.clone(),
+            sender_id.clone(),
+            recipient_id.clone(),
+            amount,
+            memo,
+            arrival,
+            txn_no.clone(),
+            &self.config.transfers,
+            self.now,
+        )?;
+        self.require_available(&sender_id, amount)?;
+        let related = Related { transfer_id: Some(transfer_id.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            txn_no,
+            TxnKind::TransferSend,
+            self.now,
+            amount,
+            Account::Wallet(sender_id.clone()),
+            Account::TransferHold(transfer_id),
+            related,
+        )
+        .with_memo(transfer.memo.clone());
+        self.post(txn, &[&sender_id, &recipient_id])?;
+        self.batch.insert_transfer(transfer.clone());
+        Ok(Outcome::Transfer(transfer))
+    }
+
+    /// A transfer its sender or recipient may act on; others cannot see it.
+    fn visible_transfer(&mut self, transfer_id: &TransferId, user_id: &UserId) -> ServiceResult<Transfer> {
+        let transfer = self.batch.transfer(transfer_id)?.ok_or(ServiceError::NotFound("transfer"))?;
+        if &transfer.sender_id != user_id && &transfer.recipient_id != user_id {
+            return Err(ServiceError::NotFound("transfer"));
+        }
+        Ok(transfer)
+    }
+
+    fn change_transfer(
+        &mut self,
+        transfer_id: &TransferId,
+        user_id: &UserId,
+        step: fn(&mut Transfer, &UserId, Timestamp) -> Result<HoldRelease, TransferError>,
+    ) -> ServiceResult<Outcome> {
+        let mut transfer = self.visible_transfer(transfer_id, user_id)?;
+        let release = step(&mut transfer, user_id, self.now)?;
+        self.release_hold(&mut transfer, release)?;
+        self.batch.update_transfer(transfer.clone());
+        Ok(Outcome::Transfer(transfer))
+    }
+
+    fn transfer_timer(&mut self, transfer_id: &TransferId) -> ServiceResult<Outcome> {
+        let Some(mut transfer) = self.batch.transfer(transfer_id)? else { return Ok(Outcome::Nothing) };
+        let Some(release) = transfer.on_timer(self.now) else { return Ok(Outcome::Nothing) };
+        self.release_hold(&mut transfer, release)?;
+        self.batch.update_transfer(transfer.clone());
+        Ok(Outcome::Transfer(transfer))
+    }
+
+    /// Moves the hold's money where the transfer's step sent it, recording the transaction number.
+    fn release_hold(&mut self, transfer: &mut Transfer, release: HoldRelease) -> ServiceResult<()> {
+        let (kind, to) = match release {
+            HoldRelease::Keep => return Ok(()),
+            HoldRelease::Settle => (TxnKind::TransferSettle, transfer.recipient_id.clone()),
+            HoldRelease::Refund => (TxnKind::TransferRefund, transfer.sender_id.clone()),
+        };
+        let txn_no = self.new_txn_no();
+        let related = Related { transfer_id: Some(transfer.id.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            txn_no.clone(),
+            kind,
+            self.now,
+            transfer.amount,
+            Account::TransferHold(transfer.id.clone()),
+            Account::Wallet(to),
+            related,
+        )
+        .with_memo(transfer.memo.clone());
+        let (sender_id, recipient_id) = (transfer.sender_id.clone(), transfer.recipient_id.clone());
+        self.post(txn, &[&sender_id, &recipient_id])?;
+        transfer.txn_nos.push(txn_no);
+        Ok(())
+    }
+
+    /// The payer and the recipient of a settled claim or transfer; `None` for other transactions.
+    fn payer_and_recipient(&mut self, entry: &JournalEntry) -> ServiceResult<Option<(UserId, UserId)>> {
+        let related = entry.txn.related();
+        match entry.txn.kind() {
+            TxnKind::PacketClaim => {
+                let packet_id = related.packet_id.as_ref().ok_or_else(|| hongbao_store::corrupt("a claim without its packet"))?;
+                let packet = self.batch.packet(packet_id)?.ok_or_else(|| hongbao_store::corrupt(format!("claim of missing packet {packet_id}")))?;
+                let claimer = entry
+                    .txn
+                    .postings()
+                    .iter()
+                    .find_map(|posting| match &posting.account {
+                        Account::Wallet(user) if posting.amount > 0 => Some(user.clone()),
+                        _ => None,
+                    })
+                    .ok_or_else(|| hongbao_store::corrupt("a claim that credits no wallet"))?;
+                Ok(Some((packet.sender_id, claimer)))
+            }
+            TxnKind::TransferSettle => {
+                let transfer_id = related.transfer_id.as_ref().ok_or_else(|| hongbao_store::corrupt("a settlement without its transfer"))?;
+                let transfer =
+                    self.batch.transfer(transfer_id)?.ok_or_else(|| hongbao_store::corrupt(format!("settlement of missing transfer {transfer_id}")))?;
+                Ok(Some((transfer.sender_id, transfer.recipient_id)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn create_return_request(
+        &mut self,
+        requester_id: UserId,
+        txn_no: TxnNo,
+        amount: Option<Amount>,
+        reason: String,
+        respond_within_seconds: Option<i64>,
+    ) -> ServiceResult<Outcome> {
+        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+        let is_party = entry.txn.postings().iter().any(|posting| posting.account == Account::Wallet(requester_id.clone()));
+        let Some((payer, recipient)) = self.payer_and_recipient(&entry)? else {
+            if is_party {
+                return Err(ServiceError::Validation("only a packet claim or a settled transfer can be asked back".into()));
+            }
+            return Err(ServiceError::NotFound("transaction"));
+        };
+        if payer != requester_id {
+            if recipient == requester_id {
+                return Err(ServiceError::Forbidden("only the payer of a transaction can ask for it back".into()));
+            }
+            return Err(ServiceError::NotFound("transaction"));
+        }
+        if payer == recipient {
+            return Err(ServiceError::Validation("this money went to yourself; there is nobody to ask".into()));
+        }
+        let earlier = self.batch.return_requests_for_txn(&txn_no)?;
+        let new = NewRequest { original_amount: entry.txn.amount(), earlier_requests: &earlier, amount, reason: &reason, respond_within_seconds };
+        let (amount, respond_by) = returns::check_new_request(&new, &self.config.returns, self.now)?;
+        let request = ReturnRequest {
+            id: ReturnRequestId::generate(self.rng),
+            txn_no,
+            requester_id,
+            recipient_id: recipient,
+            amount,
+            reason: reason.trim().to_owned(),
+            status: ReturnRequestStatus::Pending,
+            created_at: self.now,
+            respond_by,
+            responded_at: None,
+            decline_reason: None,
+            return_txn_no: None,
+        };
+        self.batch.insert_return_request(request.clone());
+        Ok(Outcome::ReturnRequest(request))
+    }
+
+    fn visible_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId) -> ServiceResult<ReturnRequest> {
+        let request = self.batch.return_request(request_id)?.ok_or(ServiceError::NotFound("return request"))?;
+        if &request.requester_id != user_id && &request.recipient_id != user_id {
+            return Err(ServiceError::NotFound("return request"));
+        }
+        Ok(request)
+    }
+
+    fn accept_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let mut request = self.visible_return_request(request_id, user_id)?;
+        request.check_accept(user_id, self.now)?;
+        self.require_available(user_id, request.amount)?;
+        let txn_no = self.new_txn_no();
+        let related = Related { corrects_txn_no: Some(request.txn_no.clone()), return_request_id: Some(request.id.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            txn_no.clone(),
+            TxnKind::Return,
+            self.now,
+            request.amount,
+            Account::Wallet(request.recipient_id.clone()),
+            Account::Wallet(request.requester_id.clone()),
+            related,
+        )
+        .with_memo(Some(request.reason.clone()));
+        let (requester_id, recipient_id) = (request.requester_id.clone(), request.recipient_id.clone());
+        self.post(txn, &[&requester_id, &recipient_id])?;
+        request.record_accept(txn_no, self.now);
+        self.batch.update_return_request(request.clone());
+        Ok(Outcome::ReturnRequest(request))
+    }
+
+    fn decline_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId, reason: Option<String>) -> ServiceResult<Outcome> {
+        if reason.as_ref().is_some_and(|reason| reason.chars().count() > self.config.returns.max_reason_chars) {
+            return Err(ServiceError::Validation(format!("a reason has at most {} characters", self.config.returns.max_reason_chars)));
+        }
+        let mut request = self.visible_return_request(request_id, user_id)?;
+        request.decline(user_id, reason, self.now)?;
+        self.batch.update_return_request(request.clone());
+        Ok(Outcome::ReturnRequest(request))
+    }
+
+    fn return_request_timer(&mut self, request_id: &ReturnRequestId) -> ServiceResult<Outcome> {
+        let Some(mut request) = self.batch.return_request(request_id)? else { return Ok(Outcome::Nothing) };
+        if !request.on_timer(self.now) {
+            return Ok(Outcome::Nothing);
+        }
+        self.batch.update_return_request(request.clone());
+        Ok(Outcome::ReturnRequest(request))
     }
 }

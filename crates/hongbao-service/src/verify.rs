@@ -1,7 +1,8 @@
 //! `verify`: recomputes the journal's hash chain, checks that every transaction balances, rebuilds every
 //! balance from the postings and compares it with the stored one, checks that all accounts sum to zero,
-//! that no account that must stay non-negative is negative, and that every packet's escrow holds exactly
-//! what was neither claimed nor refunded.
+//! that no account that must stay non-negative is negative, that every packet's escrow holds exactly
+//! what was neither claimed nor refunded, and that every transfer's hold holds its amount while the
+//! transfer is open and nothing once it has settled or gone back.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,6 +102,19 @@ pub fn verify(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
         let outstanding = i128::from(total_amount.minor_units()) - i128::from(claimed.minor_units()) - i128::from(refunded.minor_units());
         if escrow != outstanding {
             found(&mut report, format!("packet {packet_id}: escrow holds {escrow} but total - claimed - refunded is {outstanding}"));
+        }
+    }
+    let held: BTreeMap<String, i64> =
+        conn.held_transfers()?.into_iter().map(|(id, amount)| (Account::TransferHold(id).to_string(), amount.minor_units())).collect();
+    for (account, balance) in computed.iter().filter(|(account, _)| account.starts_with("hold:")) {
+        let expected = held.get(account).copied().unwrap_or(0);
+        if *balance != i128::from(expected) {
+            found(&mut report, format!("transfer {}: its hold holds {balance} but {expected} should be held", &account["hold:".len()..]));
+        }
+    }
+    for (account, expected) in &held {
+        if !computed.contains_key(account) {
+            found(&mut report, format!("transfer {}: {expected} should be held but the hold is empty", &account["hold:".len()..]));
         }
     }
     report.accounts = computed.len();

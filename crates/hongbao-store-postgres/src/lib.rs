@@ -11,12 +11,18 @@
 use std::collections::HashMap;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
-use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, Timestamp, TransferId, TxnKind, TxnNo, UserId};
-use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
+use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
+use hongbao_core::transfer::{Arrival, Transfer, TransferStatus};
+use hongbao_core::{
+    Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
+};
+use hongbao_store::{
+    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_transfers.sql"))];
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
@@ -194,6 +200,7 @@ impl PostgresConn {
                     packet_id: opt_id(7)?.as_deref().map(PacketId::parse).transpose().map_err(corrupt)?,
                     transfer_id: opt_id(8)?.as_deref().map(TransferId::parse).transpose().map_err(corrupt)?,
                     corrects_txn_no: opt_id(9)?.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+                    return_request_id: opt_id(12)?.as_deref().map(ReturnRequestId::parse).transpose().map_err(corrupt)?,
                 };
                 let txn = LedgerTxn::stored(
                     TxnNo::parse(&get::<String>(row, 1)?).map_err(corrupt)?,
@@ -311,7 +318,7 @@ impl ReadConn for PostgresConn {
     }
 
     fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
-        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal WHERE txn_no = $1";
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id FROM journal WHERE txn_no = $1";
         let rows = self.query(SQL, &[&txn_no.as_str()], "reading the journal")?;
         Ok(self.entries(rows)?.pop())
     }
@@ -324,7 +331,7 @@ impl ReadConn for PostgresConn {
     }
 
     fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal \
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id FROM journal \
              WHERE seq IN (SELECT DISTINCT seq FROM postings WHERE account = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) ORDER BY seq DESC";
         let before = before_seq.map_or(i64::MAX, |seq| seq as i64);
         let rows = self.query(SQL, &[&account.to_string(), &before, &i64::from(limit)], "reading the journal")?;
@@ -332,7 +339,7 @@ impl ReadConn for PostgresConn {
     }
 
     fn journal_range(&mut self, from_seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash FROM journal WHERE seq >= $1 ORDER BY seq LIMIT $2";
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id FROM journal WHERE seq >= $1 ORDER BY seq LIMIT $2";
         let rows = self.query(SQL, &[&(from_seq as i64), &i64::from(limit)], "reading the journal")?;
         self.entries(rows)
     }
@@ -347,6 +354,66 @@ impl ReadConn for PostgresConn {
             .iter()
             .map(|row| Ok((PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt)?, amount(get(row, 1)?)?, amount(get(row, 2)?)?, amount(get(row, 3)?)?)))
             .collect()
+    }
+
+    fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>> {
+        const SQL: &str = "SELECT id, sender_id, recipient_id, amount, memo, arrival, status, created_at, arrives_at, accept_by, accepted_at, settled_at, finished_at, txn_nos \
+             FROM transfers WHERE id = $1";
+        self.query_opt(SQL, &[&id.as_str()], "reading a transfer")?.map(|row| transfer_from_row(&row)).transpose()
+    }
+
+    fn due_transfers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<TransferId>> {
+        self.query(
+            "SELECT id FROM transfers WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[&now.millis(), &i64::from(limit)],
+            "finding due transfers",
+        )?
+        .iter()
+        .map(|row| TransferId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+        .collect()
+    }
+
+    fn held_transfers(&mut self) -> StoreResult<Vec<(TransferId, Amount)>> {
+        self.query("SELECT id, amount FROM transfers WHERE status IN ('pending', 'accepted') ORDER BY id", &[], "reading held transfers")?
+            .iter()
+            .map(|row| Ok((TransferId::parse(&get::<String>(row, 0)?).map_err(corrupt)?, amount(get(row, 1)?)?)))
+            .collect()
+    }
+
+    fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>> {
+        const SQL: &str = "SELECT id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, decline_reason, return_txn_no \
+             FROM return_requests WHERE id = $1";
+        self.query_opt(SQL, &[&id.as_str()], "reading a return request")?.map(|row| return_request_from_row(&row)).transpose()
+    }
+
+    fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {
+        const SQL: &str = "SELECT id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, decline_reason, return_txn_no \
+             FROM return_requests WHERE txn_no = $1 ORDER BY created_at, id";
+        self.query(SQL, &[&txn_no.as_str()], "reading return requests")?.iter().map(return_request_from_row).collect()
+    }
+
+    fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>> {
+        const SQL: &str = "SELECT id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, decline_reason, return_txn_no \
+             FROM return_requests WHERE ((requester_id = $1 AND $2) OR (recipient_id = $1 AND $3)) \
+             AND ($4 OR created_at < $5 OR (created_at = $5 AND id < $6)) ORDER BY created_at DESC, id DESC LIMIT $7";
+        let sent = role != Some(ReturnRole::Received);
+        let received = role != Some(ReturnRole::Sent);
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&user_id.as_str(), &sent, &received, &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing return requests")?
+            .iter()
+            .map(return_request_from_row)
+            .collect()
+    }
+
+    fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>> {
+        self.query(
+            "SELECT id FROM return_requests WHERE status = 'pending' AND respond_by <= $1 ORDER BY respond_by LIMIT $2",
+            &[&now.millis(), &i64::from(limit)],
+            "finding due return requests",
+        )?
+        .iter()
+        .map(|row| ReturnRequestId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+        .collect()
     }
 }
 
@@ -517,6 +584,56 @@ impl WriteConn for PostgresConn {
                 "creating balances",
             )?;
         }
+        for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
+            let txn_nos: Vec<&str> = transfer.txn_nos.iter().map(TxnNo::as_str).collect();
+            self.execute(
+                "INSERT INTO transfers (id, sender_id, recipient_id, amount, memo, arrival, status, created_at, arrives_at, accept_by, accepted_at, settled_at, \
+                 finished_at, txn_nos, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, accepted_at = excluded.accepted_at, settled_at = excluded.settled_at, \
+                 finished_at = excluded.finished_at, txn_nos = excluded.txn_nos, due_at = excluded.due_at",
+                &[
+                    &transfer.id.as_str(),
+                    &transfer.sender_id.as_str(),
+                    &transfer.recipient_id.as_str(),
+                    &transfer.amount.minor_units(),
+                    &transfer.memo,
+                    &transfer.arrival.as_str(),
+                    &transfer.status.as_str(),
+                    &transfer.created_at.millis(),
+                    &transfer.arrives_at.millis(),
+                    &transfer.accept_by.millis(),
+                    &transfer.accepted_at.map(Timestamp::millis),
+                    &transfer.settled_at.map(Timestamp::millis),
+                    &transfer.finished_at.map(Timestamp::millis),
+                    &txn_nos.join(","),
+                    &transfer.next_deadline().map(Timestamp::millis),
+                ],
+                "writing a transfer",
+            )?;
+        }
+        for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
+            self.execute(
+                "INSERT INTO return_requests (id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, \
+                 decline_reason, return_txn_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, responded_at = excluded.responded_at, decline_reason = excluded.decline_reason, \
+                 return_txn_no = excluded.return_txn_no",
+                &[
+                    &request.id.as_str(),
+                    &request.txn_no.as_str(),
+                    &request.requester_id.as_str(),
+                    &request.recipient_id.as_str(),
+                    &request.amount.minor_units(),
+                    &request.reason,
+                    &request.status.as_str(),
+                    &request.created_at.millis(),
+                    &request.respond_by.millis(),
+                    &request.responded_at.map(Timestamp::millis),
+                    &request.decline_reason,
+                    &request.return_txn_no.as_ref().map(TxnNo::as_str),
+                ],
+                "writing a return request",
+            )?;
+        }
         for (caller, key, record) in &changes.idempotency {
             self.execute(
                 "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -605,11 +722,13 @@ impl PostgresConn {
         let corrects: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().corrects_txn_no.as_ref().map(TxnNo::as_str)).collect();
         let prev_hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.prev_hash.0[..]).collect();
         let hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.hash.0[..]).collect();
+        let return_request_ids: Vec<Option<&str>> =
+            entries.iter().map(|entry| entry.txn.related().return_request_id.as_ref().map(ReturnRequestId::as_str)).collect();
         self.execute(
-            "INSERT INTO journal (seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash) \
+            "INSERT INTO journal (seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id) \
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-             $11::bytea[], $12::bytea[])",
-            &[&seqs, &txn_nos, &kinds, &created, &amounts, &memos, &references, &packet_ids, &transfer_ids, &corrects, &prev_hashes, &hashes],
+             $11::bytea[], $12::bytea[], $13::text[])",
+            &[&seqs, &txn_nos, &kinds, &created, &amounts, &memos, &references, &packet_ids, &transfer_ids, &corrects, &prev_hashes, &hashes, &return_request_ids],
             "appending to the journal",
         )?;
         let mut posting_seqs = Vec::new();
@@ -646,4 +765,44 @@ impl PostgresConn {
         )?;
         Ok(())
     }
+}
+
+fn transfer_from_row(row: &Row) -> StoreResult<Transfer> {
+    let arrival: String = get(row, 5)?;
+    let status: String = get(row, 6)?;
+    let txn_nos: String = get(row, 13)?;
+    Ok(Transfer {
+        id: TransferId::parse(&get::<String>(row, 0)?).map_err(corrupt)?,
+        sender_id: user_id(&get::<String>(row, 1)?)?,
+        recipient_id: user_id(&get::<String>(row, 2)?)?,
+        amount: amount(get(row, 3)?)?,
+        memo: get(row, 4)?,
+        arrival: Arrival::parse(&arrival).ok_or_else(|| corrupt(format!("arrival {arrival:?}")))?,
+        status: TransferStatus::parse(&status).ok_or_else(|| corrupt(format!("transfer status {status:?}")))?,
+        created_at: Timestamp::from_millis(get(row, 7)?),
+        arrives_at: Timestamp::from_millis(get(row, 8)?),
+        accept_by: Timestamp::from_millis(get(row, 9)?),
+        accepted_at: get::<Option<i64>>(row, 10)?.map(Timestamp::from_millis),
+        settled_at: get::<Option<i64>>(row, 11)?.map(Timestamp::from_millis),
+        finished_at: get::<Option<i64>>(row, 12)?.map(Timestamp::from_millis),
+        txn_nos: txn_nos.split(',').filter(|text| !text.is_empty()).map(|text| TxnNo::parse(text).map_err(corrupt)).collect::<StoreResult<_>>()?,
+    })
+}
+
+fn return_request_from_row(row: &Row) -> StoreResult<ReturnRequest> {
+    let status: String = get(row, 6)?;
+    Ok(ReturnRequest {
+        id: ReturnRequestId::parse(&get::<String>(row, 0)?).map_err(corrupt)?,
+        txn_no: TxnNo::parse(&get::<String>(row, 1)?).map_err(corrupt)?,
+        requester_id: user_id(&get::<String>(row, 2)?)?,
+        recipient_id: user_id(&get::<String>(row, 3)?)?,
+        amount: amount(get(row, 4)?)?,
+        reason: get(row, 5)?,
+        status: ReturnRequestStatus::parse(&status).ok_or_else(|| corrupt(format!("return request status {status:?}")))?,
+        created_at: Timestamp::from_millis(get(row, 7)?),
+        respond_by: Timestamp::from_millis(get(row, 8)?),
+        responded_at: get::<Option<i64>>(row, 9)?.map(Timestamp::from_millis),
+        decline_reason: get(row, 10)?,
+        return_txn_no: get::<Option<String>>(row, 11)?.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+    })
 }

@@ -8,11 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
-use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, Timestamp, TransferId, TxnKind, TxnNo, UserId};
-use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, ReadConn, Store, StoreError, StoreResult, User, WriteConn, corrupt};
+use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
+use hongbao_core::transfer::{Arrival, Transfer, TransferStatus};
+use hongbao_core::{
+    Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
+};
+use hongbao_store::{
+    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_transfers.sql"))];
 
 /// A SQLite database file.
 #[derive(Debug)]
@@ -214,9 +220,11 @@ struct JournalRow {
     corrects_txn_no: Option<String>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
+    return_request_id: Option<String>,
 }
 
-const JOURNAL_COLUMNS: &str = "seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash";
+const JOURNAL_COLUMNS: &str =
+    "seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id";
 
 impl JournalRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<JournalRow> {
@@ -233,6 +241,7 @@ impl JournalRow {
             corrects_txn_no: row.get(9)?,
             prev_hash: row.get(10)?,
             hash: row.get(11)?,
+            return_request_id: row.get(12)?,
         })
     }
 }
@@ -259,6 +268,7 @@ impl SqliteConn {
             packet_id: row.packet_id.as_deref().map(PacketId::parse).transpose().map_err(corrupt)?,
             transfer_id: row.transfer_id.as_deref().map(TransferId::parse).transpose().map_err(corrupt)?,
             corrects_txn_no: row.corrects_txn_no.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+            return_request_id: row.return_request_id.as_deref().map(ReturnRequestId::parse).transpose().map_err(corrupt)?,
         };
         let txn = LedgerTxn::stored(
             parse_or_corrupt(TxnNo::parse(&row.txn_no))?,
@@ -480,6 +490,97 @@ impl ReadConn for SqliteConn {
             .map(|(id, total, claimed, refunded)| Ok((parse_or_corrupt(PacketId::parse(&id))?, amount(total)?, amount(claimed)?, amount(refunded)?)))
             .collect()
     }
+
+    fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?1"))
+            .ctx("reading a transfer")?
+            .query_row([id.as_str()], TransferRow::read)
+            .optional()
+            .ctx("reading a transfer")?;
+        row.map(TransferRow::into_transfer).transpose()
+    }
+
+    fn due_transfers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<TransferId>> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM transfers WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2")
+            .ctx("finding due transfers")?
+            .query_map(params![now.millis(), limit], |row| row.get(0))
+            .ctx("finding due transfers")?
+            .collect::<Result<_, _>>()
+            .ctx("finding due transfers")?;
+        ids.iter().map(|id| parse_or_corrupt(TransferId::parse(id))).collect()
+    }
+
+    fn held_transfers(&mut self) -> StoreResult<Vec<(TransferId, Amount)>> {
+        let rows: Vec<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, amount FROM transfers WHERE status IN ('pending', 'accepted') ORDER BY id")
+            .ctx("reading held transfers")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .ctx("reading held transfers")?
+            .collect::<Result<_, _>>()
+            .ctx("reading held transfers")?;
+        rows.into_iter().map(|(id, units)| Ok((parse_or_corrupt(TransferId::parse(&id))?, amount(units)?))).collect()
+    }
+
+    fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!("SELECT {RETURN_COLUMNS} FROM return_requests WHERE id = ?1"))
+            .ctx("reading a return request")?
+            .query_row([id.as_str()], ReturnRow::read)
+            .optional()
+            .ctx("reading a return request")?;
+        row.map(ReturnRow::into_request).transpose()
+    }
+
+    fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {
+        let rows: Vec<ReturnRow> = self
+            .conn
+            .prepare_cached(&format!("SELECT {RETURN_COLUMNS} FROM return_requests WHERE txn_no = ?1 ORDER BY created_at, id"))
+            .ctx("reading return requests")?
+            .query_map([txn_no.as_str()], ReturnRow::read)
+            .ctx("reading return requests")?
+            .collect::<Result<_, _>>()
+            .ctx("reading return requests")?;
+        rows.into_iter().map(ReturnRow::into_request).collect()
+    }
+
+    fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let who = match role {
+            Some(ReturnRole::Sent) => "requester_id = ?1",
+            Some(ReturnRole::Received) => "recipient_id = ?1",
+            None => "(requester_id = ?1 OR recipient_id = ?1)",
+        };
+        let sql = format!(
+            "SELECT {RETURN_COLUMNS} FROM return_requests WHERE {who} AND (created_at < ?2 OR (created_at = ?2 AND id < ?3) OR ?4)              ORDER BY created_at DESC, id DESC LIMIT ?5"
+        );
+        let rows: Vec<ReturnRow> = self
+            .conn
+            .prepare_cached(&sql)
+            .ctx("listing return requests")?
+            .query_map(params![user_id.as_str(), after_time, after_id, after.is_none(), limit], ReturnRow::read)
+            .ctx("listing return requests")?
+            .collect::<Result<_, _>>()
+            .ctx("listing return requests")?;
+        rows.into_iter().map(ReturnRow::into_request).collect()
+    }
+
+    fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM return_requests WHERE status = 'pending' AND respond_by <= ?1 ORDER BY respond_by LIMIT ?2")
+            .ctx("finding due return requests")?
+            .query_map(params![now.millis(), limit], |row| row.get(0))
+            .ctx("finding due return requests")?
+            .collect::<Result<_, _>>()
+            .ctx("finding due return requests")?;
+        ids.iter().map(|id| parse_or_corrupt(ReturnRequestId::parse(id))).collect()
+    }
 }
 
 impl SqliteConn {
@@ -594,7 +695,7 @@ impl SqliteConn {
         let txn = &entry.txn;
         let related = txn.related();
         self.exec(
-            &format!("INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            &format!("INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 entry.seq as i64,
                 txn.txn_no().as_str(),
@@ -608,6 +709,7 @@ impl SqliteConn {
                 related.corrects_txn_no.as_ref().map(TxnNo::as_str),
                 &entry.prev_hash.0[..],
                 &entry.hash.0[..],
+                related.return_request_id.as_ref().map(ReturnRequestId::as_str),
             ],
             "appending to the journal",
         )?;
@@ -759,6 +861,180 @@ impl WriteConn for SqliteConn {
         for (caller, key, record) in &changes.idempotency {
             self.put_idempotency_record(caller, key, record)?;
         }
+        for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
+            self.upsert_transfer(transfer)?;
+        }
+        for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
+            self.upsert_return_request(request)?;
+        }
         Ok(())
+    }
+}
+
+const TRANSFER_COLUMNS: &str =
+    "id, sender_id, recipient_id, amount, memo, arrival, status, created_at, arrives_at, accept_by, accepted_at, settled_at, finished_at, txn_nos";
+
+struct TransferRow {
+    id: String,
+    sender_id: String,
+    recipient_id: String,
+    amount: i64,
+    memo: Option<String>,
+    arrival: String,
+    status: String,
+    created_at: i64,
+    arrives_at: i64,
+    accept_by: i64,
+    accepted_at: Option<i64>,
+    settled_at: Option<i64>,
+    finished_at: Option<i64>,
+    txn_nos: String,
+}
+
+impl TransferRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<TransferRow> {
+        Ok(TransferRow {
+            id: row.get(0)?,
+            sender_id: row.get(1)?,
+            recipient_id: row.get(2)?,
+            amount: row.get(3)?,
+            memo: row.get(4)?,
+            arrival: row.get(5)?,
+            status: row.get(6)?,
+            created_at: row.get(7)?,
+            arrives_at: row.get(8)?,
+            accept_by: row.get(9)?,
+            accepted_at: row.get(10)?,
+            settled_at: row.get(11)?,
+            finished_at: row.get(12)?,
+            txn_nos: row.get(13)?,
+        })
+    }
+
+    fn into_transfer(self) -> StoreResult<Transfer> {
+        Ok(Transfer {
+            id: parse_or_corrupt(TransferId::parse(&self.id))?,
+            sender_id: user_id(&self.sender_id)?,
+            recipient_id: user_id(&self.recipient_id)?,
+            amount: amount(self.amount)?,
+            memo: self.memo,
+            arrival: Arrival::parse(&self.arrival).ok_or_else(|| corrupt(format!("arrival {:?}", self.arrival)))?,
+            status: TransferStatus::parse(&self.status).ok_or_else(|| corrupt(format!("transfer status {:?}", self.status)))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            arrives_at: Timestamp::from_millis(self.arrives_at),
+            accept_by: Timestamp::from_millis(self.accept_by),
+            accepted_at: self.accepted_at.map(Timestamp::from_millis),
+            settled_at: self.settled_at.map(Timestamp::from_millis),
+            finished_at: self.finished_at.map(Timestamp::from_millis),
+            txn_nos: self.txn_nos.split(',').filter(|text| !text.is_empty()).map(|text| parse_or_corrupt(TxnNo::parse(text))).collect::<StoreResult<_>>()?,
+        })
+    }
+}
+
+const RETURN_COLUMNS: &str =
+    "id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, decline_reason, return_txn_no";
+
+struct ReturnRow {
+    id: String,
+    txn_no: String,
+    requester_id: String,
+    recipient_id: String,
+    amount: i64,
+    reason: String,
+    status: String,
+    created_at: i64,
+    respond_by: i64,
+    responded_at: Option<i64>,
+    decline_reason: Option<String>,
+    return_txn_no: Option<String>,
+}
+
+impl ReturnRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<ReturnRow> {
+        Ok(ReturnRow {
+            id: row.get(0)?,
+            txn_no: row.get(1)?,
+            requester_id: row.get(2)?,
+            recipient_id: row.get(3)?,
+            amount: row.get(4)?,
+            reason: row.get(5)?,
+            status: row.get(6)?,
+            created_at: row.get(7)?,
+            respond_by: row.get(8)?,
+            responded_at: row.get(9)?,
+            decline_reason: row.get(10)?,
+            return_txn_no: row.get(11)?,
+        })
+    }
+
+    fn into_request(self) -> StoreResult<ReturnRequest> {
+        Ok(ReturnRequest {
+            id: parse_or_corrupt(ReturnRequestId::parse(&self.id))?,
+            txn_no: parse_or_corrupt(TxnNo::parse(&self.txn_no))?,
+            requester_id: user_id(&self.requester_id)?,
+            recipient_id: user_id(&self.recipient_id)?,
+            amount: amount(self.amount)?,
+            reason: self.reason,
+            status: ReturnRequestStatus::parse(&self.status).ok_or_else(|| corrupt(format!("return request status {:?}", self.status)))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            respond_by: Timestamp::from_millis(self.respond_by),
+            responded_at: self.responded_at.map(Timestamp::from_millis),
+            decline_reason: self.decline_reason,
+            return_txn_no: self.return_txn_no.as_deref().map(TxnNo::parse).transpose().map_err(corrupt)?,
+        })
+    }
+}
+
+impl SqliteConn {
+    fn upsert_transfer(&mut self, transfer: &Transfer) -> StoreResult<()> {
+        let txn_nos: Vec<&str> = transfer.txn_nos.iter().map(TxnNo::as_str).collect();
+        self.exec(
+            &format!(
+                "INSERT INTO transfers ({TRANSFER_COLUMNS}, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, accepted_at = excluded.accepted_at, settled_at = excluded.settled_at,                  finished_at = excluded.finished_at, txn_nos = excluded.txn_nos, due_at = excluded.due_at"
+            ),
+            params![
+                transfer.id.as_str(),
+                transfer.sender_id.as_str(),
+                transfer.recipient_id.as_str(),
+                transfer.amount.minor_units(),
+                transfer.memo,
+                transfer.arrival.as_str(),
+                transfer.status.as_str(),
+                transfer.created_at.millis(),
+                transfer.arrives_at.millis(),
+                transfer.accept_by.millis(),
+                transfer.accepted_at.map(Timestamp::millis),
+                transfer.settled_at.map(Timestamp::millis),
+                transfer.finished_at.map(Timestamp::millis),
+                txn_nos.join(","),
+                transfer.next_deadline().map(Timestamp::millis),
+            ],
+            "writing a transfer",
+        )
+        .map(drop)
+    }
+
+    fn upsert_return_request(&mut self, request: &ReturnRequest) -> StoreResult<()> {
+        self.exec(
+            &format!(
+                "INSERT INTO return_requests ({RETURN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, responded_at = excluded.responded_at, decline_reason = excluded.decline_reason,                  return_txn_no = excluded.return_txn_no"
+            ),
+            params![
+                request.id.as_str(),
+                request.txn_no.as_str(),
+                request.requester_id.as_str(),
+                request.recipient_id.as_str(),
+                request.amount.minor_units(),
+                request.reason,
+                request.status.as_str(),
+                request.created_at.millis(),
+                request.respond_by.millis(),
+                request.responded_at.map(Timestamp::millis),
+                request.decline_reason,
+                request.return_txn_no.as_ref().map(TxnNo::as_str),
+            ],
+            "writing a return request",
+        )
+        .map(drop)
     }
 }

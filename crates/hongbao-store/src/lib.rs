@@ -10,7 +10,9 @@
 use std::fmt;
 
 use hongbao_core::packet::Packet;
-use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Timestamp, TxnNo, UserId};
+use hongbao_core::returns::ReturnRequest;
+use hongbao_core::transfer::Transfer;
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,6 +88,22 @@ pub struct IdempotencyRecord {
     pub created_at: Timestamp,
 }
 
+/// Which return requests of a user a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnRole {
+    /// Those the user made, as the payer.
+    Sent,
+    /// Those the user was asked to answer.
+    Received,
+}
+
+/// A position in a list ordered newest first by creation time, then id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created_at: Timestamp,
+    pub id: String,
+}
+
 /// A stored value that failed to parse.
 pub fn corrupt(what: impl fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -120,6 +138,18 @@ pub trait ReadConn: Send {
     fn journal_len(&mut self) -> StoreResult<u64>;
     /// Every packet's id with its escrow-relevant totals, for verify.
     fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>>;
+    fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>>;
+    /// Transfers whose next deadline (acceptance, or arrival once accepted) is at or before `now`.
+    fn due_transfers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<TransferId>>;
+    /// Every transfer whose money is still held, for verify.
+    fn held_transfers(&mut self) -> StoreResult<Vec<(TransferId, Amount)>>;
+    fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>>;
+    /// Every request made about one original transaction, oldest first.
+    fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>>;
+    /// A user's requests, newest first, after `after` when given.
+    fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>>;
+    /// Pending requests whose deadline is at or before `now`.
+    fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>>;
 }
 
 /// Everything one batch changes, applied at once by [`WriteConn::apply`] just before the commit.
@@ -144,6 +174,11 @@ pub struct Changes {
     /// The net change of each account's balance; the sum of the journal's postings.
     pub balance_deltas: Vec<(Account, i64)>,
     pub idempotency: Vec<(String, String, IdempotencyRecord)>,
+    /// New transfers in their state at the end of the batch.
+    pub new_transfers: Vec<Transfer>,
+    pub updated_transfers: Vec<Transfer>,
+    pub new_return_requests: Vec<ReturnRequest>,
+    pub updated_return_requests: Vec<ReturnRequest>,
 }
 
 /// Writes, inside one transaction opened by [`WriteConn::begin`].

@@ -1,6 +1,7 @@
 //! The `hongbao` binary: the server, the admin tasks and `verify`. The storage backend is chosen here,
 //! from the database URL, and nowhere else.
 
+mod client;
 mod settings;
 
 use std::io::Write;
@@ -17,6 +18,8 @@ use hongbao_store::Store;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: client::Connection,
 }
 
 #[derive(Subcommand)]
@@ -42,6 +45,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -66,6 +71,13 @@ fn open_store(url: &str) -> Result<Arc<dyn Store>> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Client(command) = cli.command {
+        // Client commands block on HTTP and need no runtime of their own.
+        return client::run(cli.connection, command).unwrap_or_else(|error| {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        });
+    }
     settings::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -92,6 +104,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", hongbao_http::openapi_json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Client(_) => unreachable!("client commands return before the runtime starts"),
     }
 }
 

@@ -36,6 +36,15 @@ impl Settings {
         limits.max_shares = number("HONGBAO_MAX_SHARES", limits.max_shares, |shares| (1..=1_000_000).contains(shares))?;
         let max_share = number("HONGBAO_MAX_SHARE_AMOUNT", limits.max_share.minor_units(), |units| *units >= 1)?;
         limits.max_share = Amount::new(max_share).context("HONGBAO_MAX_SHARE_AMOUNT is too large")?;
+        let transfers = &mut config.transfers;
+        transfers.accept_ttl_seconds =
+            number("HONGBAO_TRANSFER_ACCEPT_TTL_SECONDS", transfers.accept_ttl_seconds, |seconds| (1..=30 * 86_400).contains(seconds))?;
+        transfers.delay_2h_seconds = number("HONGBAO_DELAY_2H_SECONDS", transfers.delay_2h_seconds, |seconds| (1..=30 * 86_400).contains(seconds))?;
+        transfers.delay_24h_seconds = number("HONGBAO_DELAY_24H_SECONDS", transfers.delay_24h_seconds, |seconds| (1..=30 * 86_400).contains(seconds))?;
+        let returns = &mut config.returns;
+        returns.default_respond_within_seconds = number("HONGBAO_RETURN_REQUEST_TTL_SECONDS", returns.default_respond_within_seconds, |seconds| {
+            (1..=returns.max_respond_within_seconds).contains(seconds)
+        })?;
         config.max_group_members = number("HONGBAO_MAX_GROUP_MEMBERS", config.max_group_members, |members| (1..=10_000_000).contains(members))?;
         config.admin_token = var("HONGBAO_ADMIN_TOKEN");
         if let Some(currency) = var("HONGBAO_CURRENCY") {

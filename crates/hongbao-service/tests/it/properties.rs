@@ -114,7 +114,7 @@ async fn apply(world: &mut World, step: &Step) {
             return;
         }
         Step::Expire => {
-            world.service.expire_due_packets().await.expect("expiry runs");
+            world.service.run_due_timers().await.expect("expiry runs");
             return;
         }
     };
