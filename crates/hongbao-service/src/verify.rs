@@ -36,7 +36,17 @@ impl fmt::Display for VerifyReport {
 const PAGE: u32 = 5_000;
 const MAX_REPORTED: usize = 1_000;
 
+/// Verifies the ledger as of one consistent snapshot, so it can run while servers keep writing.
 pub fn verify(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
+    conn.begin_snapshot()?;
+    let report = verify_snapshot(conn);
+    let ended = conn.end_snapshot();
+    let report = report?;
+    ended?;
+    Ok(report)
+}
+
+fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
     let mut report = VerifyReport::default();
     let found = |report: &mut VerifyReport, what: String| {
         if report.discrepancies.len() < MAX_REPORTED {

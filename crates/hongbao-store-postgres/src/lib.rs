@@ -223,6 +223,14 @@ impl PostgresConn {
 }
 
 impl ReadConn for PostgresConn {
+    fn begin_snapshot(&mut self) -> StoreResult<()> {
+        self.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ctx("beginning a snapshot")
+    }
+
+    fn end_snapshot(&mut self) -> StoreResult<()> {
+        self.client.batch_execute("COMMIT").ctx("ending a snapshot")
+    }
+
     fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         self.query_opt("SELECT value FROM settings WHERE key = $1", &[&key], "reading a setting")?.map(|row| get(&row, 0)).transpose()
     }

@@ -302,6 +302,15 @@ impl SqliteConn {
 }
 
 impl ReadConn for SqliteConn {
+    fn begin_snapshot(&mut self) -> StoreResult<()> {
+        // A deferred transaction in WAL mode reads from the snapshot its first read takes.
+        self.conn.execute_batch("BEGIN DEFERRED").ctx("beginning a snapshot")
+    }
+
+    fn end_snapshot(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT").ctx("ending a snapshot")
+    }
+
     fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         self.conn
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")

@@ -111,6 +111,11 @@ pub fn corrupt(what: impl fmt::Display) -> StoreError {
 
 /// Reads. A [`WriteConn`] reads too, and then sees its own uncommitted writes.
 pub trait ReadConn: Send {
+    /// Starts a read-only transaction whose reads all see one consistent snapshot, so a reader that
+    /// makes several queries (verify) is never torn by a commit landing between them.
+    fn begin_snapshot(&mut self) -> StoreResult<()>;
+    /// Ends the snapshot started by [`ReadConn::begin_snapshot`].
+    fn end_snapshot(&mut self) -> StoreResult<()>;
     fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     fn user(&mut self, id: &UserId) -> StoreResult<Option<User>>;
     fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>>;
