@@ -1,48 +1,108 @@
 //! Property tests guarding the money: random sequences of operations, including refused ones, never
 //! take a wallet below zero, always keep all accounts summing to zero, keep the hash chain intact, and
-//! count each packet's money exactly once (claimed + refunded + in escrow = total).
+//! count each packet's money exactly once (claimed + refunded + in escrow = total), empty every
+//! transfer's hold exactly once, and never return more than was paid.
 
 use std::sync::Arc;
 
 use hongbao_core::packet::PacketSpec;
-use hongbao_core::{Account, Amount, GroupId, PacketId, PacketStatus, Timestamp, UserId};
+use hongbao_core::returns::ReturnRequestStatus;
+use hongbao_core::transfer::{Arrival, Transfer, TransferStatus};
+use hongbao_core::{Account, Amount, GroupId, PacketId, PacketStatus, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 use hongbao_service::{Config, ManualClock, Op, Outcome, Service};
 use hongbao_testkit::TestDatabase;
 use proptest::prelude::*;
+use proptest::sample::Index;
 
 const USERS: usize = 4;
 
 #[derive(Clone, Debug)]
 enum Step {
-    TopUp { user: usize, amount: i64 },
-    Withdraw { user: usize, amount: i64 },
-    Lucky { sender: usize, total: i64, shares: u32 },
-    Normal { sender: usize, per_share: i64, shares: u32 },
-    OneToOne { sender: usize, recipient: usize, amount: i64, timed: bool },
-    Claim { packet: usize, user: usize },
-    Recall { packet: usize, user: usize },
-    Advance { seconds: i64 },
+    TopUp {
+        user: usize,
+        amount: i64,
+    },
+    Withdraw {
+        user: usize,
+        amount: i64,
+    },
+    Lucky {
+        sender: usize,
+        total: i64,
+        shares: u32,
+    },
+    Normal {
+        sender: usize,
+        per_share: i64,
+        shares: u32,
+    },
+    OneToOne {
+        sender: usize,
+        recipient: usize,
+        amount: i64,
+        timed: bool,
+    },
+    Claim {
+        packet: Index,
+        user: usize,
+    },
+    Recall {
+        packet: Index,
+        user: usize,
+    },
+    Advance {
+        seconds: i64,
+    },
     Expire,
+    Transfer {
+        sender: usize,
+        recipient: usize,
+        amount: i64,
+        arrival: usize,
+    },
+    TransferStep {
+        transfer: Index,
+        user: usize,
+        step: usize,
+    },
+    /// Asks back a paid claim or transfer, as its payer or (to be refused) as someone else.
+    AskBack {
+        txn: Index,
+        as_payer: bool,
+        user: usize,
+        amount: Option<i64>,
+    },
+    /// Answers a request, as its recipient or (to be refused) as someone else.
+    Answer {
+        request: Index,
+        as_recipient: bool,
+        user: usize,
+        accept: bool,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let user = 0..USERS;
     prop_oneof![
-        (user.clone(), 1i64..50_000).prop_map(|(user, amount)| Step::TopUp { user, amount }),
-        (user.clone(), 1i64..30_000).prop_map(|(user, amount)| Step::Withdraw { user, amount }),
-        (user.clone(), 1i64..40_000, 1u32..=5).prop_map(|(sender, total, shares)| Step::Lucky { sender, total, shares }),
-        (user.clone(), 1i64..25_000, 1u32..=5).prop_map(|(sender, per_share, shares)| Step::Normal { sender, per_share, shares }),
-        (user.clone(), user.clone(), 1i64..25_000, any::<bool>()).prop_map(|(sender, recipient, amount, timed)| Step::OneToOne {
+        2 => (user.clone(), 1i64..50_000).prop_map(|(user, amount)| Step::TopUp { user, amount }),
+        2 => (user.clone(), 1i64..30_000).prop_map(|(user, amount)| Step::Withdraw { user, amount }),
+        2 => (user.clone(), 1i64..40_000, 1u32..=5).prop_map(|(sender, total, shares)| Step::Lucky { sender, total, shares }),
+        2 => (user.clone(), 1i64..25_000, 1u32..=5).prop_map(|(sender, per_share, shares)| Step::Normal { sender, per_share, shares }),
+        2 => (user.clone(), user.clone(), 1i64..25_000, any::<bool>()).prop_map(|(sender, recipient, amount, timed)| Step::OneToOne {
             sender,
             recipient,
             amount,
             timed
         }),
-        (0usize..16, user.clone()).prop_map(|(packet, user)| Step::Claim { packet, user }),
-        (0usize..16, user.clone()).prop_map(|(packet, user)| Step::Claim { packet, user }),
-        (0usize..16, user).prop_map(|(packet, user)| Step::Recall { packet, user }),
-        (1i64..100_000).prop_map(|seconds| Step::Advance { seconds }),
-        Just(Step::Expire),
+        6 => (any::<Index>(), user.clone()).prop_map(|(packet, user)| Step::Claim { packet, user }),
+        2 => (any::<Index>(), user.clone()).prop_map(|(packet, user)| Step::Recall { packet, user }),
+        1 => (1i64..20_000).prop_map(|seconds| Step::Advance { seconds }),
+        2 => Just(Step::Expire),
+        2 => (user.clone(), user.clone(), 1i64..30_000, 0usize..3).prop_map(|(sender, recipient, amount, arrival)| Step::Transfer { sender, recipient, amount, arrival }),
+        5 => (any::<Index>(), user.clone(), 0usize..3).prop_map(|(transfer, user, step)| Step::TransferStep { transfer, user, step }),
+        4 => (any::<Index>(), proptest::bool::weighted(0.8), user.clone(), proptest::option::of(1i64..20_000))
+            .prop_map(|(txn, as_payer, user, amount)| Step::AskBack { txn, as_payer, user, amount }),
+        4 => (any::<Index>(), proptest::bool::weighted(0.8), user, any::<bool>()).prop_map(|(request, as_recipient, user, accept)| Step::Answer { request, as_recipient, user, accept }),
     ]
 }
 
@@ -52,6 +112,13 @@ struct World {
     users: Vec<UserId>,
     group: GroupId,
     packets: Vec<PacketId>,
+    transfers: Vec<TransferId>,
+    /// Senders of the packets sent so far.
+    packet_senders: Vec<(PacketId, UserId)>,
+    /// Settled claims and transfers that may be asked back, with their payers.
+    paid: Vec<(TxnNo, UserId)>,
+    /// Return requests with the users asked to answer them.
+    requests: Vec<(ReturnRequestId, UserId)>,
     _database: TestDatabase,
 }
 
@@ -68,12 +135,26 @@ async fn world() -> World {
             other => panic!("unexpected {other:?}"),
         }
     }
+    for user_id in &users {
+        service.execute(Op::TopUp { user_id: user_id.clone(), amount: amount(1_000_00), reference: "start".into() }).await.expect("top up");
+    }
     let Outcome::Group(group) =
         service.execute(Op::CreateGroup { owner_id: users[0].clone(), name: "g".into(), member_ids: users.clone() }).await.expect("group")
     else {
         panic!("not a group")
     };
-    World { service, clock, users, group: group.id, packets: Vec::new(), _database: database }
+    World {
+        service,
+        clock,
+        users,
+        group: group.id,
+        packets: Vec::new(),
+        transfers: Vec::new(),
+        packet_senders: Vec::new(),
+        paid: Vec::new(),
+        requests: Vec::new(),
+        _database: database,
+    }
 }
 
 fn amount(units: i64) -> Amount {
@@ -105,7 +186,10 @@ async fn apply(world: &mut World, step: &Step) {
             Op::SendPacket { sender_id: users[*sender].clone(), spec, greeting: None }
         }
         Step::Claim { packet, user } | Step::Recall { packet, user } => {
-            let Some(packet_id) = world.packets.get(*packet).cloned() else { return };
+            if world.packets.is_empty() {
+                return;
+            }
+            let packet_id = world.packets[packet.index(world.packets.len())].clone();
             let user_id = users[*user].clone();
             if matches!(step, Step::Claim { .. }) { Op::Claim { packet_id, user_id } } else { Op::Recall { packet_id, user_id } }
         }
@@ -117,14 +201,65 @@ async fn apply(world: &mut World, step: &Step) {
             world.service.run_due_timers().await.expect("expiry runs");
             return;
         }
+        Step::Transfer { sender, recipient, amount: units, arrival } => Op::SendTransfer {
+            sender_id: users[*sender].clone(),
+            recipient_id: users[*recipient].clone(),
+            amount: amount(*units),
+            memo: None,
+            arrival: [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h][*arrival],
+        },
+        Step::TransferStep { transfer, user, step } => {
+            if world.transfers.is_empty() {
+                return;
+            }
+            let transfer_id = world.transfers[transfer.index(world.transfers.len())].clone();
+            let user_id = users[*user].clone();
+            match step {
+                0 => Op::AcceptTransfer { transfer_id, user_id },
+                1 => Op::ReturnTransfer { transfer_id, user_id },
+                _ => Op::CancelTransfer { transfer_id, user_id },
+            }
+        }
+        Step::AskBack { txn, as_payer, user, amount: units } => {
+            if world.paid.is_empty() {
+                return;
+            }
+            let (txn_no, payer) = world.paid[txn.index(world.paid.len())].clone();
+            let requester_id = if *as_payer { payer } else { users[*user].clone() };
+            Op::CreateReturnRequest { requester_id, txn_no, amount: units.map(amount), reason: "prop".into(), respond_within_seconds: Some(3_600) }
+        }
+        Step::Answer { request, as_recipient, user, accept } => {
+            if world.requests.is_empty() {
+                return;
+            }
+            let (request_id, recipient) = world.requests[request.index(world.requests.len())].clone();
+            let user_id = if *as_recipient { recipient } else { users[*user].clone() };
+            if *accept { Op::AcceptReturnRequest { request_id, user_id } } else { Op::DeclineReturnRequest { request_id, user_id, reason: None } }
+        }
     };
     // Refusals are expected (insufficient funds, wrong state, ...); they must change nothing, which the
     // invariants below check after every step.
-    if let Ok(Outcome::Packet(view)) = world.service.execute(op).await
-        && view.packet.status == PacketStatus::Open
-        && !world.packets.contains(&view.packet.id)
-    {
-        world.packets.push(view.packet.id);
+    match world.service.execute(op).await {
+        Ok(Outcome::Packet(view)) if view.packet.status == PacketStatus::Open && !world.packets.contains(&view.packet.id) => {
+            world.packet_senders.push((view.packet.id.clone(), view.packet.sender_id.clone()));
+            world.packets.push(view.packet.id);
+        }
+        Ok(Outcome::Claimed { packet_id, claim }) => {
+            let sender = world.packet_senders.iter().find(|(id, _)| id == &packet_id).map(|(_, sender)| sender.clone()).expect("a known packet");
+            world.paid.push((claim.txn_no, sender));
+        }
+        Ok(Outcome::Transfer(transfer)) => {
+            if transfer.status == TransferStatus::Settled && transfer.txn_nos.len() == 2 && !world.paid.iter().any(|(txn, _)| txn == &transfer.txn_nos[1]) {
+                world.paid.push((transfer.txn_nos[1].clone(), transfer.sender_id.clone()));
+            }
+            if !world.transfers.contains(&transfer.id) {
+                world.transfers.push(transfer.id);
+            }
+        }
+        Ok(Outcome::ReturnRequest(request)) if !world.requests.iter().any(|(id, _)| id == &request.id) => {
+            world.requests.push((request.id, request.recipient_id))
+        }
+        _ => {}
     }
 }
 
@@ -133,11 +268,15 @@ struct Snapshot {
     report: hongbao_service::verify::VerifyReport,
     wallets: Vec<i64>,
     packets: Vec<(hongbao_core::packet::Packet, i64, Vec<hongbao_store::Claim>)>,
+    transfers: Vec<(Transfer, i64)>,
+    returned: Vec<(TxnNo, i64, i64)>,
 }
 
 async fn snapshot(world: &World) -> Snapshot {
     let users = world.users.clone();
     let packet_ids = world.packets.clone();
+    let transfer_ids = world.transfers.clone();
+    let paid: Vec<TxnNo> = world.paid.iter().map(|(txn_no, _)| txn_no.clone()).collect();
     world
         .service
         .read(move |conn| {
@@ -149,13 +288,41 @@ async fn snapshot(world: &World) -> Snapshot {
                 let escrow = conn.balance(&Account::PacketEscrow(packet_id.clone()))?;
                 packets.push((packet, escrow, conn.claims(packet_id)?));
             }
-            Ok(Snapshot { report, wallets, packets })
+            let mut transfers = Vec::new();
+            for transfer_id in &transfer_ids {
+                let transfer = conn.transfer(transfer_id)?.expect("a sent transfer exists");
+                transfers.push((transfer, conn.balance(&Account::TransferHold(transfer_id.clone()))?));
+            }
+            let mut returned = Vec::new();
+            for txn_no in &paid {
+                let original = conn.journal_entry(txn_no)?.expect("the original exists").txn.amount().minor_units();
+                let accepted: i64 = conn
+                    .return_requests_for_txn(txn_no)?
+                    .iter()
+                    .filter(|request| request.status == ReturnRequestStatus::Accepted)
+                    .map(|request| request.amount.minor_units())
+                    .sum();
+                returned.push((txn_no.clone(), original, accepted));
+            }
+            Ok(Snapshot { report, wallets, packets, transfers, returned })
         })
         .await
         .expect("read the ledger")
 }
 
 fn check_invariants(snapshot: &Snapshot) -> Result<(), TestCaseError> {
+    for (transfer, hold) in &snapshot.transfers {
+        if transfer.status.is_open() {
+            prop_assert_eq!(*hold, transfer.amount.minor_units(), "an open transfer's hold holds its amount");
+            prop_assert_eq!(transfer.txn_nos.len(), 1);
+        } else {
+            prop_assert_eq!(*hold, 0, "a finished transfer's hold is empty");
+            prop_assert_eq!(transfer.txn_nos.len(), 2, "the hold empties exactly once");
+        }
+    }
+    for (txn_no, original, returned) in &snapshot.returned {
+        prop_assert!(returned <= original, "{txn_no}: {returned} returned of {original}");
+    }
     prop_assert!(snapshot.report.is_clean(), "verify: {:?}", snapshot.report.discrepancies);
     for balance in &snapshot.wallets {
         prop_assert!(*balance >= 0);
@@ -176,9 +343,9 @@ fn check_invariants(snapshot: &Snapshot) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]
-    fn random_operations_keep_the_ledger_sound(steps in proptest::collection::vec(step(), 1..60)) {
+    fn random_operations_keep_the_ledger_sound(steps in proptest::collection::vec(step(), 1..100)) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         runtime.block_on(async {
             let mut world = world().await;
