@@ -60,7 +60,7 @@ enum Step {
         amount: i64,
         arrival: usize,
     },
-    TransferStep {
+    MoveTransfer {
         transfer: Index,
         user: usize,
         step: usize,
@@ -99,7 +99,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (1i64..20_000).prop_map(|seconds| Step::Advance { seconds }),
         2 => Just(Step::Expire),
         2 => (user.clone(), user.clone(), 1i64..30_000, 0usize..3).prop_map(|(sender, recipient, amount, arrival)| Step::Transfer { sender, recipient, amount, arrival }),
-        5 => (any::<Index>(), user.clone(), 0usize..3).prop_map(|(transfer, user, step)| Step::TransferStep { transfer, user, step }),
+        5 => (any::<Index>(), user.clone(), 0usize..3).prop_map(|(transfer, user, step)| Step::MoveTransfer { transfer, user, step }),
         4 => (any::<Index>(), proptest::bool::weighted(0.8), user.clone(), proptest::option::of(1i64..20_000))
             .prop_map(|(txn, as_payer, user, amount)| Step::AskBack { txn, as_payer, user, amount }),
         4 => (any::<Index>(), proptest::bool::weighted(0.8), user, any::<bool>()).prop_map(|(request, as_recipient, user, accept)| Step::Answer { request, as_recipient, user, accept }),
@@ -208,7 +208,7 @@ async fn apply(world: &mut World, step: &Step) {
             memo: None,
             arrival: [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h][*arrival],
         },
-        Step::TransferStep { transfer, user, step } => {
+        Step::MoveTransfer { transfer, user, step } => {
             if world.transfers.is_empty() {
                 return;
             }
