@@ -27,6 +27,25 @@ pub struct Connection {
 pub enum ClientCommand {
     /// Show your wallet.
     Balance,
+    /// Credit a user's wallet from the platform's funding account (admin token).
+    TopUp {
+        #[arg(long)]
+        user: String,
+        /// e.g. 100.00
+        #[arg(long)]
+        amount: String,
+        /// The platform's external reference.
+        #[arg(long)]
+        reference: String,
+    },
+    /// Create a group; you are its owner and a member.
+    CreateGroup {
+        #[arg(long)]
+        name: String,
+        /// A member's user id; repeat for more.
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
     /// Send a red packet to a group (`--group`) or one person (`--to`).
     SendPacket {
         /// normal, lucky, timed or exclusive.
@@ -214,6 +233,17 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
                 money(&wallet["frozen"])
             );
             (wallet, summary)
+        }
+        ClientCommand::TopUp { user, amount: amount_text, reference } => {
+            let transaction = client.post("/v1/top-ups", Some(json!({ "user_id": user, "amount": amount(&amount_text)?, "reference": reference })))?;
+            let summary = format!("topped up {} for {} (transaction {})", money(&transaction["amount"]), user, text(&transaction["txn_no"]));
+            (transaction, summary)
+        }
+        ClientCommand::CreateGroup { name, members } => {
+            let group = client.post("/v1/groups", Some(json!({ "name": name, "member_ids": members })))?;
+            let member_count = group["member_ids"].as_array().map_or(0, Vec::len);
+            let summary = format!("group {} ({}): {member_count} members", text(&group["id"]), text(&group["name"]));
+            (group, summary)
         }
         ClientCommand::SendPacket { kind, group, to, amount: amount_text, shares, expires_in, greeting } => {
             let units = amount(&amount_text)?;
