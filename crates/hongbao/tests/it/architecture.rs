@@ -57,7 +57,7 @@ fn the_core_depends_on_no_io_runtime_database_or_http_crate() {
 
 #[test]
 fn only_the_http_crate_knows_json_and_http() {
-    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-service"] {
+    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service"] {
         for dependency in dependencies(crate_name) {
             assert!(!["serde", "serde_json", "axum", "hyper", "utoipa", "reqwest"].contains(&dependency.as_str()), "{crate_name} depends on {dependency}");
         }
@@ -78,7 +78,7 @@ fn the_service_knows_no_storage_backend() {
 
 #[test]
 fn every_module_opens_with_a_doc_comment() {
-    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-service", "hongbao-http", "hongbao"] {
+    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service", "hongbao-http", "hongbao-testkit", "hongbao"] {
         for (path, source) in sources(crate_name) {
             assert!(source.trim_start().starts_with("//!"), "{} does not open with a //! comment", path.display());
         }
