@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::Timestamp;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not a valid {kind}")]
 pub struct IdError {
@@ -10,13 +12,21 @@ pub struct IdError {
     pub text: String,
 }
 
-/// The random part of an id: 20 characters of lowercase base32 (100 bits).
-const RANDOM_CHARS: usize = 20;
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+/// The part of an id after its prefix: 10 base32 characters of the creation time in milliseconds, then
+/// 10 of randomness (50 bits). The alphabet is in ASCII order, so ids sort by creation time: new rows
+/// land at the end of every index keyed by them instead of on random pages, which keeps each durable
+/// commit small.
+const TIME_CHARS: usize = 10;
+const RANDOM_CHARS: usize = 10;
+const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 
-fn random_suffix(rng: &mut dyn rand_core::RngCore) -> String {
-    let mut bits = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
-    let mut text = String::with_capacity(RANDOM_CHARS);
+fn suffix(now: Timestamp, rng: &mut dyn rand_core::RngCore) -> String {
+    let mut text = String::with_capacity(TIME_CHARS + RANDOM_CHARS);
+    let millis = now.millis().max(0) as u64;
+    for position in (0..TIME_CHARS).rev() {
+        text.push(char::from(ALPHABET[((millis >> (5 * position)) & 31) as usize]));
+    }
+    let mut bits = rng.next_u64();
     for _ in 0..RANDOM_CHARS {
         text.push(char::from(ALPHABET[(bits & 31) as usize]));
         bits >>= 5;
@@ -37,9 +47,9 @@ macro_rules! prefixed_id {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            /// A fresh random id.
-            pub fn generate(rng: &mut dyn rand_core::RngCore) -> $name {
-                $name(format!("{}{}", $prefix, random_suffix(rng)))
+            /// A fresh id, ordered by its creation time `now`, unique by its random part.
+            pub fn generate(now: Timestamp, rng: &mut dyn rand_core::RngCore) -> $name {
+                $name(format!("{}{}", $prefix, suffix(now, rng)))
             }
 
             pub fn parse(text: &str) -> Result<$name, IdError> {
@@ -110,13 +120,18 @@ mod tests {
     }
 
     #[test]
-    fn generated_ids_parse_and_differ() {
+    fn generated_ids_parse_differ_and_sort_by_time() {
         let mut rng = Counter(7);
-        let first = UserId::generate(&mut rng);
-        let second = UserId::generate(&mut rng);
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let first = UserId::generate(now, &mut rng);
+        let second = UserId::generate(now, &mut rng);
         assert_ne!(first, second);
         assert_eq!(UserId::parse(first.as_str()), Ok(first.clone()));
-        assert_eq!(first.as_str().len(), 4 + RANDOM_CHARS);
+        assert_eq!(first.as_str().len(), 4 + TIME_CHARS + RANDOM_CHARS);
+        let later = UserId::generate(Timestamp::from_millis(1_800_000_000_001), &mut rng);
+        assert!(later > first && later > second, "{later} sorts after {first} and {second}");
+        let much_later = UserId::generate(Timestamp::from_millis(1_900_000_000_000), &mut rng);
+        assert!(much_later > later);
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub struct Batch<'a> {
     claimed: HashSet<(PacketId, UserId)>,
     checked_unclaimed: HashSet<(PacketId, UserId)>,
     new_claims: Vec<(PacketId, u32, Claim)>,
+    /// Balances as stored before the batch, for the accounts read so far.
     balances: HashMap<Account, i64>,
     deltas: BTreeMap<Account, i64>,
     journal: Vec<(JournalEntry, Vec<UserId>)>,
@@ -255,13 +256,17 @@ impl<'a> Batch<'a> {
         shares.get(index as usize).copied().ok_or_else(|| hongbao_store::corrupt(format!("packet {packet_id} has no share {index}")))
     }
 
+    /// An account's balance within the batch: as stored, plus the batch's postings so far.
     pub fn balance(&mut self, account: &Account) -> StoreResult<i64> {
-        if let Some(balance) = self.balances.get(account) {
-            return Ok(*balance);
-        }
-        let balance = self.conn.balance(account)?;
-        self.balances.insert(account.clone(), balance);
-        Ok(balance)
+        let stored = match self.balances.get(account) {
+            Some(stored) => *stored,
+            None => {
+                let stored = self.conn.balance(account)?;
+                self.balances.insert(account.clone(), stored);
+                stored
+            }
+        };
+        Ok(stored + self.deltas.get(account).copied().unwrap_or(0))
     }
 
     pub fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
@@ -418,8 +423,6 @@ impl<'a> Batch<'a> {
     /// Appends an entry whose postings the caller checked, and applies them to the balances.
     pub fn append_journal(&mut self, entry: JournalEntry, parties: Vec<UserId>) -> StoreResult<()> {
         for posting in entry.txn.postings() {
-            let balance = self.balance(&posting.account)?;
-            self.balances.insert(posting.account.clone(), balance + posting.amount);
             *self.deltas.entry(posting.account.clone()).or_default() += posting.amount;
         }
         self.wrote();

@@ -220,7 +220,7 @@ impl OpContext<'_, '_> {
     }
 
     fn new_txn_no(&mut self) -> TxnNo {
-        TxnNo::generate(self.rng)
+        TxnNo::generate(self.now, self.rng)
     }
 
     /// Money a wallet may spend now.
@@ -270,7 +270,7 @@ impl OpContext<'_, '_> {
 
     fn create_user(&mut self, name: &str) -> ServiceResult<Outcome> {
         let name = check_name(name, "name")?;
-        let user = User { id: UserId::generate(self.rng), name, created_at: self.now };
+        let user = User { id: UserId::generate(self.now, self.rng), name, created_at: self.now };
         let token = new_token(self.rng);
         self.batch.insert_user(user.clone(), token_hash(&token));
         Ok(Outcome::UserCreated { user, token })
@@ -311,7 +311,7 @@ impl OpContext<'_, '_> {
         for member in &members {
             self.require_user(member)?;
         }
-        let group = Group { id: GroupId::generate(self.rng), name, owner_id, member_ids: members, created_at: self.now };
+        let group = Group { id: GroupId::generate(self.now, self.rng), name, owner_id, member_ids: members, created_at: self.now };
         self.batch.insert_group(group.clone());
         Ok(Outcome::Group(group))
     }
@@ -371,7 +371,7 @@ impl OpContext<'_, '_> {
         }
         let plan = packet::plan_packet(spec, sender_id, greeting, facts, &self.config.limits, self.now, self.rng)?;
         self.require_available(sender_id, plan.total_amount)?;
-        let packet_id = PacketId::generate(self.rng);
+        let packet_id = PacketId::generate(self.now, self.rng);
         let txn_no = self.new_txn_no();
         let related = Related { packet_id: Some(packet_id.clone()), ..Related::default() };
         let txn = LedgerTxn::transfer_between(
@@ -499,7 +499,7 @@ impl OpContext<'_, '_> {
 impl OpContext<'_, '_> {
     fn send_transfer(&mut self, sender_id: UserId, recipient_id: UserId, amount: Amount, memo: Option<String>, arrival: Arrival) -> ServiceResult<Outcome> {
         self.require_user(&recipient_id)?;
-        let transfer_id = TransferId::generate(self.rng);
+        let transfer_id = TransferId::generate(self.now, self.rng);
         let txn_no = self.new_txn_no();
         let transfer = Transfer::new(
             transfer_id.clone(),
@@ -641,7 +641,7 @@ impl OpContext<'_, '_> {
         let new = NewRequest { original_amount: entry.txn.amount(), earlier_requests: &earlier, amount, reason: &reason, respond_within_seconds };
         let (amount, respond_by) = returns::check_new_request(&new, &self.config.returns, self.now)?;
         let request = ReturnRequest {
-            id: ReturnRequestId::generate(self.rng),
+            id: ReturnRequestId::generate(self.now, self.rng),
             txn_no,
             requester_id,
             recipient_id: recipient,

@@ -5,6 +5,8 @@
 //! requests share one fsync.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
@@ -24,7 +26,19 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.s
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
+    /// Tells the background checkpointer, once started, to stop.
+    checkpointer_stop: Arc<AtomicBool>,
+    checkpointer_started: AtomicBool,
 }
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the background checkpointer copies the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 
 impl SqliteStore {
     /// The store for `sqlite://PATH` (or a bare path).
@@ -33,7 +47,7 @@ impl SqliteStore {
         if path.is_empty() {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         }
-        Ok(SqliteStore { path: PathBuf::from(path) })
+        Ok(SqliteStore { path: PathBuf::from(path), checkpointer_stop: Arc::new(AtomicBool::new(false)), checkpointer_started: AtomicBool::new(false) })
     }
 
     pub fn path(&self) -> &Path {
@@ -82,8 +96,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    /// The writer leaves checkpoints to a thread of their own, so that copying the WAL into the
+    /// database file never stalls a durable commit.
     fn open_writer(&self) -> StoreResult<Box<dyn WriteConn>> {
-        Ok(Box::new(self.connect(false)?))
+        let writer = self.connect(false)?;
+        writer.conn.execute_batch("PRAGMA wal_autocheckpoint = 0").ctx("handing checkpoints to the checkpointer")?;
+        if !self.checkpointer_started.swap(true, Ordering::Relaxed) {
+            let checkpointer = self.connect(false)?;
+            let stop = self.checkpointer_stop.clone();
+            let spawned = std::thread::Builder::new().name("hongbao-checkpoint".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                    // PASSIVE never waits for the writer or readers; what it cannot copy now it copies next time.
+                    let _ = checkpointer.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            });
+            spawned.map_err(|source| StoreError::Database { context: "starting the checkpointer", source: Box::new(source) })?;
+        }
+        Ok(Box::new(writer))
     }
 
     fn open_reader(&self) -> StoreResult<Box<dyn ReadConn>> {

@@ -86,7 +86,7 @@ async fn malformed_bodies_and_content_types_are_refused() {
             "/v1/withdrawals",
             &alice.token,
             "application/json",
-            format!("{{\"amount\": 100, \"reference\": \"{}\"}}", "x".repeat(2 << 20)).into_bytes(),
+            format!("{{\"amount\": 100, \"reference\": \"{}\"}}", "x".repeat(9 << 20)).into_bytes(),
         )
         .await;
     assert_refused(&server, &before, "a body over the size limit", &oversized, StatusCode::PAYLOAD_TOO_LARGE, VALIDATION);

@@ -1,0 +1,460 @@
+//! The benchmark: hongbao (`hongbao serve`, embedded SQLite, over real HTTP, durable on every answer)
+//! against the usual designs on the same machine in the same run — Redis with the common Lua grab
+//! (`appendfsync always`, and `everysec` for reference) and PostgreSQL with the textbook row-lock claim
+//! transaction — and hongbao on PostgreSQL through three processes. Prints a Markdown table.
+//!
+//! Run it with `bench/run` (which builds the release binaries first); `--scale 0.1` runs every
+//! scenario at a tenth of its size for a quick look.
+
+mod load;
+mod peers;
+mod server;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::json;
+
+use crate::load::{Latencies, closed_loop, open_loop};
+use crate::server::{Api, Server, TempDir, verify};
+
+struct Options {
+    scale: f64,
+    concurrency: usize,
+    skip_peers: bool,
+    postgres_url: String,
+    binary: String,
+    output: Option<String>,
+}
+
+fn options() -> Result<Options> {
+    let mut options = Options {
+        scale: 1.0,
+        concurrency: 128,
+        skip_peers: false,
+        postgres_url: "postgres://root@127.0.0.1:5432/test".to_owned(),
+        binary: "target/release/hongbao".to_owned(),
+        output: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--scale" => options.scale = value()?.parse().context("--scale takes a number")?,
+            "--concurrency" => options.concurrency = value()?.parse().context("--concurrency takes a number")?,
+            "--skip-peers" => options.skip_peers = true,
+            "--postgres" => options.postgres_url = value()?,
+            "--binary" => options.binary = value()?,
+            "--output" => options.output = Some(value()?),
+            "--help" | "-h" => {
+                println!("hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--postgres URL] [--binary PATH] [--output FILE]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(options)
+}
+
+/// One line of the results table.
+struct Row {
+    scenario: String,
+    metric: String,
+    hongbao: f64,
+    peers: Vec<(String, f64)>,
+    /// Whether larger is better (throughput) or smaller (latency, memory).
+    higher_is_better: bool,
+}
+
+fn scaled(options: &Options, full: usize) -> usize {
+    ((full as f64 * options.scale).round() as usize).max(10)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let options = options()?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut peak_rss_kib = 0u64;
+    let machine = machine_description();
+    println!("machine: {machine}");
+
+    // 1 and 2: the hot packet, and latency at a fixed half-peak rate.
+    let claims = scaled(&options, 100_000);
+    let (hot, fixed, rss) = hot_packet(&options, claims).await?;
+    peak_rss_kib = peak_rss_kib.max(rss);
+    let mut hot_row = Row {
+        scenario: format!("1. hot packet, {claims} claims"),
+        metric: "claims/s".into(),
+        hongbao: hot.per_second(),
+        peers: vec![],
+        higher_is_better: true,
+    };
+    let mut p50 =
+        Row { scenario: "1. hot packet".into(), metric: "p50 ms".into(), hongbao: hot.latencies.percentile_ms(50.0), peers: vec![], higher_is_better: false };
+    let mut p99 =
+        Row { scenario: "1. hot packet".into(), metric: "p99 ms".into(), hongbao: hot.latencies.percentile_ms(99.0), peers: vec![], higher_is_better: false };
+    let mut p999 =
+        Row { scenario: "1. hot packet".into(), metric: "p99.9 ms".into(), hongbao: hot.latencies.percentile_ms(99.9), peers: vec![], higher_is_better: false };
+    if !options.skip_peers {
+        for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
+            let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
+            hot_row.peers.push((name.into(), result.per_second()));
+            p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
+            p99.peers.push((name.into(), result.latencies.percentile_ms(99.0)));
+            p999.peers.push((name.into(), result.latencies.percentile_ms(99.9)));
+        }
+        let result = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64))
+            .await
+            .context("while measuring the PostgreSQL row-lock claim")?;
+        hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
+        p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
+        p99.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.0)));
+        p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
+    }
+    rows.extend([hot_row, p50, p99, p999]);
+    rows.push(Row {
+        scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
+        metric: "p50 / p99 / p99.9 ms".into(),
+        hongbao: fixed.latencies.percentile_ms(99.0),
+        peers: vec![("p50".into(), fixed.latencies.percentile_ms(50.0)), ("p99.9".into(), fixed.latencies.percentile_ms(99.9))],
+        higher_is_better: false,
+    });
+
+    // 3: many packets over many groups.
+    let groups = scaled(&options, 10_000);
+    let (operations_per_second, rss) = many_packets(&options, groups).await?;
+    peak_rss_kib = peak_rss_kib.max(rss);
+    rows.push(Row {
+        scenario: format!("3. sends and claims over {groups} groups"),
+        metric: "operations/s".into(),
+        hongbao: operations_per_second,
+        peers: vec![],
+        higher_is_better: true,
+    });
+
+    // 4: the expiry sweep.
+    let packets = scaled(&options, 1_000_000);
+    let (refunds_per_second, rss) = expiry_sweep(&options, packets).await?;
+    peak_rss_kib = peak_rss_kib.max(rss);
+    rows.push(Row {
+        scenario: format!("4. expiry sweep of {packets} packets"),
+        metric: "refunds/s".into(),
+        hongbao: refunds_per_second,
+        peers: vec![],
+        higher_is_better: true,
+    });
+
+    // 5: memory.
+    rows.push(Row {
+        scenario: "5. peak RSS of the server, all scenarios".into(),
+        metric: "MiB".into(),
+        hongbao: peak_rss_kib as f64 / 1024.0,
+        peers: vec![],
+        higher_is_better: false,
+    });
+
+    // hongbao on PostgreSQL, three processes, against the textbook claim (issue: several processes).
+    if !options.skip_peers {
+        let claims = scaled(&options, 20_000);
+        let three = postgres_three_processes(&options, claims).await.context("while measuring three processes on PostgreSQL")?;
+        let textbook = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64)).await?;
+        rows.push(Row {
+            scenario: format!("6. hot packet on PostgreSQL, 3 processes, {claims} claims"),
+            metric: "claims/s".into(),
+            hongbao: three.per_second(),
+            peers: vec![("PostgreSQL row lock".into(), textbook.per_second())],
+            higher_is_better: true,
+        });
+    }
+
+    let table = render(&rows, &machine, &options);
+    println!("\n{table}");
+    if let Some(path) = &options.output {
+        std::fs::write(path, &table).with_context(|| format!("while writing {path}"))?;
+    }
+    Ok(())
+}
+
+fn render(rows: &[Row], machine: &str, options: &Options) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Machine: {machine}. Scale {}; {} concurrent clients.\n", options.scale, options.concurrency);
+    let _ = writeln!(out, "| scenario | metric | hongbao | peer | peer value | hongbao / peer |");
+    let _ = writeln!(out, "|---|---|---:|---|---:|---:|");
+    for row in rows {
+        if row.peers.is_empty() {
+            let _ = writeln!(out, "| {} | {} | {:.1} | | | |", row.scenario, row.metric, row.hongbao);
+        }
+        for (name, value) in &row.peers {
+            let ratio = if row.higher_is_better { row.hongbao / value } else { value / row.hongbao };
+            let ratio = if row.metric.starts_with("p50 /") { String::new() } else { format!("{ratio:.2}") };
+            let _ = writeln!(out, "| {} | {} | {:.1} | {name} | {value:.1} | {ratio} |", row.scenario, row.metric, row.hongbao);
+        }
+    }
+    let _ = writeln!(out, "\nRatios are hongbao's advantage: throughput hongbao/peer, latency peer/hongbao (above 1 means hongbao is better).");
+    out
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|line| line.starts_with("model name")).map(|line| line.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|cores| cores.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| info.lines().next().map(|line| line.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0) / 1024 / 1024))
+        .unwrap_or(0);
+    format!("{cpu}, {cores} cores, {memory} GiB")
+}
+
+pub struct Throughput {
+    pub completed: usize,
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+}
+
+impl Throughput {
+    pub fn per_second(&self) -> f64 {
+        self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+struct FixedRate {
+    rate: f64,
+    latencies: Latencies,
+}
+
+/// A group of `members` users owned by a funded sender, with a packet of `shares` shares.
+async fn setup_packet(api: &Api, members: &[(String, String)], shares: usize) -> Result<(String, String, i64)> {
+    let (sender_id, sender_token) = api.user("sender").await?;
+    let total = shares as i64 * 100;
+    api.top_up(&sender_id, total).await?;
+    let member_ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
+    let group_id = api.create_group(&sender_token, &member_ids).await?;
+    let packet =
+        api.post(&sender_token, "/v1/packets", Some(json!({ "kind": "lucky", "group_id": group_id, "total_amount": total, "shares": shares }))).await?;
+    ensure!(packet.0 == 201, "sending the packet failed: {}", packet.1);
+    Ok((packet.1["id"].as_str().context("packet id")?.to_owned(), sender_token, total))
+}
+
+/// Claims the packet once per user; checks exactly `users.len()` succeed and the amounts sum to `total`.
+async fn claim_all(bases: &[String], packet_id: &str, users: Arc<Vec<(String, String)>>, total: Option<i64>, concurrency: usize) -> Result<Throughput> {
+    let apis: Vec<Api> = bases.iter().map(|base| Api::new(base, concurrency)).collect();
+    let path = format!("/v1/packets/{packet_id}/claim");
+    let count = users.len();
+    let (elapsed, latencies, results) = closed_loop(count, concurrency, move |index| {
+        let api = apis[index % apis.len()].clone();
+        let token = users[index].1.clone();
+        let path = path.clone();
+        async move {
+            let (status, body) = api.post(&token, &path, None).await?;
+            ensure!(status == 200, "claim answered {status}: {body}");
+            body["amount"].as_i64().context("claim amount")
+        }
+    })
+    .await?;
+    let claimed: i64 = results.iter().sum();
+    if let Some(total) = total {
+        ensure!(claimed == total, "claims sum to {claimed}, not {total}");
+    }
+    Ok(Throughput { completed: results.len(), elapsed, latencies })
+}
+
+async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, FixedRate, u64)> {
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
+    let server = Server::start(&options.binary, &url, &settings).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    println!("1. hot packet: creating {claims} users and a {claims}-share lucky packet");
+    let users = api.users(claims * 2, options.concurrency).await?;
+    let first: Arc<Vec<(String, String)>> = Arc::new(users[..claims].to_vec());
+    let second: Arc<Vec<(String, String)>> = Arc::new(users[claims..].to_vec());
+    let (packet_id, _, total) = setup_packet(&api, &first, claims).await?;
+    println!("1. hot packet: {claims} claims by {} clients", options.concurrency);
+    let hot = claim_all(std::slice::from_ref(&server.base), &packet_id, first, Some(total), options.concurrency).await?;
+    println!("   {:.0} claims/s, p99 {:.2} ms", hot.per_second(), hot.latencies.percentile_ms(99.0));
+
+    // 2: a second packet claimed at half the measured peak, open loop.
+    let rate = hot.per_second() / 2.0;
+    let fixed_claims = second.len().min((rate * 20.0) as usize).max(10);
+    let (packet_id, _, _) = setup_packet(&api, &second[..fixed_claims], fixed_claims).await?;
+    println!("2. fixed rate: {fixed_claims} claims at {rate:.0}/s");
+    let path = format!("/v1/packets/{packet_id}/claim");
+    let fixed_api = api.clone();
+    let latencies = open_loop(fixed_claims, rate, move |index| {
+        let api = fixed_api.clone();
+        let token = second[index].1.clone();
+        let path = path.clone();
+        async move {
+            let (status, body) = api.post(&token, &path, None).await?;
+            ensure!(status == 200, "claim answered {status}: {body}");
+            Ok(())
+        }
+    })
+    .await?;
+    println!("   p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms", latencies.percentile_ms(50.0), latencies.percentile_ms(99.0), latencies.percentile_ms(99.9));
+    let rss = server.peak_rss_kib();
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok((hot, FixedRate { rate, latencies }, rss))
+}
+
+async fn many_packets(options: &Options, groups: usize) -> Result<(f64, u64)> {
+    const MEMBERS: usize = 4;
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let server = Server::start(&options.binary, &url, &[]).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    println!("3. many packets: {groups} groups of {} users", MEMBERS + 1);
+    let users = api.users(groups * (MEMBERS + 1), options.concurrency).await?;
+    for (sender_id, _) in users.iter().step_by(MEMBERS + 1) {
+        api.top_up(sender_id, 10_00).await?;
+    }
+    let (group_api, group_users) = (api.clone(), users.clone());
+    let (_, _, group_ids) = closed_loop(groups, options.concurrency, move |group| {
+        let (api, users) = (group_api.clone(), group_users.clone());
+        let owner = users[group * (MEMBERS + 1)].1.clone();
+        let members: Vec<String> = users[group * (MEMBERS + 1) + 1..(group + 1) * (MEMBERS + 1)].iter().map(|(id, _)| id.clone()).collect();
+        async move {
+            let members: Vec<&str> = members.iter().map(String::as_str).collect();
+            api.create_group(&owner, &members).await
+        }
+    })
+    .await?;
+    // Each group: its owner sends a lucky packet, then its members claim it.
+    let started = Instant::now();
+    let group_ids = Arc::new(group_ids);
+    let (send_api, send_users) = (api.clone(), users.clone());
+    let (_, _, packet_ids) = closed_loop(groups, options.concurrency, move |group| {
+        let (api, users) = (send_api.clone(), send_users.clone());
+        let owner = users[group * (MEMBERS + 1)].1.clone();
+        let group_id = group_ids[group].clone();
+        async move {
+            let (status, body) =
+                api.post(&owner, "/v1/packets", Some(json!({ "kind": "lucky", "group_id": group_id, "total_amount": 4_00, "shares": MEMBERS }))).await?;
+            ensure!(status == 201, "send answered {status}: {body}");
+            Ok(body["id"].as_str().context("packet id")?.to_owned())
+        }
+    })
+    .await?;
+    let packet_ids = Arc::new(packet_ids);
+    let (claim_api, claim_users) = (api.clone(), users.clone());
+    let (_, _, amounts) = closed_loop(groups * MEMBERS, options.concurrency, move |index| {
+        let (api, users) = (claim_api.clone(), claim_users.clone());
+        let group = index % groups;
+        let member = index / groups;
+        let token = users[group * (MEMBERS + 1) + 1 + member].1.clone();
+        let path = format!("/v1/packets/{}/claim", packet_ids[group]);
+        async move {
+            let (status, body) = api.post(&token, &path, None).await?;
+            ensure!(status == 200, "claim answered {status}: {body}");
+            body["amount"].as_i64().context("claim amount")
+        }
+    })
+    .await?;
+    let elapsed = started.elapsed();
+    ensure!(amounts.iter().sum::<i64>() == groups as i64 * 4_00, "claims do not sum to the packets' totals");
+    let operations = groups + groups * MEMBERS;
+    let per_second = operations as f64 / elapsed.as_secs_f64();
+    println!("   {operations} operations in {:.1} s: {per_second:.0}/s", elapsed.as_secs_f64());
+    let rss = server.peak_rss_kib();
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok((per_second, rss))
+}
+
+async fn expiry_sweep(options: &Options, packets: usize) -> Result<(f64, u64)> {
+    // Measure how fast packets are sent, on a database of its own, so that the lifetime outlasts
+    // sending them all.
+    let probe_dir = TempDir::new()?;
+    let probe = Server::start(&options.binary, &probe_dir.sqlite_url(), &[]).await?;
+    let probe_count = 2_000.min(packets);
+    let probe_elapsed = send_packets(&Api::new(&probe.base, options.concurrency), probe_count, options.concurrency).await?;
+    probe.stop().await;
+    drop(probe_dir);
+    let estimate = probe_elapsed.as_secs_f64() / probe_count as f64 * packets as f64;
+    let ttl = (estimate * 1.6 + 15.0).ceil() as u64;
+    println!("4. expiry sweep: sending {packets} packets with a {ttl} s lifetime (about {estimate:.0} s to send)");
+
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let settings = [("HONGBAO_PACKET_TTL_SECONDS", ttl.to_string())];
+    let server = Server::start(&options.binary, &url, &settings).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    let sending_started = Instant::now();
+    send_packets(&api, packets, options.concurrency).await?;
+    let sent_in = sending_started.elapsed();
+    let mut rss = server.peak_rss_kib();
+    // Stop the server before anything expires; start it once everything is overdue. It refunds every
+    // overdue packet as it starts: all of them at once.
+    server.stop().await;
+    ensure!(sent_in.as_secs() < ttl, "sending took {} s, longer than the {ttl} s lifetime", sent_in.as_secs());
+    let wait = Duration::from_secs(ttl) + Duration::from_secs(2) - sent_in;
+    println!("   sent in {:.0} s; waiting {:.0} s until every packet is overdue", sent_in.as_secs_f64(), wait.as_secs_f64());
+    tokio::time::sleep(wait).await;
+    let sweep_started = Instant::now();
+    let server = Server::start(&options.binary, &url, &settings).await?;
+    loop {
+        let refunded = server.metric("hongbao_packets_refunded_total").await?;
+        if refunded as usize >= packets {
+            break;
+        }
+        ensure!(sweep_started.elapsed() < Duration::from_secs(3_600), "the sweep did not finish in an hour ({refunded} refunded)");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = sweep_started.elapsed();
+    let per_second = packets as f64 / elapsed.as_secs_f64();
+    println!("   {packets} refunds in {:.1} s: {per_second:.0}/s", elapsed.as_secs_f64());
+    rss = rss.max(server.peak_rss_kib());
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok((per_second, rss))
+}
+
+/// Sends `count` one-to-one packets of 0.01 from one funded user to another; returns how long it took.
+async fn send_packets(api: &Api, count: usize, concurrency: usize) -> Result<Duration> {
+    let users = api.users(2, 2).await?;
+    let (sender_id, sender_token) = users[0].clone();
+    let recipient_id = users[1].0.clone();
+    api.top_up(&sender_id, count as i64).await?;
+    let send_api = api.clone();
+    let (elapsed, _, _) = closed_loop(count, concurrency, move |_| {
+        let (api, token, recipient) = (send_api.clone(), sender_token.clone(), recipient_id.clone());
+        async move {
+            let (status, body) = api.post(&token, "/v1/packets", Some(json!({ "kind": "normal", "recipient_id": recipient, "amount_per_share": 1 }))).await?;
+            ensure!(status == 201, "send answered {status}: {body}");
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(elapsed)
+}
+
+async fn postgres_three_processes(options: &Options, claims: usize) -> Result<Throughput> {
+    let schema = peers::fresh_schema(&options.postgres_url).await?;
+    let url = format!("{}?options=-c%20search_path%3D{schema}", options.postgres_url);
+    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(Server::start(&options.binary, &url, &settings).await?);
+    }
+    let bases: Vec<String> = servers.iter().map(|server| server.base.clone()).collect();
+    let api = Api::new(&bases[0], options.concurrency);
+    println!("6. PostgreSQL, three processes: {claims} users and a {claims}-share packet");
+    let users = api.users(claims, options.concurrency).await?;
+    let (packet_id, _, total) = setup_packet(&api, &users, claims).await?;
+    let result = claim_all(&bases, &packet_id, users.clone(), Some(total), options.concurrency).await?;
+    println!("   {:.0} claims/s through three processes", result.per_second());
+    let distinct: HashSet<usize> = (0..users.len()).collect();
+    ensure!(distinct.len() == result.completed);
+    for server in servers {
+        server.stop().await;
+    }
+    verify(&options.binary, &url)?;
+    peers::drop_schema(&options.postgres_url, &schema).await?;
+    Ok(result)
+}
