@@ -33,7 +33,11 @@ pub use crate::writer::{Idempotency, Render, Rendered, Reply};
 use crate::writer::{Job, Writer};
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
-const MAX_IDLE_READERS: usize = 16;
+/// The most reads run at once, each on a pooled connection of its own; more wait for a free one
+/// rather than open (and pay for) a new connection.
+const READERS: usize = 32;
+/// Past this many cached tokens the cache starts over.
+const MAX_CACHED_TOKENS: usize = 1_000_000;
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +75,7 @@ struct Inner {
     queue: mpsc::Sender<Job>,
     store: Arc<dyn Store>,
     readers: Mutex<Vec<Box<dyn ReadConn>>>,
+    reader_permits: tokio::sync::Semaphore,
     clock: Arc<dyn Clock>,
     config: Config,
     metrics: Arc<ServiceMetrics>,
@@ -142,7 +147,7 @@ impl Service {
             .spawn(move || writer.run(receiver))
             .map_err(|error| ServiceError::Internal(format!("could not start the writer: {error}")))?;
         let inner =
-            Inner { queue, store, readers: Mutex::new(Vec::new()), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
+            Inner { queue, store, readers: Mutex::new(Vec::new()), reader_permits: tokio::sync::Semaphore::new(READERS), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
 
@@ -175,7 +180,20 @@ impl Service {
     pub async fn submit(&self, op: Op, idempotency: Option<Idempotency>, render: Option<Render>) -> ServiceResult<Reply> {
         let (reply, answer) = oneshot::channel();
         self.inner.queue.send(Job { op, idempotency, render, reply }).await.map_err(|_| ServiceError::Unavailable)?;
-        answer.await.map_err(|_| ServiceError::Unavailable)?
+        let reply = answer.await.map_err(|_| ServiceError::Unavailable)??;
+        if let Reply::Done { outcome: Outcome::UserCreated { user, token }, .. } = &reply {
+            // The new user's first request then needs no database read to authenticate.
+            self.cache_token(ops::token_hash(token), user.clone());
+        }
+        Ok(reply)
+    }
+
+    fn cache_token(&self, hash: [u8; 32], user: User) {
+        let mut cache = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned");
+        if cache.len() >= MAX_CACHED_TOKENS {
+            cache.clear();
+        }
+        cache.insert(hash, user);
     }
 
     /// Runs `read` on a pooled read connection, off the async threads.
@@ -184,8 +202,9 @@ impl Service {
         T: Send + 'static,
         F: FnOnce(&mut dyn ReadConn) -> ServiceResult<T> + Send + 'static,
     {
+        let permit = self.inner.reader_permits.acquire().await.map_err(|_| ServiceError::Unavailable)?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let pooled = inner.readers.lock().expect("the reader pool lock is never poisoned").pop();
             let mut conn = match pooled {
                 Some(conn) => conn,
@@ -195,14 +214,16 @@ impl Service {
             // A connection whose read failed in the database may be broken; let it go.
             if !matches!(result, Err(ServiceError::Store(_))) {
                 let mut pool = inner.readers.lock().expect("the reader pool lock is never poisoned");
-                if pool.len() < MAX_IDLE_READERS {
+                if pool.len() < READERS {
                     pool.push(conn);
                 }
             }
             result
         })
         .await
-        .map_err(|error| ServiceError::Internal(format!("a read task failed: {error}")))?
+        .map_err(|error| ServiceError::Internal(format!("a read task failed: {error}")))?;
+        drop(permit);
+        result
     }
 
     /// The caller a bearer token belongs to.
@@ -216,7 +237,7 @@ impl Service {
         }
         let user = self.read(move |conn| Ok(conn.user_by_token_hash(&hash)?)).await?;
         if let Some(user) = &user {
-            self.inner.users_by_token.lock().expect("the token cache lock is never poisoned").insert(hash, user.clone());
+            self.cache_token(hash, user.clone());
         }
         Ok(user.map(Principal::User))
     }
