@@ -357,7 +357,7 @@ impl OpContext<'_, '_> {
         let mut facts = AudienceFacts { group_member_count: None, sender_is_member: false, recipient_is_member: false };
         if let Some(group_id) = audience.group_id() {
             // A group the sender is not in is one they cannot see.
-            if self.batch.group(group_id)?.is_none() || !self.batch.is_member(group_id, sender_id)? {
+            if !self.batch.is_member(group_id, sender_id)? {
                 return Err(ServiceError::NotFound("group"));
             }
             facts.sender_is_member = true;
