@@ -28,6 +28,8 @@ struct Options {
     postgres_url: String,
     binary: String,
     output: Option<String>,
+    /// Which scenarios to run: 1 (with 2), 3, 4 and 6; all by default.
+    phases: Vec<u32>,
 }
 
 fn options() -> Result<Options> {
@@ -38,6 +40,7 @@ fn options() -> Result<Options> {
         postgres_url: "postgres://root@127.0.0.1:5432/test".to_owned(),
         binary: "target/release/hongbao".to_owned(),
         output: None,
+        phases: vec![1, 3, 4, 6],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,8 +52,11 @@ fn options() -> Result<Options> {
             "--postgres" => options.postgres_url = value()?,
             "--binary" => options.binary = value()?,
             "--output" => options.output = Some(value()?),
+            "--phases" => {
+                options.phases = value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6")).collect::<Result<_>>()?
+            }
             "--help" | "-h" => {
-                println!("hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--postgres URL] [--binary PATH] [--output FILE]");
+                println!("hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--phases 1,3,4,6] [--postgres URL] [--binary PATH] [--output FILE]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -83,69 +89,90 @@ async fn main() -> Result<()> {
 
     // 1 and 2: the hot packet, and latency at a fixed half-peak rate.
     let claims = scaled(&options, 100_000);
-    let (hot, fixed, rss) = hot_packet(&options, claims).await?;
-    peak_rss_kib = peak_rss_kib.max(rss);
-    let mut hot_row = Row {
-        scenario: format!("1. hot packet, {claims} claims"),
-        metric: "claims/s".into(),
-        hongbao: hot.per_second(),
-        peers: vec![],
-        higher_is_better: true,
-    };
-    let mut p50 =
-        Row { scenario: "1. hot packet".into(), metric: "p50 ms".into(), hongbao: hot.latencies.percentile_ms(50.0), peers: vec![], higher_is_better: false };
-    let mut p99 =
-        Row { scenario: "1. hot packet".into(), metric: "p99 ms".into(), hongbao: hot.latencies.percentile_ms(99.0), peers: vec![], higher_is_better: false };
-    let mut p999 =
-        Row { scenario: "1. hot packet".into(), metric: "p99.9 ms".into(), hongbao: hot.latencies.percentile_ms(99.9), peers: vec![], higher_is_better: false };
-    if !options.skip_peers {
-        for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
-            let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
-            hot_row.peers.push((name.into(), result.per_second()));
-            p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
-            p99.peers.push((name.into(), result.latencies.percentile_ms(99.0)));
-            p999.peers.push((name.into(), result.latencies.percentile_ms(99.9)));
+    if options.phases.contains(&1) {
+        let (hot, fixed, rss) = hot_packet(&options, claims).await?;
+        peak_rss_kib = peak_rss_kib.max(rss);
+        let mut hot_row = Row {
+            scenario: format!("1. hot packet, {claims} claims"),
+            metric: "claims/s".into(),
+            hongbao: hot.per_second(),
+            peers: vec![],
+            higher_is_better: true,
+        };
+        let mut p50 = Row {
+            scenario: "1. hot packet".into(),
+            metric: "p50 ms".into(),
+            hongbao: hot.latencies.percentile_ms(50.0),
+            peers: vec![],
+            higher_is_better: false,
+        };
+        let mut p99 = Row {
+            scenario: "1. hot packet".into(),
+            metric: "p99 ms".into(),
+            hongbao: hot.latencies.percentile_ms(99.0),
+            peers: vec![],
+            higher_is_better: false,
+        };
+        let mut p999 = Row {
+            scenario: "1. hot packet".into(),
+            metric: "p99.9 ms".into(),
+            hongbao: hot.latencies.percentile_ms(99.9),
+            peers: vec![],
+            higher_is_better: false,
+        };
+        if !options.skip_peers {
+            for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
+                let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
+                hot_row.peers.push((name.into(), result.per_second()));
+                p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
+                p99.peers.push((name.into(), result.latencies.percentile_ms(99.0)));
+                p999.peers.push((name.into(), result.latencies.percentile_ms(99.9)));
+            }
+            let result = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64))
+                .await
+                .context("while measuring the PostgreSQL row-lock claim")?;
+            hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
+            p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
+            p99.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.0)));
+            p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
         }
-        let result = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64))
-            .await
-            .context("while measuring the PostgreSQL row-lock claim")?;
-        hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
-        p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
-        p99.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.0)));
-        p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
+        rows.extend([hot_row, p50, p99, p999]);
+        rows.push(Row {
+            scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
+            metric: "p50 / p99 / p99.9 ms".into(),
+            hongbao: fixed.latencies.percentile_ms(99.0),
+            peers: vec![("p50".into(), fixed.latencies.percentile_ms(50.0)), ("p99.9".into(), fixed.latencies.percentile_ms(99.9))],
+            higher_is_better: false,
+        });
     }
-    rows.extend([hot_row, p50, p99, p999]);
-    rows.push(Row {
-        scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
-        metric: "p50 / p99 / p99.9 ms".into(),
-        hongbao: fixed.latencies.percentile_ms(99.0),
-        peers: vec![("p50".into(), fixed.latencies.percentile_ms(50.0)), ("p99.9".into(), fixed.latencies.percentile_ms(99.9))],
-        higher_is_better: false,
-    });
 
     // 3: many packets over many groups.
     let groups = scaled(&options, 10_000);
-    let (operations_per_second, rss) = many_packets(&options, groups).await?;
-    peak_rss_kib = peak_rss_kib.max(rss);
-    rows.push(Row {
-        scenario: format!("3. sends and claims over {groups} groups"),
-        metric: "operations/s".into(),
-        hongbao: operations_per_second,
-        peers: vec![],
-        higher_is_better: true,
-    });
+    if options.phases.contains(&3) {
+        let (operations_per_second, rss) = many_packets(&options, groups).await?;
+        peak_rss_kib = peak_rss_kib.max(rss);
+        rows.push(Row {
+            scenario: format!("3. sends and claims over {groups} groups"),
+            metric: "operations/s".into(),
+            hongbao: operations_per_second,
+            peers: vec![],
+            higher_is_better: true,
+        });
+    }
 
     // 4: the expiry sweep.
     let packets = scaled(&options, 1_000_000);
-    let (refunds_per_second, rss) = expiry_sweep(&options, packets).await?;
-    peak_rss_kib = peak_rss_kib.max(rss);
-    rows.push(Row {
-        scenario: format!("4. expiry sweep of {packets} packets"),
-        metric: "refunds/s".into(),
-        hongbao: refunds_per_second,
-        peers: vec![],
-        higher_is_better: true,
-    });
+    if options.phases.contains(&4) {
+        let (refunds_per_second, rss) = expiry_sweep(&options, packets).await?;
+        peak_rss_kib = peak_rss_kib.max(rss);
+        rows.push(Row {
+            scenario: format!("4. expiry sweep of {packets} packets"),
+            metric: "refunds/s".into(),
+            hongbao: refunds_per_second,
+            peers: vec![],
+            higher_is_better: true,
+        });
+    }
 
     // 5: memory.
     rows.push(Row {
@@ -157,7 +184,7 @@ async fn main() -> Result<()> {
     });
 
     // hongbao on PostgreSQL, three processes, against the textbook claim (issue: several processes).
-    if !options.skip_peers {
+    if !options.skip_peers && options.phases.contains(&6) {
         let claims = scaled(&options, 20_000);
         let three = postgres_three_processes(&options, claims).await.context("while measuring three processes on PostgreSQL")?;
         let textbook = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64)).await?;

@@ -23,8 +23,10 @@ pub struct ShareCache {
     cached_shares: usize,
 }
 
-/// The most shares kept in memory; past it the cache starts over.
+/// The most shares and packets kept in memory; past either the cache starts over. Only packets of
+/// more than one share are cached: a one-share packet is claimed at most once.
 const MAX_CACHED_SHARES: usize = 2_000_000;
+const MAX_CACHED_PACKETS: usize = 10_000;
 
 impl ShareCache {
     fn get(&mut self, conn: &mut dyn WriteConn, packet_id: &PacketId) -> StoreResult<Arc<Vec<Amount>>> {
@@ -37,7 +39,10 @@ impl ShareCache {
     }
 
     fn insert(&mut self, packet_id: PacketId, shares: Arc<Vec<Amount>>) {
-        if self.cached_shares + shares.len() > MAX_CACHED_SHARES {
+        if shares.len() < 2 {
+            return;
+        }
+        if self.cached_shares + shares.len() > MAX_CACHED_SHARES || self.shares.len() >= MAX_CACHED_PACKETS {
             self.shares.clear();
             self.cached_shares = 0;
         }
@@ -107,7 +112,8 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Records<K, T> {
 
 struct PacketSlot {
     packet: Packet,
-    is_new: bool,
+    /// The shares of a packet sent in this batch, which the batch writes with it.
+    new_shares: Option<Arc<Vec<Amount>>>,
     changed: bool,
 }
 
@@ -222,7 +228,7 @@ impl<'a> Batch<'a> {
             return Ok(Some(slot.packet.clone()));
         }
         let Some(packet) = self.conn.packet(id)? else { return Ok(None) };
-        self.packets.insert(id.clone(), PacketSlot { packet: packet.clone(), is_new: false, changed: false });
+        self.packets.insert(id.clone(), PacketSlot { packet: packet.clone(), new_shares: None, changed: false });
         self.packet_order.push(id.clone());
         Ok(Some(packet))
     }
@@ -232,7 +238,7 @@ impl<'a> Batch<'a> {
         if self.claimed.contains(&key) {
             return Ok(true);
         }
-        if self.checked_unclaimed.contains(&key) || self.packets.get(packet_id).is_some_and(|slot| slot.is_new) {
+        if self.checked_unclaimed.contains(&key) || self.packets.get(packet_id).is_some_and(|slot| slot.new_shares.is_some()) {
             return Ok(false);
         }
         let claimed = self.conn.has_claimed(packet_id, user_id)?;
@@ -246,13 +252,16 @@ impl<'a> Batch<'a> {
 
     /// A packet's claims in claim order, stored and new.
     pub fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
-        let mut claims = if self.packets.get(packet_id).is_some_and(|slot| slot.is_new) { Vec::new() } else { self.conn.claims(packet_id)? };
+        let mut claims = if self.packets.get(packet_id).is_some_and(|slot| slot.new_shares.is_some()) { Vec::new() } else { self.conn.claims(packet_id)? };
         claims.extend(self.new_claims.iter().filter(|(id, _, _)| id == packet_id).map(|(_, _, claim)| claim.clone()));
         Ok(claims)
     }
 
     pub fn share(&mut self, packet_id: &PacketId, index: u32) -> StoreResult<Amount> {
-        let shares = self.share_cache.get(self.conn, packet_id)?;
+        let shares = match self.packets.get(packet_id).and_then(|slot| slot.new_shares.clone()) {
+            Some(shares) => shares,
+            None => self.share_cache.get(self.conn, packet_id)?,
+        };
         shares.get(index as usize).copied().ok_or_else(|| hongbao_store::corrupt(format!("packet {packet_id} has no share {index}")))
     }
 
@@ -402,9 +411,10 @@ impl<'a> Batch<'a> {
 
     pub fn insert_packet(&mut self, packet: Packet, shares: Vec<Amount>) {
         self.wrote();
-        self.share_cache.insert(packet.id.clone(), Arc::new(shares));
+        let shares = Arc::new(shares);
+        self.share_cache.insert(packet.id.clone(), shares.clone());
         self.packet_order.push(packet.id.clone());
-        self.packets.insert(packet.id.clone(), PacketSlot { packet, is_new: true, changed: true });
+        self.packets.insert(packet.id.clone(), PacketSlot { packet, new_shares: Some(shares), changed: true });
     }
 
     pub fn update_packet(&mut self, packet: Packet) {
@@ -465,9 +475,8 @@ impl<'a> Batch<'a> {
         let mut updated_packets = Vec::new();
         for id in &self.packet_order {
             let slot = self.packets.remove(id).expect("every ordered packet has a slot");
-            if slot.is_new {
-                let shares = self.share_cache.shares.get(id).map(|shares| shares.as_ref().clone()).unwrap_or_default();
-                new_packets.push((slot.packet, shares));
+            if let Some(shares) = slot.new_shares {
+                new_packets.push((slot.packet, Arc::unwrap_or_clone(shares)));
             } else if slot.changed {
                 updated_packets.push(slot.packet);
             }

@@ -146,8 +146,17 @@ impl Service {
             .name("hongbao-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|error| ServiceError::Internal(format!("could not start the writer: {error}")))?;
-        let inner =
-            Inner { queue, store, readers: Mutex::new(Vec::new()), reader_permits: tokio::sync::Semaphore::new(READERS), clock, config, metrics, admin_token_hash, users_by_token: Mutex::new(HashMap::new()) };
+        let inner = Inner {
+            queue,
+            store,
+            readers: Mutex::new(Vec::new()),
+            reader_permits: tokio::sync::Semaphore::new(READERS),
+            clock,
+            config,
+            metrics,
+            admin_token_hash,
+            users_by_token: Mutex::new(HashMap::new()),
+        };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
 

@@ -134,6 +134,8 @@ pub enum Outcome {
     },
     Transfer(Transfer),
     ReturnRequest(ReturnRequest),
+    /// A packet refunded at expiry.
+    Expired(Packet),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -446,7 +448,8 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Claimed { packet_id: packet_id.clone(), claim })
     }
 
-    fn refund(&mut self, mut packet: Packet, refund: Refund) -> ServiceResult<Outcome> {
+    /// Moves a finishing packet's remainder back to its sender and records it.
+    fn refund(&mut self, mut packet: Packet, refund: Refund) -> ServiceResult<Packet> {
         let refund_txn_no = if refund.amount.is_zero() {
             None
         } else {
@@ -468,8 +471,7 @@ impl OpContext<'_, '_> {
         packet.record_refund(&refund, refund_txn_no, self.now);
         self.batch.update_packet(packet.clone());
         self.effects.packets_refunded += 1;
-        let claims = self.batch.claims(&packet.id)?;
-        Ok(Outcome::Packet(PacketView { packet, claims }))
+        Ok(packet)
     }
 
     fn recall(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
@@ -483,13 +485,15 @@ impl OpContext<'_, '_> {
             Err(PacketError::NotSender) => return Err(ServiceError::Forbidden("only the sender can recall a packet".into())),
             Err(error) => return Err(ServiceError::InvalidState(format!("the packet cannot be recalled: {error}"))),
         };
-        self.refund(packet, refund)
+        let packet = self.refund(packet, refund)?;
+        let claims = self.batch.claims(&packet.id)?;
+        Ok(Outcome::Packet(PacketView { packet, claims }))
     }
 
     fn expire(&mut self, packet_id: &PacketId) -> ServiceResult<Outcome> {
         let Some(packet) = self.batch.packet(packet_id)? else { return Ok(Outcome::Nothing) };
         match packet.expire(self.now) {
-            Ok(refund) => self.refund(packet, refund),
+            Ok(refund) => Ok(Outcome::Expired(self.refund(packet, refund)?)),
             Err(_) => Ok(Outcome::Nothing),
         }
     }

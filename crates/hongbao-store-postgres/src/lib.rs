@@ -431,9 +431,8 @@ fn strings<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
 
 impl WriteConn for PostgresConn {
     fn begin(&mut self) -> StoreResult<()> {
-        self.client.batch_execute("BEGIN").ctx("beginning a transaction")?;
-        self.execute("SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE", &[], "taking the writer lock")?;
-        Ok(())
+        // One round trip: the lock is taken as the transaction begins.
+        self.client.batch_execute("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE").ctx("beginning a transaction under the writer lock")
     }
 
     fn commit(&mut self) -> StoreResult<()> {

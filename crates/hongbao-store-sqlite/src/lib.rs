@@ -68,7 +68,9 @@ impl SqliteStore {
                 return Err(corrupt(format!("the database refused WAL mode (it is in {mode} mode)")));
             }
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;").ctx("setting pragmas")?;
+        // The writer keeps a large page cache; the many readers small ones.
+        let cache_kib = if read_only { 8_192 } else { 131_072 };
+        conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{cache_kib};")).ctx("setting pragmas")?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteConn { conn })
     }
