@@ -63,6 +63,10 @@ where
     Ok((elapsed, latencies, all.into_iter().map(|(_, _, result)| result).collect()))
 }
 
+/// Most requests in flight at once in an open loop: past it a request waits for a free slot, and
+/// the wait counts in its latency, which is measured from its planned start.
+const MAX_IN_FLIGHT: usize = 512;
+
 /// Starts `count` requests at `rate` per second and waits for all of them.
 pub async fn open_loop<F, Fut>(count: usize, rate: f64, request: F) -> Result<Latencies>
 where
@@ -70,13 +74,16 @@ where
     Fut: Future<Output = Result<()>> + Send + 'static,
 {
     let request = Arc::new(request);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let started = Instant::now();
     let mut running = tokio::task::JoinSet::new();
     for index in 0..count {
         let planned = started + Duration::from_secs_f64(index as f64 / rate);
         tokio::time::sleep_until(planned.into()).await;
         let request = request.clone();
+        let slots = slots.clone();
         running.spawn(async move {
+            let _slot = slots.acquire().await.context("the slots are never closed")?;
             request(index).await?;
             Ok::<_, anyhow::Error>(planned.elapsed().as_micros() as u64)
         });

@@ -324,6 +324,19 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     })
     .await?;
     println!("   p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms", latencies.percentile_ms(50.0), latencies.percentile_ms(99.0), latencies.percentile_ms(99.9));
+    // The server's own view of the same claims (both phases), to tell its stalls from the client's.
+    let metrics = reqwest::get(format!("{}/metrics", server.base)).await?.text().await?;
+    let bucket = |le: &str| -> u64 {
+        let prefix = format!("hongbao_http_request_duration_seconds_bucket{{method=\"POST\",route=\"/v1/packets/{{id}}/claim\",le=\"{le}\"}} ");
+        metrics.lines().find_map(|line| line.strip_prefix(prefix.as_str())?.parse().ok()).unwrap_or(0)
+    };
+    let all = bucket("+Inf").max(1);
+    println!(
+        "   server-side, all claims so far: {:.2}% within 10 ms, {:.2}% within 50 ms, {:.3}% over 100 ms",
+        bucket("0.010000") as f64 * 100.0 / all as f64,
+        bucket("0.050000") as f64 * 100.0 / all as f64,
+        (all - bucket("0.100000")) as f64 * 100.0 / all as f64
+    );
     let rss = server.peak_rss_kib();
     server.stop().await;
     verify(&options.binary, &url)?;
