@@ -293,3 +293,44 @@ async fn deadlines_that_pass_while_the_server_is_down_are_carried_out_once_at_st
     assert_eq!(expired["txn_nos"].as_array().map(Vec::len), Some(2));
     server.assert_verified();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_deadlines_set_through_configuration() {
+    use hongbao_core::returns::ReturnRules;
+    use hongbao_core::transfer::TransferTimings;
+    use hongbao_service::Config;
+
+    let config = Config {
+        transfers: TransferTimings { accept_ttl_seconds: 5, delay_2h_seconds: 2, delay_24h_seconds: 3, ..TransferTimings::default() },
+        returns: ReturnRules { default_respond_within_seconds: 4, ..ReturnRules::default() },
+        ..Config::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let alice = server.funded_user("alice", 100_00).await;
+    let bob = server.user("bob").await;
+    let delayed = send(&server, &alice, &bob, 1_00, "delay_2h").await;
+    let seconds = |from: &Value, to: &Value| {
+        let parse = |value: &Value| value.as_str().expect("a time")[17..23].parse::<f64>().expect("seconds");
+        (parse(to) - parse(from)).rem_euclid(60.0)
+    };
+    assert_eq!(seconds(&delayed["created_at"], &delayed["arrives_at"]), 2.0);
+    assert_eq!(seconds(&delayed["created_at"], &delayed["accept_by"]), 5.0);
+    let longer = send(&server, &alice, &bob, 1_00, "delay_24h").await;
+    assert_eq!(seconds(&longer["created_at"], &longer["arrives_at"]), 3.0);
+
+    let settled = send(&server, &alice, &bob, 2_00, "instant").await;
+    let accepted = server.post_empty(&format!("/v1/transfers/{}/accept", id(&settled)), &bob.token).await.expect(StatusCode::OK);
+    let request =
+        server.post("/v1/return-requests", &alice.token, json!({ "txn_no": accepted["txn_nos"][1], "reason": "test" })).await.expect(StatusCode::CREATED);
+    assert_eq!(seconds(&request["created_at"], &request["respond_by"]), 4.0);
+
+    server.clock.advance_seconds(5);
+    assert_eq!(wait_for_transfer_end(&server, &id(&delayed), &alice).await["status"], "expired", "never accepted within the configured 5 s");
+    let path = format!("/v1/return-requests/{}", request["id"].as_str().expect("id"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get(&path, &alice.token).await.expect(StatusCode::OK)["status"] != "expired" {
+        assert!(std::time::Instant::now() < deadline, "the request never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.assert_verified();
+}
