@@ -76,6 +76,15 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(response)
 }
 
+/// A body refused for its size is left unread, so the connection cannot carry another request: say so,
+/// rather than let the client's next request on it fail.
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -118,6 +127,7 @@ pub fn router(service: Service) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

@@ -90,6 +90,7 @@ async fn malformed_bodies_and_content_types_are_refused() {
         )
         .await;
     assert_refused(&server, &before, "a body over the size limit", &oversized, StatusCode::PAYLOAD_TOO_LARGE, VALIDATION);
+    assert_eq!(oversized.headers.get("connection").and_then(|value| value.to_str().ok()), Some("close"), "the unread connection is closed");
     assert_eq!(server.balance(&alice).await, 10_00);
 }
 
