@@ -102,7 +102,7 @@ impl Store for PostgresStore {
 /// One PostgreSQL connection with its prepared statements.
 pub struct PostgresConn {
     client: Client,
-    statements: HashMap<&'static str, Statement>,
+    statements: HashMap<String, Statement>,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -158,12 +158,12 @@ fn packet_from_row(row: &Row) -> StoreResult<Packet> {
 }
 
 impl PostgresConn {
-    fn statement(&mut self, sql: &'static str) -> StoreResult<Statement> {
+    fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
         let statement = self.client.prepare(sql).ctx("preparing a statement")?;
-        self.statements.insert(sql, statement.clone());
+        self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
 
@@ -536,7 +536,7 @@ impl WriteConn for PostgresConn {
         }
         let new_packets: Vec<&Packet> = changes.new_packets.iter().map(|(packet, _)| packet).collect();
         if !new_packets.is_empty() {
-            self.write_packets(&new_packets, true)?;
+            self.insert_packets(&new_packets)?;
             let mut share_packets = Vec::new();
             let mut share_indexes = Vec::new();
             let mut share_amounts = Vec::new();
@@ -553,44 +553,10 @@ impl WriteConn for PostgresConn {
                 "inserting shares",
             )?;
         }
-        if !changes.updated_packets.is_empty() {
-            let updated: Vec<&Packet> = changes.updated_packets.iter().collect();
-            self.write_packets(&updated, false)?;
-        }
-        if !changes.claims.is_empty() {
-            let packets: Vec<&str> = changes.claims.iter().map(|(packet_id, _, _)| packet_id.as_str()).collect();
-            let users: Vec<&str> = changes.claims.iter().map(|(_, _, claim)| claim.user_id.as_str()).collect();
-            let indexes: Vec<i64> = changes.claims.iter().map(|(_, index, _)| i64::from(*index)).collect();
-            let amounts: Vec<i64> = changes.claims.iter().map(|(_, _, claim)| claim.amount.minor_units()).collect();
-            let txn_nos: Vec<&str> = changes.claims.iter().map(|(_, _, claim)| claim.txn_no.as_str()).collect();
-            let claimed_at: Vec<i64> = changes.claims.iter().map(|(_, _, claim)| claim.claimed_at.millis()).collect();
-            self.execute(
-                "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])",
-                &[&packets, &users, &indexes, &amounts, &txn_nos, &claimed_at],
-                "inserting claims",
-            )?;
-        }
-        if !changes.journal.is_empty() {
-            self.write_journal(changes)?;
-        }
-        if !changes.balance_deltas.is_empty() {
-            let accounts = strings(changes.balance_deltas.iter().map(|(account, _)| account));
-            let deltas: Vec<i64> = changes.balance_deltas.iter().map(|(_, delta)| *delta).collect();
-            // Update the balances that exist, then create the rest. The writer lock makes the two steps
-            // safe; the CHECK constraint refuses any that would go negative.
-            self.execute(
-                "UPDATE balances SET balance = balances.balance + d.delta FROM UNNEST($1::text[], $2::bigint[]) AS d(account, delta) WHERE balances.account = d.account",
-                &[&accounts, &deltas],
-                "updating balances",
-            )?;
-            self.execute(
-                "INSERT INTO balances (account, balance) SELECT d.account, d.delta FROM UNNEST($1::text[], $2::bigint[]) AS d(account, delta) \
-                 WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.account = d.account)",
-                &[&accounts, &deltas],
-                "creating balances",
-            )?;
-        }
+
+        // Claims, packet counters, journal entries with their postings and parties, and balances: the
+        // rows every claim, refund and transfer step writes, in one statement and one round trip.
+        self.write_ledger(changes)?;
         for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
             let txn_nos: Vec<&str> = transfer.txn_nos.iter().map(TxnNo::as_str).collect();
             self.execute(
@@ -653,9 +619,142 @@ impl WriteConn for PostgresConn {
     }
 }
 
+/// One statement of several data-modifying parts (`WITH a AS (INSERT …), b AS (UPDATE …) SELECT 1`),
+/// with its parameters numbered as they are added.
+#[derive(Default)]
+struct Bulk {
+    parts: Vec<String>,
+    params: Vec<Box<dyn ToSql + Sync>>,
+}
+
+impl Bulk {
+    /// Adds a parameter; returns its placeholder with the given cast, e.g. `$3::text[]`.
+    fn param<T: ToSql + Sync + 'static>(&mut self, value: T, cast: &str) -> String {
+        self.params.push(Box::new(value));
+        format!("${}::{cast}", self.params.len())
+    }
+
+    fn part(&mut self, sql: String) {
+        self.parts.push(sql);
+    }
+
+    fn sql(&self) -> String {
+        let parts: Vec<String> = self.parts.iter().enumerate().map(|(index, part)| format!("part{index} AS ({part})")).collect();
+        format!("WITH {} SELECT 1", parts.join(", "))
+    }
+}
+
 impl PostgresConn {
-    /// Inserts new packets, or updates the changing fields of existing ones, with one statement.
-    fn write_packets(&mut self, packets: &[&Packet], insert: bool) -> StoreResult<()> {
+    fn write_ledger(&mut self, changes: &Changes) -> StoreResult<()> {
+        let mut bulk = Bulk::default();
+        if !changes.claims.is_empty() {
+            let packets = bulk.param(changes.claims.iter().map(|(packet_id, _, _)| packet_id.to_string()).collect::<Vec<_>>(), "text[]");
+            let users = bulk.param(changes.claims.iter().map(|(_, _, claim)| claim.user_id.to_string()).collect::<Vec<_>>(), "text[]");
+            let indexes = bulk.param(changes.claims.iter().map(|(_, index, _)| i64::from(*index)).collect::<Vec<_>>(), "bigint[]");
+            let amounts = bulk.param(changes.claims.iter().map(|(_, _, claim)| claim.amount.minor_units()).collect::<Vec<_>>(), "bigint[]");
+            let txn_nos = bulk.param(changes.claims.iter().map(|(_, _, claim)| claim.txn_no.to_string()).collect::<Vec<_>>(), "text[]");
+            let claimed_at = bulk.param(changes.claims.iter().map(|(_, _, claim)| claim.claimed_at.millis()).collect::<Vec<_>>(), "bigint[]");
+            bulk.part(format!(
+                "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) SELECT * FROM UNNEST({packets}, {users}, {indexes}, {amounts}, {txn_nos}, {claimed_at})"
+            ));
+        }
+        if !changes.updated_packets.is_empty() {
+            let packets = &changes.updated_packets;
+            let ids = bulk.param(packets.iter().map(|packet| packet.id.to_string()).collect::<Vec<_>>(), "text[]");
+            let counts = bulk.param(packets.iter().map(|packet| i64::from(packet.claimed_count)).collect::<Vec<_>>(), "bigint[]");
+            let claimed = bulk.param(packets.iter().map(|packet| packet.claimed_amount.minor_units()).collect::<Vec<_>>(), "bigint[]");
+            let statuses = bulk.param(packets.iter().map(|packet| packet.status.as_str().to_owned()).collect::<Vec<_>>(), "text[]");
+            let finished = bulk.param(packets.iter().map(|packet| packet.finished_at.map(Timestamp::millis)).collect::<Vec<_>>(), "bigint[]");
+            let refunded = bulk.param(packets.iter().map(|packet| packet.refunded_amount.minor_units()).collect::<Vec<_>>(), "bigint[]");
+            let refund_txn_nos = bulk.param(packets.iter().map(|packet| packet.refund_txn_no.as_ref().map(TxnNo::to_string)).collect::<Vec<_>>(), "text[]");
+            let luckiest = bulk.param(packets.iter().map(|packet| packet.luckiest_user_id.as_ref().map(UserId::to_string)).collect::<Vec<_>>(), "text[]");
+            bulk.part(format!(
+                "UPDATE packets SET claimed_count = u.claimed_count, claimed_amount = u.claimed_amount, status = u.status, finished_at = u.finished_at, \
+                 refunded_amount = u.refunded_amount, refund_txn_no = u.refund_txn_no, luckiest_user_id = u.luckiest_user_id \
+                 FROM UNNEST({ids}, {counts}, {claimed}, {statuses}, {finished}, {refunded}, {refund_txn_nos}, {luckiest}) \
+                 AS u(id, claimed_count, claimed_amount, status, finished_at, refunded_amount, refund_txn_no, luckiest_user_id) WHERE packets.id = u.id"
+            ));
+        }
+        if !changes.journal.is_empty() {
+            let entries: Vec<&JournalEntry> = changes.journal.iter().map(|(entry, _)| entry).collect();
+            let seqs = bulk.param(entries.iter().map(|entry| entry.seq as i64).collect::<Vec<_>>(), "bigint[]");
+            let txn_nos = bulk.param(entries.iter().map(|entry| entry.txn.txn_no().to_string()).collect::<Vec<_>>(), "text[]");
+            let kinds = bulk.param(entries.iter().map(|entry| entry.txn.kind().as_str().to_owned()).collect::<Vec<_>>(), "text[]");
+            let created = bulk.param(entries.iter().map(|entry| entry.txn.created_at().millis()).collect::<Vec<_>>(), "bigint[]");
+            let amounts = bulk.param(entries.iter().map(|entry| entry.txn.amount().minor_units()).collect::<Vec<_>>(), "bigint[]");
+            let memos = bulk.param(entries.iter().map(|entry| entry.txn.memo().map(str::to_owned)).collect::<Vec<_>>(), "text[]");
+            let references = bulk.param(entries.iter().map(|entry| entry.txn.reference().map(str::to_owned)).collect::<Vec<_>>(), "text[]");
+            let packet_ids =
+                bulk.param(entries.iter().map(|entry| entry.txn.related().packet_id.as_ref().map(PacketId::to_string)).collect::<Vec<_>>(), "text[]");
+            let transfer_ids =
+                bulk.param(entries.iter().map(|entry| entry.txn.related().transfer_id.as_ref().map(TransferId::to_string)).collect::<Vec<_>>(), "text[]");
+            let corrects =
+                bulk.param(entries.iter().map(|entry| entry.txn.related().corrects_txn_no.as_ref().map(TxnNo::to_string)).collect::<Vec<_>>(), "text[]");
+            let prev_hashes = bulk.param(entries.iter().map(|entry| entry.prev_hash.0.to_vec()).collect::<Vec<_>>(), "bytea[]");
+            let hashes = bulk.param(entries.iter().map(|entry| entry.hash.0.to_vec()).collect::<Vec<_>>(), "bytea[]");
+            let requests = bulk.param(
+                entries.iter().map(|entry| entry.txn.related().return_request_id.as_ref().map(ReturnRequestId::to_string)).collect::<Vec<_>>(),
+                "text[]",
+            );
+            bulk.part(format!(
+                "INSERT INTO journal (seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id) \
+                 SELECT * FROM UNNEST({seqs}, {txn_nos}, {kinds}, {created}, {amounts}, {memos}, {references}, {packet_ids}, {transfer_ids}, {corrects}, {prev_hashes}, {hashes}, {requests})"
+            ));
+            let (mut posting_seqs, mut posting_indexes, mut posting_accounts, mut posting_amounts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut party_seqs, mut party_users) = (Vec::new(), Vec::new());
+            for (entry, parties) in &changes.journal {
+                for (index, posting) in entry.txn.postings().iter().enumerate() {
+                    posting_seqs.push(entry.seq as i64);
+                    posting_indexes.push(index as i64);
+                    posting_accounts.push(posting.account.to_string());
+                    posting_amounts.push(posting.amount);
+                }
+                let mut seen = Vec::new();
+                for party in parties {
+                    if !seen.contains(&party) {
+                        seen.push(party);
+                        party_seqs.push(entry.seq as i64);
+                        party_users.push(party.to_string());
+                    }
+                }
+            }
+            let (seqs, indexes, accounts, amounts) = (
+                bulk.param(posting_seqs, "bigint[]"),
+                bulk.param(posting_indexes, "bigint[]"),
+                bulk.param(posting_accounts, "text[]"),
+                bulk.param(posting_amounts, "bigint[]"),
+            );
+            bulk.part(format!("INSERT INTO postings (seq, idx, account, amount) SELECT * FROM UNNEST({seqs}, {indexes}, {accounts}, {amounts})"));
+            let (seqs, users) = (bulk.param(party_seqs, "bigint[]"), bulk.param(party_users, "text[]"));
+            bulk.part(format!("INSERT INTO txn_parties (seq, user_id) SELECT * FROM UNNEST({seqs}, {users})"));
+        }
+        if !changes.balance_deltas.is_empty() {
+            let accounts = bulk.param(changes.balance_deltas.iter().map(|(account, _)| account.to_string()).collect::<Vec<_>>(), "text[]");
+            let deltas = bulk.param(changes.balance_deltas.iter().map(|(_, delta)| *delta).collect::<Vec<_>>(), "bigint[]");
+            // Update the balances that exist and create the rest; the two parts touch different rows.
+            // The writer lock makes this safe; the CHECK constraint refuses any that would go negative.
+            let updated = format!("part{}", bulk.parts.len());
+            bulk.part(format!(
+                "UPDATE balances SET balance = balances.balance + d.delta FROM UNNEST({accounts}, {deltas}) AS d(account, delta) \
+                 WHERE balances.account = d.account RETURNING balances.account"
+            ));
+            bulk.part(format!(
+                "INSERT INTO balances (account, balance) SELECT d.account, d.delta FROM UNNEST({accounts}, {deltas}) AS d(account, delta) \
+                 WHERE d.account NOT IN (SELECT account FROM {updated})"
+            ));
+        }
+        if bulk.parts.is_empty() {
+            return Ok(());
+        }
+        let sql = bulk.sql();
+        let statement = self.statement(&sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = bulk.params.iter().map(|param| param.as_ref()).collect();
+        self.client.execute(&statement, &params).ctx("writing the batch's ledger rows")?;
+        Ok(())
+    }
+
+    /// Inserts new packets, in their state at the end of the batch, with one statement.
+    fn insert_packets(&mut self, packets: &[&Packet]) -> StoreResult<()> {
         let ids: Vec<&str> = packets.iter().map(|packet| packet.id.as_str()).collect();
         let claimed_counts: Vec<i64> = packets.iter().map(|packet| i64::from(packet.claimed_count)).collect();
         let claimed_amounts: Vec<i64> = packets.iter().map(|packet| packet.claimed_amount.minor_units()).collect();
@@ -664,17 +763,6 @@ impl PostgresConn {
         let refunded: Vec<i64> = packets.iter().map(|packet| packet.refunded_amount.minor_units()).collect();
         let refund_txn_nos: Vec<Option<&str>> = packets.iter().map(|packet| packet.refund_txn_no.as_ref().map(TxnNo::as_str)).collect();
         let luckiest: Vec<Option<&str>> = packets.iter().map(|packet| packet.luckiest_user_id.as_ref().map(UserId::as_str)).collect();
-        if !insert {
-            self.execute(
-                "UPDATE packets SET claimed_count = u.claimed_count, claimed_amount = u.claimed_amount, status = u.status, finished_at = u.finished_at, \
-                 refunded_amount = u.refunded_amount, refund_txn_no = u.refund_txn_no, luckiest_user_id = u.luckiest_user_id \
-                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
-                 AS u(id, claimed_count, claimed_amount, status, finished_at, refunded_amount, refund_txn_no, luckiest_user_id) WHERE packets.id = u.id",
-                &[&ids, &claimed_counts, &claimed_amounts, &statuses, &finished, &refunded, &refund_txn_nos, &luckiest],
-                "updating packets",
-            )?;
-            return Ok(());
-        }
         let kinds: Vec<&str> = packets.iter().map(|packet| packet.kind.as_str()).collect();
         let senders: Vec<&str> = packets.iter().map(|packet| packet.sender_id.as_str()).collect();
         let groups: Vec<Option<&str>> = packets.iter().map(|packet| packet.audience.group_id().map(GroupId::as_str)).collect();
@@ -711,64 +799,6 @@ impl PostgresConn {
                 &luckiest,
             ],
             "inserting packets",
-        )?;
-        Ok(())
-    }
-
-    fn write_journal(&mut self, changes: &Changes) -> StoreResult<()> {
-        let entries: Vec<&JournalEntry> = changes.journal.iter().map(|(entry, _)| entry).collect();
-        let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq as i64).collect();
-        let txn_nos: Vec<&str> = entries.iter().map(|entry| entry.txn.txn_no().as_str()).collect();
-        let kinds: Vec<&str> = entries.iter().map(|entry| entry.txn.kind().as_str()).collect();
-        let created: Vec<i64> = entries.iter().map(|entry| entry.txn.created_at().millis()).collect();
-        let amounts: Vec<i64> = entries.iter().map(|entry| entry.txn.amount().minor_units()).collect();
-        let memos: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.memo()).collect();
-        let references: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.reference()).collect();
-        let packet_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().packet_id.as_ref().map(PacketId::as_str)).collect();
-        let transfer_ids: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().transfer_id.as_ref().map(TransferId::as_str)).collect();
-        let corrects: Vec<Option<&str>> = entries.iter().map(|entry| entry.txn.related().corrects_txn_no.as_ref().map(TxnNo::as_str)).collect();
-        let prev_hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.prev_hash.0[..]).collect();
-        let hashes: Vec<&[u8]> = entries.iter().map(|entry| &entry.hash.0[..]).collect();
-        let return_request_ids: Vec<Option<&str>> =
-            entries.iter().map(|entry| entry.txn.related().return_request_id.as_ref().map(ReturnRequestId::as_str)).collect();
-        self.execute(
-            "INSERT INTO journal (seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id) \
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-             $11::bytea[], $12::bytea[], $13::text[])",
-            &[&seqs, &txn_nos, &kinds, &created, &amounts, &memos, &references, &packet_ids, &transfer_ids, &corrects, &prev_hashes, &hashes, &return_request_ids],
-            "appending to the journal",
-        )?;
-        let mut posting_seqs = Vec::new();
-        let mut posting_indexes = Vec::new();
-        let mut posting_accounts = Vec::new();
-        let mut posting_amounts = Vec::new();
-        let mut party_seqs = Vec::new();
-        let mut party_users = Vec::new();
-        for (entry, parties) in &changes.journal {
-            for (index, posting) in entry.txn.postings().iter().enumerate() {
-                posting_seqs.push(entry.seq as i64);
-                posting_indexes.push(index as i64);
-                posting_accounts.push(posting.account.to_string());
-                posting_amounts.push(posting.amount);
-            }
-            let mut seen = Vec::new();
-            for party in parties {
-                if !seen.contains(&party) {
-                    seen.push(party);
-                    party_seqs.push(entry.seq as i64);
-                    party_users.push(party.as_str());
-                }
-            }
-        }
-        self.execute(
-            "INSERT INTO postings (seq, idx, account, amount) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])",
-            &[&posting_seqs, &posting_indexes, &posting_accounts, &posting_amounts],
-            "inserting postings",
-        )?;
-        self.execute(
-            "INSERT INTO txn_parties (seq, user_id) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
-            &[&party_seqs, &party_users],
-            "recording parties",
         )?;
         Ok(())
     }
