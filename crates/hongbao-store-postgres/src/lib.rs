@@ -353,7 +353,7 @@ impl ReadConn for PostgresConn {
     }
 
     fn journal_len(&mut self) -> StoreResult<u64> {
-        let rows = self.query("SELECT count(*) FROM journal", &[], "counting the journal")?;
+        let rows = self.query("SELECT coalesce(max(seq), 0) FROM journal", &[], "counting the journal")?;
         Ok(rows.first().map(|row| get::<i64>(row, 0)).transpose()?.unwrap_or(0) as u64)
     }
 

@@ -69,7 +69,7 @@ impl SqliteStore {
             }
         }
         // The writer keeps a large page cache; the many readers small ones.
-        let cache_kib = if read_only { 8_192 } else { 131_072 };
+        let cache_kib = if read_only { 8_192 } else { 16_384 };
         conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{cache_kib};")).ctx("setting pragmas")?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteConn { conn })
@@ -511,7 +511,7 @@ impl ReadConn for SqliteConn {
     fn journal_len(&mut self) -> StoreResult<u64> {
         let len: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM journal")
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM journal")
             .ctx("counting the journal")?
             .query_row([], |row| row.get(0))
             .ctx("counting the journal")?;

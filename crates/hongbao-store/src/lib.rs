@@ -139,7 +139,8 @@ pub trait ReadConn: Send {
     fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>>;
     /// Entries in sequence order starting at `from_seq`, at most `limit` of them.
     fn journal_range(&mut self, from_seq: u64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
-    /// Number of journal entries.
+    /// Number of journal entries: the last sequence number, read from the index (sequence numbers
+    /// have no gaps; verify checks that).
     fn journal_len(&mut self) -> StoreResult<u64>;
     /// Every packet's id with its escrow-relevant totals, for verify.
     fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>>;
