@@ -30,6 +30,14 @@ struct Answer<B> {
     body: fn(&Outcome) -> Option<B>,
 }
 
+// Both fields are plain values, whatever `B` is.
+impl<B> Clone for Answer<B> {
+    fn clone(&self) -> Answer<B> {
+        *self
+    }
+}
+impl<B> Copy for Answer<B> {}
+
 fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
     match (answer.body)(outcome) {
         Some(body) => Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize") },
@@ -54,23 +62,13 @@ async fn write<B: Serialize + 'static>(
     op: Op,
     answer: Answer<B>,
 ) -> ApiResult<Response> {
-    let Some(key) = key.0 else {
-        return match state.service.submit(op, None, None).await? {
-            Reply::Done { outcome, .. } => {
-                let rendered = render(&answer, &outcome);
-                Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, false))
-            }
-            Reply::Replayed(rendered) => Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, true)),
-        };
-    };
-    let idempotency = Idempotency { caller: caller.0.idempotency_scope(), key, request_hash: request_hash("POST", uri.path(), raw) };
-    let reply = state.service.submit(op, Some(idempotency), Some(Box::new(move |outcome: &Outcome| render(&answer, outcome)))).await?;
-    let (rendered, replayed) = match reply {
+    // With a key, the response is rendered inside the writer's transaction and stored with it;
+    // without one, it is rendered here.
+    let idempotency = key.0.map(|key| Idempotency { caller: caller.0.idempotency_scope(), key, request_hash: request_hash("POST", uri.path(), raw) });
+    let render_in_writer: Option<hongbao_service::Render> = idempotency.as_ref().map(|_| Box::new(move |outcome: &Outcome| render(&answer, outcome)) as _);
+    let (rendered, replayed) = match state.service.submit(op, idempotency, render_in_writer).await? {
         Reply::Done { rendered: Some(rendered), .. } => (rendered, false),
-        Reply::Done { outcome, rendered: None } => {
-            tracing::error!(?outcome, "an idempotent write came back unrendered");
-            return Err(ApiError::from(hongbao_service::ServiceError::Internal("unrendered idempotent write".into())));
-        }
+        Reply::Done { outcome, rendered: None } => (render(&answer, &outcome), false),
         Reply::Replayed(rendered) => (rendered, true),
     };
     Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, replayed))

@@ -73,7 +73,7 @@ async fn malformed_bodies_and_content_types_are_refused() {
     for (what, content_type, body, status) in raw_cases {
         let path = "/v1/withdrawals";
         let answer = match content_type {
-            Some(content_type) => server.post_raw(path, &alice.token, content_type, body).await,
+            Some(content_type) => server.post_bytes(path, &alice.token, Some(content_type), body.to_vec()).await,
             None => server.post_bytes(path, &alice.token, None, body.to_vec()).await,
         };
         assert_refused(&server, &before, what, &answer, status, VALIDATION);

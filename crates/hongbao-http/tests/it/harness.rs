@@ -116,23 +116,6 @@ impl TestServer {
         Answer { status, body, headers }
     }
 
-    /// Sends raw bytes with a content type, for malformed-input tests.
-    pub async fn post_raw(&self, path: &str, token: &str, content_type: &str, body: &'static [u8]) -> Answer {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("the server answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a body");
-        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers }
-    }
-
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None, &[]).await
     }
