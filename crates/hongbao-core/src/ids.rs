@@ -1,4 +1,4 @@
-//! Opaque identifiers with a type prefix (`usr_`, `grp_`, `pkt_`, `trf_`) and transaction numbers.
+//! Opaque identifiers with a type prefix (`usr_`, `grp_`, `pkt_`, `trf_`, `cmp_`, ...) and transaction numbers.
 //! They are parsed at the edge, so an ill-formed one cannot exist inside the service.
 
 use std::fmt;
@@ -95,6 +95,30 @@ prefixed_id!(
 prefixed_id!(
     /// A ledger transaction's number (交易单号), unique and stable.
     TxnNo, "txn_", "transaction number"
+);
+prefixed_id!(
+    /// A member of the platform's staff: support, reviewer, legal officer or auditor.
+    OperatorId, "op_", "operator id"
+);
+prefixed_id!(
+    /// A file of evidence, stored by its SHA-256.
+    EvidenceId, "evd_", "evidence id"
+);
+prefixed_id!(
+    /// A complaint, handled as a case.
+    ComplaintId, "cmp_", "complaint id"
+);
+prefixed_id!(
+    /// A freeze of a wallet's outgoing money, whole or of an amount.
+    FreezeId, "frz_", "freeze id"
+);
+prefixed_id!(
+    /// A reversal of a settled transaction, carried out once a second legal officer approves it.
+    ReversalId, "rev_", "reversal id"
+);
+prefixed_id!(
+    /// A disclosure of a user's identity to an authorised requester, made once a second legal officer approves it.
+    DisclosureId, "dsc_", "disclosure id"
 );
 
 #[cfg(test)]

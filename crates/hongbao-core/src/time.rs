@@ -44,7 +44,8 @@ impl fmt::Display for Timestamp {
 }
 
 /// Converts days since the epoch to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// It overflows for `days` near `i64`'s limits, so callers with untrusted day counts clamp them first.
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
@@ -57,6 +58,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Converts a proleptic Gregorian date to days since the epoch (Howard Hinnant's `days_from_civil`), the
+/// inverse of [`civil_from_days`]. The month must be 1..=12 and the day 1..=31.
+pub(crate) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    // The algorithm counts years from March so that the leap day is the last day of its year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month_from_march = (month as i64 + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day as i64 - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +81,16 @@ mod tests {
         assert_eq!(Timestamp::from_millis(1_795_736_552_123).to_rfc3339(), "2026-11-26T23:42:32.123Z");
         assert_eq!(Timestamp::from_millis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00.000Z");
         assert_eq!(Timestamp::from_millis(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        for days in (-800_000..800_000).step_by(997) {
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(days_from_civil(year, month, day), days);
+        }
     }
 }

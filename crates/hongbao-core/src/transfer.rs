@@ -234,6 +234,14 @@ impl Transfer {
         Ok(HoldRelease::Refund)
     }
 
+    /// The platform cancels an unsettled transfer because a system fault sent it: the money goes back
+    /// to the sender whatever the arrival, as a cancel does.
+    pub fn cancel_for_system_fault(&mut self, now: Timestamp) -> Result<HoldRelease, TransferError> {
+        self.require_open()?;
+        self.finish(TransferStatus::Cancelled, now);
+        Ok(HoldRelease::Refund)
+    }
+
     /// What the clock does at `now`: settle an accepted transfer whose arrival time has come, or
     /// expire a pending one past its acceptance deadline. `None` when nothing is due.
     pub fn on_timer(&mut self, now: Timestamp) -> Option<HoldRelease> {

@@ -56,6 +56,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Forbidden(detail) => ApiError::forbidden(detail),
             ServiceError::Validation(detail) => ApiError::validation(detail),
+            error @ ServiceError::AccountFrozen => ApiError::new(StatusCode::CONFLICT, "account_frozen", error.to_string()),
             error @ ServiceError::InsufficientFunds { .. } => ApiError::new(StatusCode::CONFLICT, "insufficient_funds", error.to_string()),
             ServiceError::Packet(error) => {
                 let (status, code) = match &error {

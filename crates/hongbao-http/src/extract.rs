@@ -22,13 +22,14 @@ impl Caller {
         match &self.0 {
             Principal::User(user) => Ok(user),
             Principal::Admin => Err(ApiError::forbidden("the admin has no wallet; use a user's token")),
+            Principal::Operator(_) => Err(ApiError::forbidden("operators have no wallet; use a user's token")),
         }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match &self.0 {
             Principal::Admin => Ok(()),
-            Principal::User(_) => Err(ApiError::forbidden("only the admin may do this")),
+            Principal::User(_) | Principal::Operator(_) => Err(ApiError::forbidden("only the admin may do this")),
         }
     }
 }
@@ -114,12 +115,25 @@ pub struct ListParams {
     pub limit: u32,
     pub cursor: Option<String>,
     pub role: Option<String>,
+    /// Every other query parameter, for the lists that filter on them.
+    pub filters: Vec<(String, String)>,
 }
 
 impl ListParams {
     /// The journal position a transaction list continues below.
     pub fn before_seq(&self) -> Result<Option<u64>, ApiError> {
         self.cursor.as_deref().map(|cursor| decode_seq_cursor(cursor).ok_or_else(bad_cursor)).transpose()
+    }
+
+    /// A list filter's value, when given.
+    pub fn filter(&self, name: &str) -> Option<&str> {
+        self.filters.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// The position a records list ordered by creation time then id continues after.
+    pub fn after_record(&self) -> Result<Option<Vec<hongbao_store::records::Value>>, ApiError> {
+        use hongbao_store::records::Value;
+        Ok(self.after_position()?.map(|position| vec![Value::Int(position.created_at.millis()), Value::Text(position.id)]))
     }
 
     /// The position a list ordered by creation time continues after.
@@ -136,7 +150,7 @@ impl FromRequestParts<AppState> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ListParams, ApiError> {
-        let mut params = ListParams { limit: 50, cursor: None, role: None };
+        let mut params = ListParams { limit: 50, cursor: None, role: None, filters: Vec::new() };
         for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
@@ -149,7 +163,7 @@ impl FromRequestParts<AppState> for ListParams {
                 }
                 "cursor" => params.cursor = Some(value.to_owned()),
                 "role" => params.role = Some(value.to_owned()),
-                _ => {}
+                _ => params.filters.push((name.to_owned(), value.to_owned())),
             }
         }
         Ok(params)

@@ -4,6 +4,8 @@
 //! Architecture invariant: this is the only crate that knows JSON or HTTP. It converts its request and
 //! response types to and from core types in `dto`.
 
+pub mod case_dto;
+pub mod case_routes;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -42,6 +44,14 @@ pub struct AppState {
         routes::create_transfer, routes::get_transfer, routes::accept_transfer, routes::return_transfer, routes::cancel_transfer,
         routes::create_return_request, routes::list_return_requests, routes::get_return_request, routes::accept_return_request,
         routes::decline_return_request,
+        case_routes::upload_evidence, case_routes::get_evidence, case_routes::get_evidence_content,
+        case_routes::create_complaint, case_routes::list_complaints, case_routes::get_complaint, case_routes::add_complaint_evidence,
+        case_routes::list_events, case_routes::ops_me, case_routes::create_operator, case_routes::list_operators, case_routes::disable_operator,
+        case_routes::list_cases, case_routes::get_case, case_routes::assign_case, case_routes::request_case_evidence, case_routes::case_refund,
+        case_routes::resolve_case, case_routes::create_freeze, case_routes::list_freezes, case_routes::get_freeze, case_routes::lift_freeze,
+        case_routes::ops_wallet, case_routes::create_reversal, case_routes::list_reversals, case_routes::get_reversal, case_routes::approve_reversal,
+        case_routes::reject_reversal, case_routes::create_disclosure, case_routes::list_disclosures, case_routes::get_disclosure,
+        case_routes::approve_disclosure, case_routes::reject_disclosure, case_routes::audit_log,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -85,6 +95,13 @@ async fn close_after_unread_body(mut response: Response) -> Response {
     response
 }
 
+/// The web page: a wallet with a chat-like group view, and the operators' console.
+async fn web_page() -> Response {
+    let mut response = include_str!("../assets/index.html").into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -95,8 +112,40 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole application.
 pub fn router(service: Service) -> Router {
+    // An upload may carry one file of the largest evidence size, plus its multipart framing.
+    let evidence_limit = usize::try_from(service.config().complaints.max_file_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
     let state = AppState { service, http_metrics: Arc::new(HttpMetrics::default()) };
     Router::new()
+        .route("/", get(web_page))
+        .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
+        .route("/v1/evidence/{id}", get(case_routes::get_evidence))
+        .route("/v1/evidence/{id}/content", get(case_routes::get_evidence_content))
+        .route("/v1/complaints", post(case_routes::create_complaint).get(case_routes::list_complaints))
+        .route("/v1/complaints/{id}", get(case_routes::get_complaint))
+        .route("/v1/complaints/{id}/evidence", post(case_routes::add_complaint_evidence))
+        .route("/v1/events", get(case_routes::list_events))
+        .route("/v1/ops/me", get(case_routes::ops_me))
+        .route("/v1/ops/operators", post(case_routes::create_operator).get(case_routes::list_operators))
+        .route("/v1/ops/operators/{id}/disable", post(case_routes::disable_operator))
+        .route("/v1/ops/cases", get(case_routes::list_cases))
+        .route("/v1/ops/cases/{id}", get(case_routes::get_case))
+        .route("/v1/ops/cases/{id}/assign", post(case_routes::assign_case))
+        .route("/v1/ops/cases/{id}/request-evidence", post(case_routes::request_case_evidence))
+        .route("/v1/ops/cases/{id}/refunds", post(case_routes::case_refund))
+        .route("/v1/ops/cases/{id}/resolve", post(case_routes::resolve_case))
+        .route("/v1/ops/freezes", post(case_routes::create_freeze).get(case_routes::list_freezes))
+        .route("/v1/ops/freezes/{id}", get(case_routes::get_freeze))
+        .route("/v1/ops/freezes/{id}/lift", post(case_routes::lift_freeze))
+        .route("/v1/ops/users/{id}/wallet", get(case_routes::ops_wallet))
+        .route("/v1/ops/reversals", post(case_routes::create_reversal).get(case_routes::list_reversals))
+        .route("/v1/ops/reversals/{id}", get(case_routes::get_reversal))
+        .route("/v1/ops/reversals/{id}/approve", post(case_routes::approve_reversal))
+        .route("/v1/ops/reversals/{id}/reject", post(case_routes::reject_reversal))
+        .route("/v1/ops/disclosures", post(case_routes::create_disclosure).get(case_routes::list_disclosures))
+        .route("/v1/ops/disclosures/{id}", get(case_routes::get_disclosure))
+        .route("/v1/ops/disclosures/{id}/approve", post(case_routes::approve_disclosure))
+        .route("/v1/ops/disclosures/{id}/reject", post(case_routes::reject_disclosure))
+        .route("/v1/ops/audit", get(case_routes::audit_log))
         .route("/v1/users", post(routes::create_user))
         .route("/v1/me", get(routes::me))
         .route("/v1/wallet", get(routes::wallet))

@@ -15,7 +15,7 @@ use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
 
-fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if replayed {
@@ -25,9 +25,9 @@ fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response 
 }
 
 /// How a write answers: its success status and the body it makes from the outcome.
-struct Answer<B> {
-    status: StatusCode,
-    body: fn(&Outcome) -> Option<B>,
+pub(crate) struct Answer<B> {
+    pub(crate) status: StatusCode,
+    pub(crate) body: fn(&Outcome) -> Option<B>,
 }
 
 // Both fields are plain values, whatever `B` is.
@@ -53,7 +53,7 @@ fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
 
 /// Runs a write through the writer, honouring `Idempotency-Key`: the response is rendered and stored
 /// in the same transaction as the change, and a repeat gets it back unchanged.
-async fn write<B: Serialize + 'static>(
+pub(crate) async fn write<B: Serialize + 'static>(
     state: &AppState,
     caller: &Caller,
     key: IdempotencyKey,
@@ -74,7 +74,7 @@ async fn write<B: Serialize + 'static>(
     Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, replayed))
 }
 
-fn posted(outcome: &Outcome) -> Option<TransactionBody> {
+pub(crate) fn posted(outcome: &Outcome) -> Option<TransactionBody> {
     match outcome {
         Outcome::Posted(entry) => Some(TransactionBody::new(entry)),
         _ => None,
@@ -133,11 +133,12 @@ pub async fn create_user(
 }
 
 /// The caller.
-#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
-pub async fn me(caller: Caller) -> Json<UserBody> {
+#[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn me(caller: Caller) -> ApiResult<Json<UserBody>> {
     match &caller.0 {
-        Principal::User(user) => Json(UserBody::from(user)),
-        Principal::Admin => Json(UserBody { id: "admin".into(), name: "admin".into() }),
+        Principal::User(user) => Ok(Json(UserBody::from(user))),
+        Principal::Admin => Ok(Json(UserBody { id: "admin".into(), name: "admin".into() })),
+        Principal::Operator(_) => Err(ApiError::forbidden("operators are not users; see GET /v1/ops/me")),
     }
 }
 

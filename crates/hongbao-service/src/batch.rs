@@ -14,6 +14,7 @@ use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_store::records::{self, Query, Record, Row, Table, Value};
 use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, StoreResult, User, WriteConn};
 
 /// Pre-drawn shares, which never change once a packet exists, kept across batches.
@@ -91,6 +92,10 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Records<K, T> {
         slot.changed = true;
     }
 
+    fn entries(&self) -> impl Iterator<Item = (&K, &T)> {
+        self.order.iter().filter_map(|key| self.slots.get_key_value(key)).map(|(key, slot)| (key, &slot.value))
+    }
+
     fn values(&self) -> impl Iterator<Item = &T> {
         self.order.iter().filter_map(|key| self.slots.get(key)).map(|slot| &slot.value)
     }
@@ -140,6 +145,11 @@ pub struct Batch<'a> {
     idempotency_order: Vec<(String, String)>,
     transfers: Records<TransferId, Transfer>,
     return_requests: Records<ReturnRequestId, ReturnRequest>,
+    /// Rows of the records tables read or written, by table and key.
+    rows: Records<(&'static str, Value), (&'static Table, Row)>,
+    /// The last sequence number of the audit log and of the event outbox, with the audit log's hash.
+    audit_head: Option<(u64, JournalHash)>,
+    event_head: Option<u64>,
     /// Writes made by the operation running now.
     pub(crate) writes_in_operation: usize,
 }
@@ -168,6 +178,9 @@ impl<'a> Batch<'a> {
             idempotency_order: Vec::new(),
             transfers: Records::new(),
             return_requests: Records::new(),
+            rows: Records::new(),
+            audit_head: None,
+            event_head: None,
             writes_in_operation: 0,
         }
     }
@@ -336,6 +349,80 @@ impl<'a> Batch<'a> {
         self.conn.journal_entry(txn_no)
     }
 
+    /// A record by its key, in its state within the batch.
+    pub fn record<R: Record>(&mut self, key: Value) -> StoreResult<Option<R>> {
+        let slot_key = (R::TABLE.name, key.clone());
+        if let Some((_, row)) = self.rows.get(&slot_key) {
+            return R::from_row(row.clone()).map(Some);
+        }
+        let Some(row) = self.conn.select(&Query::by_key(R::TABLE, key))?.into_iter().next() else { return Ok(None) };
+        self.rows.remember(slot_key, (R::TABLE, row.clone()));
+        R::from_row(row).map(Some)
+    }
+
+    /// The records a query selects, in their state within the batch; those the batch created or
+    /// changed so that they now match come after the stored ones.
+    pub fn records<R: Record>(&mut self, query: &Query) -> StoreResult<Vec<R>> {
+        let mut selected = Vec::new();
+        let mut seen = HashSet::new();
+        for row in self.conn.select(query)? {
+            let key = (R::TABLE.name, row[0].clone());
+            let row = match self.rows.get(&key) {
+                Some((_, current)) => current.clone(),
+                None => row,
+            };
+            seen.insert(key);
+            if query.matches(&row) {
+                selected.push(row);
+            }
+        }
+        for (key, (table, row)) in self.rows.entries() {
+            if std::ptr::eq(*table, R::TABLE) && !seen.contains(key) && query.matches(row) {
+                selected.push(row.clone());
+            }
+        }
+        selected.into_iter().map(R::from_row).collect()
+    }
+
+    /// The next sequence number and the previous hash of the audit log.
+    pub fn audit_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+        if let Some(head) = self.audit_head {
+            return Ok(head);
+        }
+        let last = self.conn.select(&Query::newest_first(&records::AUDIT_LOG, 1))?.into_iter().next();
+        let head = match last {
+            Some(row) => {
+                let entry = hongbao_core::staff::AuditEntry::from_row(row)?;
+                (entry.seq, entry.hash)
+            }
+            None => (0, JournalHash::GENESIS),
+        };
+        self.audit_head = Some(head);
+        Ok(head)
+    }
+
+    /// The last sequence number of the event outbox.
+    pub fn event_head(&mut self) -> StoreResult<u64> {
+        if let Some(head) = self.event_head {
+            return Ok(head);
+        }
+        let last = self.conn.select(&Query::newest_first(&records::EVENTS, 1))?.into_iter().next();
+        let head = match last {
+            Some(row) => hongbao_core::events::Event::from_row(row)?.seq,
+            None => 0,
+        };
+        self.event_head = Some(head);
+        Ok(head)
+    }
+
+    /// The users a journal entry concerns, including one appended earlier in the batch.
+    pub fn txn_parties(&mut self, entry: &JournalEntry) -> StoreResult<Vec<UserId>> {
+        if let Some((_, parties)) = self.journal.iter().find(|(appended, _)| appended.seq == entry.seq) {
+            return Ok(parties.clone());
+        }
+        self.conn.txn_parties(entry.seq)
+    }
+
     /// Loads, with one query each, what the batch's claims will ask: who already claimed which packet
     /// and who belongs to its group.
     pub fn prefetch_claims(&mut self, claims: &[(PacketId, UserId)]) -> StoreResult<()> {
@@ -461,6 +548,30 @@ impl<'a> Batch<'a> {
         self.return_requests.update(&request.id.clone(), request);
     }
 
+    /// Writes a record: a new one, or the new state of one read earlier in the batch.
+    pub fn put_record<R: Record>(&mut self, record: &R) {
+        self.wrote();
+        let row = record.to_row();
+        let key = (R::TABLE.name, row[0].clone());
+        if self.rows.get(&key).is_some() {
+            self.rows.update(&key, (R::TABLE, row));
+        } else {
+            self.rows.insert(key, (R::TABLE, row));
+        }
+    }
+
+    /// Appends an audit entry and moves the head past it.
+    pub fn append_audit(&mut self, entry: hongbao_core::staff::AuditEntry) {
+        self.audit_head = Some((entry.seq, entry.hash));
+        self.put_record(&entry);
+    }
+
+    /// Appends an event and moves the head past it.
+    pub fn append_event(&mut self, event: hongbao_core::events::Event) {
+        self.event_head = Some(event.seq);
+        self.put_record(&event);
+    }
+
     pub fn put_idempotency_record(&mut self, caller: &str, key: &str, record: IdempotencyRecord) {
         self.wrote();
         let id = (caller.to_owned(), key.to_owned());
@@ -491,6 +602,7 @@ impl<'a> Batch<'a> {
             .collect();
         let (new_transfers, updated_transfers) = self.transfers.into_changes();
         let (new_return_requests, updated_return_requests) = self.return_requests.into_changes();
+        let (new_rows, changed_rows) = self.rows.into_changes();
         let changes = Changes {
             settings: self.settings,
             users: self.users,
@@ -506,6 +618,7 @@ impl<'a> Batch<'a> {
             updated_transfers,
             new_return_requests,
             updated_return_requests,
+            rows: new_rows.into_iter().chain(changed_rows).collect(),
         };
         (changes, self.conn)
     }

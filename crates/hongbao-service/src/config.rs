@@ -1,6 +1,9 @@
 //! The service's settings. The binary fills them from the environment; tests build them directly.
 
+use std::path::PathBuf;
+
 use hongbao_core::PacketLimits;
+use hongbao_core::cases::ComplaintRules;
 use hongbao_core::returns::ReturnRules;
 use hongbao_core::transfer::TransferTimings;
 
@@ -11,6 +14,10 @@ pub struct Config {
     pub limits: PacketLimits,
     pub transfers: TransferTimings,
     pub returns: ReturnRules,
+    /// Deadlines, sizes and the holiday calendar of complaints.
+    pub complaints: ComplaintRules,
+    /// The directory of the content-addressed evidence store.
+    pub evidence_dir: PathBuf,
     pub max_group_members: u32,
     /// The most operations one durable commit carries.
     pub max_batch: usize,
@@ -29,6 +36,8 @@ impl Default for Config {
             limits: PacketLimits::default(),
             transfers: TransferTimings::default(),
             returns: ReturnRules::default(),
+            complaints: ComplaintRules::default(),
+            evidence_dir: PathBuf::from("hongbao-evidence"),
             max_group_members: 500,
             max_batch: 512,
             idempotency_ttl_seconds: 86_400,

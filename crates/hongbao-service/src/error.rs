@@ -1,5 +1,8 @@
 //! The errors of the service layer, one variant per cause the API reports differently.
 
+use hongbao_core::cases::CaseError;
+use hongbao_core::freeze::{FreezeError, SpendError};
+use hongbao_core::legal::ApprovalError;
 use hongbao_core::packet::{PacketError, SendError};
 use hongbao_core::returns::ReturnError;
 use hongbao_core::transfer::TransferError;
@@ -14,6 +17,8 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("{0}")]
     Validation(String),
+    #[error("the wallet is frozen: no money may leave it")]
+    AccountFrozen,
     #[error("available balance {available} is less than the {needed} needed")]
     InsufficientFunds { needed: Amount, available: Amount },
     #[error(transparent)]
@@ -62,6 +67,42 @@ impl From<ReturnError> for ServiceError {
             ReturnError::NothingLeft | ReturnError::AlreadyPending | ReturnError::NotPending { .. } | ReturnError::DeadlinePassed { .. } => {
                 ServiceError::InvalidState(error.to_string())
             }
+        }
+    }
+}
+
+impl From<SpendError> for ServiceError {
+    fn from(error: SpendError) -> ServiceError {
+        match error {
+            SpendError::Frozen => ServiceError::AccountFrozen,
+            SpendError::Insufficient { needed, available } => ServiceError::InsufficientFunds { needed, available },
+        }
+    }
+}
+
+impl From<CaseError> for ServiceError {
+    fn from(error: CaseError) -> ServiceError {
+        match error {
+            CaseError::OutcomeNeedsRefund(_) | CaseError::RejectedAfterRefund => ServiceError::Validation(error.to_string()),
+            CaseError::AlreadyResolved => ServiceError::InvalidState(error.to_string()),
+        }
+    }
+}
+
+impl From<FreezeError> for ServiceError {
+    fn from(error: FreezeError) -> ServiceError {
+        match error {
+            FreezeError::NotActive => ServiceError::InvalidState(error.to_string()),
+            FreezeError::BeyondHold { .. } => ServiceError::Validation(error.to_string()),
+        }
+    }
+}
+
+impl From<ApprovalError> for ServiceError {
+    fn from(error: ApprovalError) -> ServiceError {
+        match error {
+            ApprovalError::AlreadyDecided => ServiceError::InvalidState(error.to_string()),
+            ApprovalError::SameOfficer => ServiceError::Forbidden(error.to_string()),
         }
     }
 }

@@ -5,11 +5,14 @@
 //! storage only through the `hongbao-store` traits.
 
 pub mod batch;
+pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod metrics;
 pub mod ops;
+pub mod reads;
 pub mod verify;
 pub mod writer;
 
@@ -20,12 +23,17 @@ use std::time::Duration;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_core::freeze::{Freeze, Restriction};
+use hongbao_core::staff::Operator;
+use hongbao_store::records::{self, Query, StoredOperator};
 use hongbao_store::{Group, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, User};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::cases::{Actor, CaseOp, Decision};
 pub use crate::config::Config;
+use crate::evidence::EvidenceStore;
 pub use crate::error::{ServiceError, ServiceResult};
 pub use crate::metrics::ServiceMetrics;
 pub use crate::ops::{Op, Outcome, PacketView};
@@ -45,6 +53,8 @@ pub enum Principal {
     /// The bootstrap admin: creates users and top-ups, and may look at everything.
     Admin,
     User(User),
+    /// A member of the platform's staff, who works on cases under a role.
+    Operator(Operator),
 }
 
 impl Principal {
@@ -53,6 +63,16 @@ impl Principal {
         match self {
             Principal::Admin => "admin".to_owned(),
             Principal::User(user) => user.id.to_string(),
+            Principal::Operator(operator) => operator.id.to_string(),
+        }
+    }
+
+    /// The caller as the actor of an operator action: the admin or an operator, never a user.
+    pub fn actor(&self) -> ServiceResult<Actor> {
+        match self {
+            Principal::Admin => Ok(Actor::Admin),
+            Principal::Operator(operator) => Ok(Actor::Operator(operator.clone())),
+            Principal::User(_) => Err(ServiceError::Forbidden("this is for the platform's operators".into())),
         }
     }
 }
@@ -81,6 +101,7 @@ struct Inner {
     metrics: Arc<ServiceMetrics>,
     admin_token_hash: [u8; 32],
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
+    evidence: EvidenceStore,
 }
 
 /// Migrates, opens the writer's connection and settles the admin token's hash, generating a token on
@@ -139,6 +160,8 @@ impl Service {
                 .join()
                 .map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
         })?;
+        let evidence = EvidenceStore::open(&config.evidence_dir)
+            .map_err(|error| ServiceError::Internal(format!("could not open the evidence store at {}: {error}", config.evidence_dir.display())))?;
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
         let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone());
@@ -156,6 +179,7 @@ impl Service {
             metrics,
             admin_token_hash,
             users_by_token: Mutex::new(HashMap::new()),
+            evidence,
         };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
@@ -170,6 +194,10 @@ impl Service {
 
     pub fn metrics(&self) -> &ServiceMetrics {
         &self.inner.metrics
+    }
+
+    pub fn evidence_store(&self) -> &EvidenceStore {
+        &self.inner.evidence
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -245,17 +273,24 @@ impl Service {
             return Ok(Some(Principal::User(user.clone())));
         }
         let user = self.read(move |conn| Ok(conn.user_by_token_hash(&hash)?)).await?;
-        if let Some(user) = &user {
+        if let Some(user) = user {
             self.cache_token(hash, user.clone());
+            return Ok(Some(Principal::User(user)));
         }
-        Ok(user.map(Principal::User))
+        // Operators are not cached, so that disabling one takes effect at once in every process.
+        let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(records::hex(&hash)));
+        let operator = self.read(move |conn| Ok(records::list::<StoredOperator>(conn, &query)?.into_iter().next())).await?;
+        Ok(operator.filter(|stored| stored.operator.disabled_at.is_none()).map(|stored| Principal::Operator(stored.operator)))
     }
 
+    /// A wallet with what its active freezes hold.
     pub async fn wallet(&self, user_id: &UserId) -> ServiceResult<Wallet> {
         let account = Account::Wallet(user_id.clone());
-        let balance = self.read(move |conn| Ok(conn.balance(&account)?)).await?;
+        let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", records::text(user_id));
+        let (balance, freezes) = self.read(move |conn| Ok((conn.balance(&account)?, records::list::<Freeze>(conn, &query)?))).await?;
         let balance = Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("a wallet holds {balance}")))?;
-        Ok(Wallet { balance, frozen: Amount::ZERO, available: balance })
+        let restriction = Restriction::of(&freezes, self.inner.clock.now());
+        Ok(Wallet { balance, frozen: restriction.frozen(balance), available: restriction.available(balance) })
     }
 
     /// A group, for its members and the admin.
@@ -265,6 +300,7 @@ impl Service {
         match viewer {
             Principal::Admin => Ok(group),
             Principal::User(user) if group.member_ids.contains(&user.id) => Ok(group),
+            Principal::Operator(_) => Ok(group),
             Principal::User(_) => Err(ServiceError::NotFound("group")),
         }
     }

@@ -10,7 +10,13 @@ use hongbao_store::{Claim, Group, JournalEntry, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use hongbao_core::cases::{Complaint, Evidence};
+use hongbao_core::freeze::Freeze;
+use hongbao_core::legal::{Disclosure, Reversal};
+use hongbao_core::staff::Operator;
+
 use crate::batch::Batch;
+use crate::cases::CaseOp;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 
@@ -109,6 +115,8 @@ pub enum Op {
     ReturnRequestTimer {
         request_id: ReturnRequestId,
     },
+    /// Complaints, cases, freezes, operators and their approvals.
+    Case(CaseOp),
 }
 
 /// A packet with its claims, as the API shows it.
@@ -136,6 +144,16 @@ pub enum Outcome {
     ReturnRequest(ReturnRequest),
     /// A packet refunded at expiry.
     Expired(Packet),
+    OperatorCreated {
+        operator: Operator,
+        token: String,
+    },
+    Operator(Operator),
+    Evidence(Evidence),
+    Complaint(Complaint),
+    Freeze(Freeze),
+    Reversal(Reversal),
+    Disclosure(Disclosure),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -214,6 +232,7 @@ impl OpContext<'_, '_> {
             Op::AcceptReturnRequest { request_id, user_id } => self.accept_return_request(&request_id, &user_id),
             Op::DeclineReturnRequest { request_id, user_id, reason } => self.decline_return_request(&request_id, &user_id, reason),
             Op::ReturnRequestTimer { request_id } => self.return_request_timer(&request_id),
+            Op::Case(op) => self.run_case(op),
             Op::SetAdminTokenHash { token_hash } => {
                 self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)
@@ -221,32 +240,31 @@ impl OpContext<'_, '_> {
         }
     }
 
-    fn new_txn_no(&mut self) -> TxnNo {
+    pub(crate) fn new_txn_no(&mut self) -> TxnNo {
         TxnNo::generate(self.now, self.rng)
     }
 
-    /// Money a wallet may spend now.
+    /// A wallet's balance.
     fn available(&mut self, user_id: &UserId) -> ServiceResult<Amount> {
         let balance = self.batch.balance(&Account::Wallet(user_id.clone()))?;
         Ok(Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("wallet of {user_id} holds {balance}")))?)
     }
 
+    /// Refuses money leaving a wallet beyond its balance, or held by a freeze.
     fn require_available(&mut self, user_id: &UserId, needed: Amount) -> ServiceResult<()> {
-        let available = self.available(user_id)?;
-        if available < needed {
-            return Err(ServiceError::InsufficientFunds { needed, available });
-        }
+        let balance = self.available(user_id)?;
+        self.restriction(user_id)?.check_spend(balance, needed)?;
         Ok(())
     }
 
-    fn require_user(&mut self, user_id: &UserId) -> ServiceResult<User> {
+    pub(crate) fn require_user(&mut self, user_id: &UserId) -> ServiceResult<User> {
         self.batch.user(user_id)?.ok_or(ServiceError::NotFound("user"))
     }
 
     /// Appends a balanced transaction to the journal, chained to the head, and applies it to the
     /// balances. Accounts that must stay non-negative are checked first; the database's own check
     /// constraint is the second line of defence.
-    fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
+    pub(crate) fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
         for posting in txn.postings() {
             if posting.amount < 0 && posting.account.must_stay_non_negative() {
                 let balance = self.batch.balance(&posting.account)?;
@@ -449,7 +467,7 @@ impl OpContext<'_, '_> {
     }
 
     /// Moves a finishing packet's remainder back to its sender and records it.
-    fn refund(&mut self, mut packet: Packet, refund: Refund) -> ServiceResult<Packet> {
+    pub(crate) fn refund(&mut self, mut packet: Packet, refund: Refund) -> ServiceResult<Packet> {
         let refund_txn_no = if refund.amount.is_zero() {
             None
         } else {
@@ -564,7 +582,7 @@ impl OpContext<'_, '_> {
     }
 
     /// Moves the hold's money where the transfer's step sent it, recording the transaction number.
-    fn release_hold(&mut self, transfer: &mut Transfer, release: HoldRelease) -> ServiceResult<()> {
+    pub(crate) fn release_hold(&mut self, transfer: &mut Transfer, release: HoldRelease) -> ServiceResult<()> {
         let (kind, to) = match release {
             HoldRelease::Keep => return Ok(()),
             HoldRelease::Settle => (TxnKind::TransferSettle, transfer.recipient_id.clone()),
@@ -589,7 +607,7 @@ impl OpContext<'_, '_> {
     }
 
     /// The payer and the recipient of a settled claim or transfer; `None` for other transactions.
-    fn payer_and_recipient(&mut self, entry: &JournalEntry) -> ServiceResult<Option<(UserId, UserId)>> {
+    pub(crate) fn payer_and_recipient(&mut self, entry: &JournalEntry) -> ServiceResult<Option<(UserId, UserId)>> {
         let related = entry.txn.related();
         match entry.txn.kind() {
             TxnKind::PacketClaim => {

@@ -2,18 +2,22 @@
 //! balance from the postings and compares it with the stored one, checks that all accounts sum to zero,
 //! that no account that must stay non-negative is negative, that every packet's escrow holds exactly
 //! what was neither claimed nor refunded, and that every transfer's hold holds its amount while the
-//! transfer is open and nothing once it has settled or gone back.
+//! transfer is open and nothing once it has settled or gone back. It also recomputes the audit log's
+//! hash chain, so an edited operator action shows too.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use hongbao_core::{Account, JournalHash};
+use hongbao_core::staff::{AuditEntry, audit_hash};
+use hongbao_store::records::{self, Query, Value};
 use hongbao_store::{ReadConn, StoreResult};
 
 /// What verify found. `discrepancies` is in the order found; the first is the one to look at.
 #[derive(Debug, Default)]
 pub struct VerifyReport {
     pub entries: u64,
+    pub audit_entries: u64,
     pub accounts: usize,
     pub discrepancies: Vec<String>,
 }
@@ -27,7 +31,11 @@ impl VerifyReport {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.discrepancies.first() {
-            None => write!(f, "ok: {} journal entries, {} accounts, chain intact, balances match, all accounts sum to zero", self.entries, self.accounts),
+            None => write!(
+                f,
+                "ok: {} journal entries, {} accounts, chain intact, balances match, all accounts sum to zero; {} audit log entries, chain intact",
+                self.entries, self.accounts, self.audit_entries
+            ),
             Some(first) => write!(f, "FAILED: {first} ({} discrepancies in all)", self.discrepancies.len()),
         }
     }
@@ -128,5 +136,33 @@ fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
         }
     }
     report.accounts = computed.len();
+    verify_audit_log(conn, &mut report, found)?;
     Ok(report)
+}
+
+/// Recomputes the audit log's chain: the same checks as the journal's, on the operators' actions.
+fn verify_audit_log(conn: &mut dyn ReadConn, report: &mut VerifyReport, found: impl Fn(&mut VerifyReport, String)) -> StoreResult<()> {
+    let mut expected_seq = 1u64;
+    let mut prev_hash = JournalHash::GENESIS;
+    loop {
+        let query = Query::newest_first(&records::AUDIT_LOG, PAGE).ascending().after(Some(vec![Value::Int(expected_seq as i64 - 1)]));
+        let page = records::list::<AuditEntry>(conn, &query)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for entry in page {
+            if entry.seq != expected_seq {
+                found(report, format!("audit log entry {}: expected sequence number {expected_seq}, a gap in the audit log", entry.seq));
+            }
+            if entry.prev_hash != prev_hash {
+                found(report, format!("audit log entry {}: its previous hash does not match entry {}'s hash", entry.seq, entry.seq.saturating_sub(1)));
+            }
+            if audit_hash(&entry.prev_hash, entry.seq, &entry.record) != entry.hash {
+                found(report, format!("audit log entry {}: its hash does not match its contents; the entry was altered", entry.seq));
+            }
+            prev_hash = entry.hash;
+            expected_seq = entry.seq + 1;
+            report.audit_entries += 1;
+        }
+    }
 }

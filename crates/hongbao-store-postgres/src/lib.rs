@@ -17,12 +17,16 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    Changes, records, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
 };
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_transfers.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_transfers.sql")),
+    (3, include_str!("../migrations/0003_cases.sql")),
+];
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
@@ -423,6 +427,45 @@ impl ReadConn for PostgresConn {
         .map(|row| ReturnRequestId::parse(&get::<String>(row, 0)?).map_err(corrupt))
         .collect()
     }
+
+    fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>> {
+        let (sql, params) = records::sql::select(query, placeholder);
+        let params: Vec<Box<dyn ToSql + Sync>> = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
+        let statement = self.statement(&sql)?;
+        let rows = self.client.query(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("reading records")?;
+        rows.iter()
+            .map(|row| {
+                (0..query.table.columns.len())
+                    .map(|index| match query.table.column_type(index) {
+                        records::ColumnType::Int => Ok(get::<Option<i64>>(row, index)?.map_or(records::Value::Null, records::Value::Int)),
+                        records::ColumnType::Text => Ok(get::<Option<String>>(row, index)?.map_or(records::Value::Null, records::Value::Text)),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
+        let (sql, params) = records::sql::count(query, placeholder);
+        let params: Vec<Box<dyn ToSql + Sync>> = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
+        let statement = self.statement(&sql)?;
+        let row = self.client.query_one(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("counting records")?;
+        Ok(get::<i64>(&row, 0)? as u64)
+    }
+}
+
+fn placeholder(index: usize) -> String {
+    format!("${index}")
+}
+
+/// A records value as a parameter; a null takes the type of its column.
+fn to_sql(value: &records::Value, column_type: records::ColumnType) -> Box<dyn ToSql + Sync> {
+    match (value, column_type) {
+        (records::Value::Int(int), _) => Box::new(*int),
+        (records::Value::Text(text), _) => Box::new(text.clone()),
+        (records::Value::Null, records::ColumnType::Int) => Box::new(None::<i64>),
+        (records::Value::Null, records::ColumnType::Text) => Box::new(None::<String>),
+    }
 }
 
 fn strings<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
@@ -614,6 +657,13 @@ impl WriteConn for PostgresConn {
                 &[caller, key, &&record.request_hash[..], &i64::from(record.status), &record.body, &record.created_at.millis()],
                 "recording an idempotent response",
             )?;
+        }
+        for (table, row) in &changes.rows {
+            let sql = records::sql::upsert(table, placeholder);
+            let params: Vec<Box<dyn ToSql + Sync>> =
+                row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index))).collect();
+            let statement = self.statement(&sql)?;
+            self.client.execute(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("writing a record")?;
         }
         Ok(())
     }

@@ -16,11 +16,15 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    Changes, records, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_transfers.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_transfers.sql")),
+    (3, include_str!("../migrations/0003_cases.sql")),
+];
 
 /// A SQLite database file.
 #[derive(Debug)]
@@ -622,6 +626,44 @@ impl ReadConn for SqliteConn {
             .ctx("finding due return requests")?;
         ids.iter().map(|id| parse_or_corrupt(ReturnRequestId::parse(id))).collect()
     }
+
+    fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>> {
+        let (sql, params) = records::sql::select(query, placeholder);
+        let mut statement = self.conn.prepare_cached(&sql).ctx("preparing a records query")?;
+        let width = query.table.columns.len();
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| (0..width).map(|index| row.get(index).map(from_sql)).collect())
+            .ctx("reading records")?;
+        rows.collect::<rusqlite::Result<Vec<records::Row>>>().ctx("reading records")
+    }
+
+    fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
+        let (sql, params) = records::sql::count(query, placeholder);
+        let count: i64 =
+            self.conn.prepare_cached(&sql).ctx("preparing a count")?.query_row(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| row.get(0)).ctx("counting records")?;
+        Ok(count as u64)
+    }
+}
+
+fn placeholder(index: usize) -> String {
+    format!("?{index}")
+}
+
+fn to_sql(value: &records::Value) -> rusqlite::types::Value {
+    match value {
+        records::Value::Null => rusqlite::types::Value::Null,
+        records::Value::Int(int) => rusqlite::types::Value::Integer(*int),
+        records::Value::Text(text) => rusqlite::types::Value::Text(text.clone()),
+    }
+}
+
+fn from_sql(value: rusqlite::types::Value) -> records::Value {
+    match value {
+        rusqlite::types::Value::Integer(int) => records::Value::Int(int),
+        rusqlite::types::Value::Text(text) => records::Value::Text(text),
+        rusqlite::types::Value::Real(real) => records::Value::Int(real as i64),
+        rusqlite::types::Value::Null | rusqlite::types::Value::Blob(_) => records::Value::Null,
+    }
 }
 
 impl SqliteConn {
@@ -907,6 +949,10 @@ impl WriteConn for SqliteConn {
         }
         for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
             self.upsert_return_request(request)?;
+        }
+        for (table, row) in &changes.rows {
+            let sql = records::sql::upsert(table, placeholder);
+            self.exec(&sql, rusqlite::params_from_iter(row.iter().map(to_sql)), "writing a record")?;
         }
         Ok(())
     }

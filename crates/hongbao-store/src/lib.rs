@@ -7,6 +7,8 @@
 //! so that a refused one leaves no trace, and commits once. The connections are synchronous; the service
 //! runs them on threads of its own.
 
+pub mod records;
+
 use std::fmt;
 
 use hongbao_core::packet::Packet;
@@ -156,6 +158,10 @@ pub trait ReadConn: Send {
     fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>>;
     /// Pending requests whose deadline is at or before `now`.
     fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>>;
+    /// The rows of one of the [`records`] tables that a query selects.
+    fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>>;
+    /// How many rows pass a query's filters, its order, position and limit aside.
+    fn count(&mut self, query: &records::Query) -> StoreResult<u64>;
 }
 
 /// Everything one batch changes, applied at once by [`WriteConn::apply`] just before the commit.
@@ -185,6 +191,8 @@ pub struct Changes {
     pub updated_transfers: Vec<Transfer>,
     pub new_return_requests: Vec<ReturnRequest>,
     pub updated_return_requests: Vec<ReturnRequest>,
+    /// Rows of the [`records`] tables, in order: each inserted, or replacing the row with its key.
+    pub rows: Vec<(&'static records::Table, records::Row)>,
 }
 
 /// Writes, inside one transaction opened by [`WriteConn::begin`].

@@ -48,6 +48,8 @@ pub struct TestDatabase {
     /// The URL `hongbao serve --database` and `hongbao verify --database` take.
     pub url: String,
     cleanup: Cleanup,
+    /// A temporary directory of the test's own, removed with it.
+    directory: PathBuf,
 }
 
 impl TestDatabase {
@@ -60,9 +62,13 @@ impl TestDatabase {
     }
 
     pub fn sqlite() -> TestDatabase {
-        let directory = std::env::temp_dir().join(format!("hongbao-test-{}", random_suffix()));
-        std::fs::create_dir_all(&directory).expect("create a temporary directory");
-        TestDatabase { url: format!("sqlite://{}", directory.join("hongbao.db").display()), cleanup: Cleanup::Directory(directory) }
+        let directory = temporary_directory();
+        TestDatabase { url: format!("sqlite://{}", directory.join("hongbao.db").display()), cleanup: Cleanup::Directory(directory.clone()), directory }
+    }
+
+    /// The evidence store's directory for this test.
+    pub fn evidence_dir(&self) -> PathBuf {
+        self.directory.join("evidence")
     }
 
     /// A fresh schema in the PostgreSQL database at `server_url`.
@@ -74,7 +80,7 @@ impl TestDatabase {
         });
         let separator = if server_url.contains('?') { '&' } else { '?' };
         let url = format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-        TestDatabase { url, cleanup: Cleanup::Schema { server_url: server_url.to_owned(), schema } }
+        TestDatabase { url, cleanup: Cleanup::Schema { server_url: server_url.to_owned(), schema }, directory: temporary_directory() }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -113,8 +119,15 @@ impl Default for TestDatabase {
     }
 }
 
+fn temporary_directory() -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("hongbao-test-{}", random_suffix()));
+    std::fs::create_dir_all(&directory).expect("create a temporary directory");
+    directory
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
         match &self.cleanup {
             Cleanup::Directory(directory) => {
                 let _ = std::fs::remove_dir_all(directory);

@@ -119,9 +119,12 @@ fn start_service(database: &str, config: hongbao_service::Config) -> Result<Serv
 }
 
 async fn serve(listen: Option<String>, database: Option<String>) -> Result<ExitCode> {
-    let settings = settings::Settings::from_env()?;
+    let mut settings = settings::Settings::from_env()?;
+    if let Some(database) = database {
+        settings.set_database(database);
+    }
     let listen = listen.unwrap_or(settings.listen);
-    let database = database.unwrap_or(settings.database);
+    let database = settings.database;
     let service = start_service(&database, settings.config)?;
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("while binding {listen}"))?;
     let address = listener.local_addr().context("while reading the bound address")?;
@@ -149,7 +152,8 @@ async fn verify(database: &str) -> Result<ExitCode> {
 }
 
 async fn add_user(name: &str, database: &str) -> Result<ExitCode> {
-    let settings = settings::Settings::from_env()?;
+    let mut settings = settings::Settings::from_env()?;
+    settings.set_database(database.to_owned());
     let service = start_service(database, settings.config)?;
     match service.execute(Op::CreateUser { name: name.to_owned() }).await {
         Ok(Outcome::UserCreated { user, token }) => {

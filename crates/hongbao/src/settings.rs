@@ -1,7 +1,10 @@
 //! Configuration from the environment (`HONGBAO_*`, as API.md lists), logging, and shutdown signals.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, bail};
 use hongbao_core::Amount;
+use hongbao_core::calendar::BusinessCalendar;
 use hongbao_service::Config;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://hongbao.db";
@@ -50,11 +53,30 @@ impl Settings {
         if let Some(currency) = var("HONGBAO_CURRENCY") {
             config.currency = currency;
         }
-        Ok(Settings {
-            listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
-            database: var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
-            config,
-        })
+        if let Some(holidays) = var("HONGBAO_HOLIDAYS") {
+            config.complaints.holidays = BusinessCalendar::parse_list(&holidays).context("HONGBAO_HOLIDAYS must list dates as YYYY-MM-DD, comma-separated")?;
+        }
+        let database = var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        config.evidence_dir = evidence_dir(&database);
+        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config })
+    }
+
+    /// Points the evidence store next to a SQLite database given on the command line, unless
+    /// `HONGBAO_EVIDENCE_DIR` says where it is.
+    pub fn set_database(&mut self, database: String) {
+        self.config.evidence_dir = evidence_dir(&database);
+        self.database = database;
+    }
+}
+
+/// `HONGBAO_EVIDENCE_DIR`, or `hongbao-evidence` beside a SQLite file, or in the working directory.
+fn evidence_dir(database: &str) -> PathBuf {
+    if let Some(dir) = var("HONGBAO_EVIDENCE_DIR") {
+        return PathBuf::from(dir);
+    }
+    match database.strip_prefix("sqlite://").map(Path::new).and_then(Path::parent) {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("hongbao-evidence"),
+        _ => PathBuf::from("hongbao-evidence"),
     }
 }
 

@@ -74,6 +74,7 @@ impl TestServer {
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
         config.scheduler_interval_millis = 20;
         let database = TestDatabase::new();
+        config.evidence_dir = database.evidence_dir();
         let clock = ManualClock::new(START);
         let store = database.store();
         let (service, base, shutdown) = serve(store.clone(), config.clone(), clock.clone()).await;

@@ -126,7 +126,7 @@ async fn world() -> World {
     let database = TestDatabase::new();
     let store = database.store();
     let clock = ManualClock::new(Timestamp::from_millis(1_800_000_000_000));
-    let config = Config { admin_token: Some("admin".into()), ..Config::default() };
+    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
     let service = Service::start(store.clone(), config, Arc::new(clock.clone())).expect("start").service;
     let mut users = Vec::new();
     for index in 0..USERS {

@@ -25,6 +25,8 @@ impl ServerProcess {
             .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
             .env("HONGBAO_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("HONGBAO_LOG", "warn")
+            // A PostgreSQL server keeps its evidence store in its working directory.
+            .current_dir(std::env::temp_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (name, value) in extra_env {

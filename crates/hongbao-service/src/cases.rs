@@ -1,0 +1,745 @@
+//! The platform side of getting money back, as writer operations: operators, evidence, complaints and
+//! their cases, freezes, refunds from frozen funds, reversals and identity disclosures with a second
+//! legal officer's approval. Every operator action appends to the hash-chained audit log, and every
+//! change a user should hear of appends to the event outbox, in the same transaction as the change.
+
+use std::collections::HashSet;
+
+use hongbao_core::cases::{CaseOutcome, Complaint, ComplaintKind, Evidence, EvidenceLabel, NewComplaint};
+use hongbao_core::events::{Event, EventKind};
+use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Restriction};
+use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::packet::PacketStatus;
+use hongbao_core::returns::ReturnRequestStatus;
+use hongbao_core::staff::{ADMIN_ACTOR, AuditRecord, Operator, Permission, Role, SYSTEM_ACTOR};
+use hongbao_core::{
+    Account, Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, LedgerTxn, OperatorId, Related, ReversalId, Timestamp, TxnKind, TxnNo,
+    UserId,
+};
+use hongbao_store::JournalEntry;
+use hongbao_store::records::{self, Query, StoredOperator, text};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::evidence::StoredFile;
+use crate::ops::{OpContext, Outcome, new_token, token_hash};
+
+/// Who carries out an operator action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The bootstrap admin: manages operators and may look at everything, but acts on no case.
+    Admin,
+    Operator(Operator),
+    /// The service itself, such as the automatic refund of a system fault.
+    System,
+}
+
+impl Actor {
+    pub fn id(&self) -> String {
+        match self {
+            Actor::Admin => ADMIN_ACTOR.to_owned(),
+            Actor::Operator(operator) => operator.id.to_string(),
+            Actor::System => SYSTEM_ACTOR.to_owned(),
+        }
+    }
+
+    fn role_name(&self) -> &'static str {
+        match self {
+            Actor::Admin => ADMIN_ACTOR,
+            Actor::Operator(operator) => operator.role.as_str(),
+            Actor::System => SYSTEM_ACTOR,
+        }
+    }
+
+    /// Refuses with 403 unless the actor may do `permission`.
+    pub fn require(&self, permission: Permission) -> ServiceResult<()> {
+        let allowed = match self {
+            Actor::Admin => matches!(permission, Permission::ViewCases | Permission::ViewLegal | Permission::ReadAuditLog),
+            Actor::Operator(operator) => operator.role.allows(permission),
+            Actor::System => true,
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!("the {} role may not {}", self.role_name(), describe(permission))))
+    }
+
+    /// The operator behind an action that only a named operator may take.
+    fn operator_id(&self) -> ServiceResult<OperatorId> {
+        match self {
+            Actor::Operator(operator) => Ok(operator.id.clone()),
+            _ => Err(ServiceError::Forbidden("only an operator can do this".into())),
+        }
+    }
+}
+
+fn describe(permission: Permission) -> &'static str {
+    match permission {
+        Permission::ViewCases => "view cases",
+        Permission::TakeCase => "take cases",
+        Permission::RequestEvidence => "ask for evidence",
+        Permission::Freeze => "freeze or lift",
+        Permission::RefundFromFreeze => "refund from frozen funds",
+        Permission::ResolveCase => "resolve cases",
+        Permission::ViewLegal => "view reversals and disclosures",
+        Permission::RequestLegal => "request reversals or disclosures",
+        Permission::DecideLegal => "approve or reject reversals and disclosures",
+        Permission::ReadAuditLog => "read the audit log",
+    }
+}
+
+/// What a legal officer decides about a pending reversal or disclosure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// The operations of complaints, cases and operators.
+#[derive(Clone, Debug)]
+pub enum CaseOp {
+    CreateOperator { name: String, role: Role },
+    DisableOperator { actor: Actor, operator_id: OperatorId, reason: String },
+    /// Records a file a user has already written to the evidence store.
+    RecordEvidence { uploaded_by: UserId, file: StoredFile, label: Option<EvidenceLabel> },
+    SubmitComplaint { complainant_id: UserId, kind: ComplaintKind, txn_nos: Vec<TxnNo>, description: String, evidence_ids: Vec<EvidenceId> },
+    AddEvidence { complainant_id: UserId, complaint_id: ComplaintId, evidence_ids: Vec<EvidenceId> },
+    Assign { actor: Actor, complaint_id: ComplaintId, reason: String },
+    RequestEvidence { actor: Actor, complaint_id: ComplaintId, reason: String },
+    PlaceFreeze { actor: Actor, user_id: UserId, amount: Option<Amount>, until: Option<Timestamp>, cause: FreezeCause, reason: String },
+    LiftFreeze { actor: Actor, freeze_id: FreezeId, reason: String },
+    RefundFromFreeze { actor: Actor, complaint_id: ComplaintId, freeze_id: FreezeId, amount: Amount, reason: String },
+    Resolve { actor: Actor, complaint_id: ComplaintId, outcome: CaseOutcome, reason: String },
+    RequestReversal { actor: Actor, txn_no: TxnNo, amount: Option<Amount>, reason: String, reference: String },
+    DecideReversal { actor: Actor, reversal_id: ReversalId, decision: Decision, reason: String },
+    RequestDisclosure { actor: Actor, user_id: UserId, requester: String, reference: String, reason: String },
+    DecideDisclosure { actor: Actor, disclosure_id: DisclosureId, decision: Decision, reason: String },
+}
+
+/// A reason, reference or other short text an operator must give: trimmed, 1 to `max` characters.
+fn required_text(text: &str, what: &str, max: usize) -> ServiceResult<String> {
+    let trimmed = text.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > max {
+        return Err(ServiceError::Validation(format!("{what} must be 1 to {max} characters")));
+    }
+    if trimmed.chars().any(|char| char.is_control() && char != '\n') {
+        return Err(ServiceError::Validation(format!("{what} must not contain control characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn reason(text: &str) -> ServiceResult<String> {
+    required_text(text, "reason", 1_000)
+}
+
+/// The ids in `items` without repeats, in their first order.
+fn distinct<T: Clone + Eq + std::hash::Hash>(items: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items.into_iter().filter(|item| seen.insert(item.clone())).collect()
+}
+
+impl OpContext<'_, '_> {
+    pub(crate) fn run_case(&mut self, op: CaseOp) -> ServiceResult<Outcome> {
+        match op {
+            CaseOp::CreateOperator { name, role } => self.create_operator(&name, role),
+            CaseOp::DisableOperator { actor, operator_id, reason } => self.disable_operator(&actor, &operator_id, &reason),
+            CaseOp::RecordEvidence { uploaded_by, file, label } => {
+                let evidence = Evidence {
+                    id: EvidenceId::generate(self.now, self.rng),
+                    sha256: file.sha256,
+                    size: file.size,
+                    content_type: file.content_type.to_owned(),
+                    label,
+                    uploaded_by: uploaded_by.to_string(),
+                    case_id: None,
+                    created_at: self.now,
+                };
+                self.batch.put_record(&evidence);
+                Ok(Outcome::Evidence(evidence))
+            }
+            CaseOp::SubmitComplaint { complainant_id, kind, txn_nos, description, evidence_ids } => {
+                self.submit_complaint(complainant_id, kind, txn_nos, &description, evidence_ids)
+            }
+            CaseOp::AddEvidence { complainant_id, complaint_id, evidence_ids } => self.add_evidence(&complainant_id, &complaint_id, evidence_ids),
+            CaseOp::Assign { actor, complaint_id, reason } => self.assign(&actor, &complaint_id, &reason),
+            CaseOp::RequestEvidence { actor, complaint_id, reason } => self.request_evidence(&actor, &complaint_id, &reason),
+            CaseOp::PlaceFreeze { actor, user_id, amount, until, cause, reason } => self.place_freeze(&actor, user_id, amount, until, cause, &reason),
+            CaseOp::LiftFreeze { actor, freeze_id, reason } => self.lift_freeze(&actor, &freeze_id, &reason),
+            CaseOp::RefundFromFreeze { actor, complaint_id, freeze_id, amount, reason } => {
+                self.refund_from_freeze(&actor, &complaint_id, &freeze_id, amount, &reason)
+            }
+            CaseOp::Resolve { actor, complaint_id, outcome, reason } => self.resolve(&actor, &complaint_id, outcome, &reason),
+            CaseOp::RequestReversal { actor, txn_no, amount, reason, reference } => self.request_reversal(&actor, txn_no, amount, &reason, &reference),
+            CaseOp::DecideReversal { actor, reversal_id, decision, reason } => self.decide_reversal(&actor, &reversal_id, decision, &reason),
+            CaseOp::RequestDisclosure { actor, user_id, requester, reference, reason } => {
+                self.request_disclosure(&actor, user_id, &requester, &reference, &reason)
+            }
+            CaseOp::DecideDisclosure { actor, disclosure_id, decision, reason } => self.decide_disclosure(&actor, &disclosure_id, decision, &reason),
+        }
+    }
+
+    // ---- the audit log and the outbox ----
+
+    fn audit(&mut self, actor: &Actor, action: &str, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
+        let (seq, prev_hash): (u64, JournalHash) = self.batch.audit_head()?;
+        let detail = detail.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(" ");
+        let record = AuditRecord {
+            at: self.now,
+            actor_id: actor.id(),
+            actor_role: actor.role_name().to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            reason: reason.to_owned(),
+            detail,
+        };
+        self.batch.append_audit(record.chain_after(seq, prev_hash));
+        Ok(())
+    }
+
+    pub(crate) fn notify(&mut self, user_id: &UserId, kind: EventKind, subject_id: &str, data: Vec<(&str, String)>) -> ServiceResult<()> {
+        let seq = self.batch.event_head()? + 1;
+        let data = data.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+        self.batch.append_event(Event { seq, user_id: user_id.clone(), kind, subject_id: subject_id.to_owned(), created_at: self.now, data });
+        Ok(())
+    }
+
+    fn notify_complaint(&mut self, complaint: &Complaint) -> ServiceResult<()> {
+        let mut data = vec![("status", complaint.status.as_str().to_owned()), ("refunded_amount", complaint.refunded_amount.minor_units().to_string())];
+        if let Some(outcome) = complaint.status.outcome() {
+            data.push(("outcome", outcome.as_str().to_owned()));
+        }
+        if let Some(note) = &complaint.note {
+            data.push(("note", note.clone()));
+        }
+        self.notify(&complaint.complainant_id, EventKind::ComplaintUpdated, complaint.id.as_str(), data)
+    }
+
+    // ---- operators ----
+
+    fn create_operator(&mut self, name: &str, role: Role) -> ServiceResult<Outcome> {
+        let name = required_text(name, "name", 64)?;
+        let operator = Operator { id: OperatorId::generate(self.now, self.rng), name, role, created_at: self.now, disabled_at: None };
+        let token = new_token(self.rng);
+        self.batch.put_record(&StoredOperator { operator: operator.clone(), token_hash: token_hash(&token) });
+        self.audit(&Actor::Admin, "operator.create", operator.id.as_str(), "new operator", &[("role", role.as_str().to_owned())])?;
+        Ok(Outcome::OperatorCreated { operator, token })
+    }
+
+    fn disable_operator(&mut self, actor: &Actor, operator_id: &OperatorId, why: &str) -> ServiceResult<Outcome> {
+        if actor != &Actor::Admin {
+            return Err(ServiceError::Forbidden("only the admin manages operators".into()));
+        }
+        let why = reason(why)?;
+        let mut stored: StoredOperator = self.batch.record(text(operator_id))?.ok_or(ServiceError::NotFound("operator"))?;
+        if stored.operator.disabled_at.is_some() {
+            return Err(ServiceError::InvalidState("the operator is already disabled".into()));
+        }
+        stored.operator.disabled_at = Some(self.now);
+        self.batch.put_record(&stored);
+        self.audit(actor, "operator.disable", operator_id.as_str(), &why, &[])?;
+        Ok(Outcome::Operator(stored.operator))
+    }
+
+    // ---- complaints ----
+
+    /// Evidence the complainant uploaded and has not attached to a case yet, checked against the
+    /// case's limits together with what it already holds.
+    fn attachable_evidence(&mut self, complainant_id: &UserId, evidence_ids: Vec<EvidenceId>, attached: &[EvidenceId]) -> ServiceResult<Vec<Evidence>> {
+        let rules = &self.config.complaints;
+        let (max_files, max_bytes) = (rules.max_files_per_case, rules.max_case_bytes);
+        let mut files = Vec::new();
+        for evidence_id in distinct(evidence_ids) {
+            let evidence: Evidence = self.batch.record(text(&evidence_id))?.ok_or(ServiceError::NotFound("evidence"))?;
+            if evidence.uploaded_by != complainant_id.as_str() {
+                return Err(ServiceError::NotFound("evidence"));
+            }
+            if let Some(case_id) = &evidence.case_id {
+                return Err(ServiceError::InvalidState(format!("evidence {evidence_id} is already attached to {case_id}")));
+            }
+            files.push(evidence);
+        }
+        let mut total: u64 = files.iter().map(|file| file.size).sum();
+        for evidence_id in attached {
+            let evidence: Evidence = self.batch.record(text(evidence_id))?.ok_or_else(|| hongbao_store::corrupt(format!("missing evidence {evidence_id}")))?;
+            total += evidence.size;
+        }
+        if attached.len() + files.len() > max_files {
+            return Err(ServiceError::LimitExceeded(format!("a case holds at most {max_files} files")));
+        }
+        if total > max_bytes {
+            return Err(ServiceError::LimitExceeded(format!("a case holds at most {max_bytes} bytes of evidence; this would make {total}")));
+        }
+        Ok(files)
+    }
+
+    fn labels_of(&mut self, evidence_ids: &[EvidenceId]) -> ServiceResult<Vec<Option<EvidenceLabel>>> {
+        let mut labels = Vec::new();
+        for evidence_id in evidence_ids {
+            let evidence: Evidence = self.batch.record(text(evidence_id))?.ok_or_else(|| hongbao_store::corrupt(format!("missing evidence {evidence_id}")))?;
+            labels.push(evidence.label);
+        }
+        Ok(labels)
+    }
+
+    fn attach(&mut self, files: Vec<Evidence>, case_id: &ComplaintId) {
+        for mut file in files {
+            file.case_id = Some(case_id.clone());
+            self.batch.put_record(&file);
+        }
+    }
+
+    fn submit_complaint(
+        &mut self,
+        complainant_id: UserId,
+        kind: ComplaintKind,
+        txn_nos: Vec<TxnNo>,
+        description: &str,
+        evidence_ids: Vec<EvidenceId>,
+    ) -> ServiceResult<Outcome> {
+        let description = required_text(description, "description", self.config.complaints.max_description_chars)?;
+        let txn_nos = distinct(txn_nos);
+        if kind.needs_transactions() && txn_nos.is_empty() {
+            return Err(ServiceError::Validation(format!("a {kind} complaint must name the transactions it is about")));
+        }
+        if txn_nos.len() > self.config.complaints.max_transactions {
+            return Err(ServiceError::Validation(format!("a complaint names at most {} transactions", self.config.complaints.max_transactions)));
+        }
+        let mut entries = Vec::new();
+        let mut respondents = Vec::new();
+        for txn_no in &txn_nos {
+            let not_yours = || ServiceError::Validation(format!("transaction {txn_no} is not one of yours"));
+            let entry = self.batch.journal_entry(txn_no)?.ok_or_else(not_yours)?;
+            let parties = self.batch.txn_parties(&entry)?;
+            if !parties.contains(&complainant_id) {
+                return Err(not_yours());
+            }
+            respondents.extend(parties.into_iter().filter(|party| party != &complainant_id));
+            entries.push(entry);
+        }
+        let files = self.attachable_evidence(&complainant_id, evidence_ids, &[])?;
+        let id = ComplaintId::generate(self.now, self.rng);
+        let new = NewComplaint {
+            id: id.clone(),
+            kind,
+            complainant_id,
+            respondent_ids: distinct(respondents),
+            txn_nos,
+            description,
+            evidence: files.iter().map(|file| (file.id.clone(), file.label)).collect(),
+        };
+        let mut complaint = Complaint::submit(new, &self.config.complaints, self.now);
+        self.attach(files, &id);
+        if kind == ComplaintKind::SystemFault {
+            self.refund_system_fault(&mut complaint, &entries)?;
+        }
+        self.batch.put_record(&complaint);
+        self.notify_complaint(&complaint)?;
+        Ok(Outcome::Complaint(complaint))
+    }
+
+    /// Gives back at once whatever money of a system-fault complaint was never claimed or settled: the
+    /// complainant's open packets are recalled and their unsettled transfers cancelled. When that is
+    /// all of it, the case is resolved as refunded; otherwise it goes to review with what was refunded.
+    fn refund_system_fault(&mut self, complaint: &mut Complaint, entries: &[JournalEntry]) -> ServiceResult<()> {
+        let complainant = complaint.complainant_id.clone();
+        let mut refunded = Amount::ZERO;
+        let mut everything = !entries.is_empty();
+        let mut steps = Vec::new();
+        for entry in entries {
+            let related = entry.txn.related();
+            match (entry.txn.kind(), &related.packet_id, &related.transfer_id) {
+                (TxnKind::PacketSend, Some(packet_id), _) => {
+                    let packet = self.batch.packet(packet_id)?.ok_or_else(|| hongbao_store::corrupt(format!("missing packet {packet_id}")))?;
+                    if packet.sender_id != complainant || packet.status != PacketStatus::Open {
+                        everything = false;
+                        continue;
+                    }
+                    everything &= packet.claimed_count == 0;
+                    let refund = packet.recall(&complainant, self.now).map_err(ServiceError::Packet)?;
+                    let packet = self.refund(packet, refund)?;
+                    refunded = refunded.checked_add(packet.refunded_amount).unwrap_or(refunded);
+                    steps.push(format!("{}:{}", packet.id, packet.refunded_amount.minor_units()));
+                }
+                (TxnKind::TransferSend, _, Some(transfer_id)) => {
+                    let mut transfer = self.batch.transfer(transfer_id)?.ok_or_else(|| hongbao_store::corrupt(format!("missing transfer {transfer_id}")))?;
+                    if transfer.sender_id != complainant || !transfer.status.is_open() {
+                        everything = false;
+                        continue;
+                    }
+                    let release = transfer.cancel_for_system_fault(self.now)?;
+                    self.release_hold(&mut transfer, release)?;
+                    self.batch.update_transfer(transfer.clone());
+                    refunded = refunded.checked_add(transfer.amount).unwrap_or(refunded);
+                    steps.push(format!("{}:{}", transfer.id, transfer.amount.minor_units()));
+                }
+                _ => everything = false,
+            }
+        }
+        if refunded.is_zero() {
+            return Ok(());
+        }
+        complaint.record_refund(refunded, self.now)?;
+        if everything {
+            complaint.resolve(CaseOutcome::Refunded, "refunded automatically: the money was never claimed or settled".into(), self.now)?;
+        }
+        let detail = [("refunded", refunded.minor_units().to_string()), ("steps", steps.join(",")), ("resolved", everything.to_string())];
+        self.audit(&Actor::System, "case.auto_refund", complaint.id.as_str(), "system fault: money never claimed or settled", &detail)
+    }
+
+    /// A case its complainant may act on; others cannot see it.
+    fn own_complaint(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
+        let complaint: Complaint = self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("complaint"))?;
+        if &complaint.complainant_id != complainant_id {
+            return Err(ServiceError::NotFound("complaint"));
+        }
+        Ok(complaint)
+    }
+
+    fn add_evidence(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId, evidence_ids: Vec<EvidenceId>) -> ServiceResult<Outcome> {
+        let mut complaint = self.own_complaint(complainant_id, complaint_id)?;
+        if evidence_ids.is_empty() {
+            return Err(ServiceError::Validation("evidence_ids must name at least one file".into()));
+        }
+        if complaint.status.is_resolved() {
+            return Err(ServiceError::InvalidState("the case is already resolved".into()));
+        }
+        let files = self.attachable_evidence(complainant_id, evidence_ids, &complaint.evidence_ids.clone())?;
+        let mut all_ids = complaint.evidence_ids.clone();
+        all_ids.extend(files.iter().map(|file| file.id.clone()));
+        let mut labels = self.labels_of(&complaint.evidence_ids.clone())?;
+        labels.extend(files.iter().map(|file| file.label));
+        complaint.add_evidence(files.iter().map(|file| file.id.clone()).collect(), &labels, self.now)?;
+        self.attach(files, complaint_id);
+        self.batch.put_record(&complaint);
+        self.notify_complaint(&complaint)?;
+        Ok(Outcome::Complaint(complaint))
+    }
+
+    fn case(&mut self, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
+        self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("case"))
+    }
+
+    fn assign(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::TakeCase)?;
+        let why = reason(why)?;
+        let mut complaint = self.case(complaint_id)?;
+        complaint.assign(actor.operator_id()?, self.now)?;
+        self.batch.put_record(&complaint);
+        self.audit(actor, "case.assign", complaint_id.as_str(), &why, &[])?;
+        self.notify_complaint(&complaint)?;
+        Ok(Outcome::Complaint(complaint))
+    }
+
+    fn request_evidence(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::RequestEvidence)?;
+        let why = reason(why)?;
+        let mut complaint = self.case(complaint_id)?;
+        complaint.request_evidence(why.clone(), self.now)?;
+        self.batch.put_record(&complaint);
+        self.audit(actor, "case.request_evidence", complaint_id.as_str(), &why, &[])?;
+        self.notify_complaint(&complaint)?;
+        Ok(Outcome::Complaint(complaint))
+    }
+
+    fn resolve(&mut self, actor: &Actor, complaint_id: &ComplaintId, outcome: CaseOutcome, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::ResolveCase)?;
+        let why = reason(why)?;
+        let mut complaint = self.case(complaint_id)?;
+        complaint.check_resolve(outcome)?;
+        // A case sent to the police or a court keeps its freezes for them; any other ending lifts them.
+        if outcome != CaseOutcome::Referred {
+            let query = Query::newest_first(&records::FREEZES, 1_000).equal("case_id", text(complaint_id));
+            for mut freeze in self.batch.records::<Freeze>(&query)? {
+                if freeze.is_active(self.now) {
+                    freeze.lift(actor.id(), format!("case {complaint_id} resolved as {outcome}"), self.now)?;
+                    self.batch.put_record(&freeze);
+                    self.notify(&freeze.user_id.clone(), EventKind::FreezeLifted, freeze.id.as_str(), vec![("reason", "case resolved".to_owned())])?;
+                }
+            }
+        }
+        complaint.resolve(outcome, why.clone(), self.now)?;
+        self.batch.put_record(&complaint);
+        let detail = [("outcome", outcome.as_str().to_owned()), ("refunded", complaint.refunded_amount.minor_units().to_string())];
+        self.audit(actor, "case.resolve", complaint_id.as_str(), &why, &detail)?;
+        self.notify_complaint(&complaint)?;
+        Ok(Outcome::Complaint(complaint))
+    }
+
+    // ---- freezes ----
+
+    /// What the active freezes of a user allow now.
+    pub(crate) fn restriction(&mut self, user_id: &UserId) -> ServiceResult<Restriction> {
+        let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", text(user_id));
+        let freezes: Vec<Freeze> = self.batch.records(&query)?;
+        Ok(Restriction::of(&freezes, self.now))
+    }
+
+    fn place_freeze(
+        &mut self,
+        actor: &Actor,
+        user_id: UserId,
+        amount: Option<Amount>,
+        until: Option<Timestamp>,
+        cause: FreezeCause,
+        why: &str,
+    ) -> ServiceResult<Outcome> {
+        actor.require(Permission::Freeze)?;
+        let why = reason(why)?;
+        self.require_user(&user_id)?;
+        let scope = match amount {
+            None => FreezeScope::Full,
+            Some(amount) if amount.is_zero() => return Err(ServiceError::Validation("a hold must be of a positive amount".into())),
+            Some(amount) => FreezeScope::Hold(amount),
+        };
+        if until.is_some_and(|until| until <= self.now) {
+            return Err(ServiceError::Validation("until must be in the future".into()));
+        }
+        let case_id = match &cause {
+            FreezeCause::Case(case_id) => {
+                let complaint = self.case(case_id)?;
+                if complaint.status.is_resolved() {
+                    return Err(ServiceError::InvalidState(format!("case {case_id} is already resolved")));
+                }
+                if !complaint.respondent_ids.contains(&user_id) {
+                    return Err(ServiceError::Validation(format!("{user_id} is not a party that case {case_id} complains about")));
+                }
+                Some(case_id.clone())
+            }
+            FreezeCause::Rule(rule) => {
+                required_text(rule, "rule", 64)?;
+                None
+            }
+        };
+        let freeze = Freeze {
+            id: FreezeId::generate(self.now, self.rng),
+            user_id,
+            scope,
+            refunded_amount: Amount::ZERO,
+            cause,
+            reason: why.clone(),
+            created_by: actor.id(),
+            created_at: self.now,
+            until,
+            lift: None,
+        };
+        self.batch.put_record(&freeze);
+        let mut data = vec![("scope", freeze_scope_name(freeze.scope).to_owned())];
+        if let FreezeScope::Hold(amount) = freeze.scope {
+            data.push(("amount", amount.minor_units().to_string()));
+        }
+        if let Some(until) = freeze.until {
+            data.push(("until", until.to_rfc3339()));
+        }
+        let mut detail = data.clone();
+        detail.push(("user", freeze.user_id.to_string()));
+        if let Some(case_id) = case_id {
+            detail.push(("case", case_id.to_string()));
+        }
+        self.notify(&freeze.user_id, EventKind::FreezePlaced, freeze.id.as_str(), data)?;
+        self.audit(actor, "freeze.create", freeze.id.as_str(), &why, &detail)?;
+        Ok(Outcome::Freeze(freeze))
+    }
+
+    fn lift_freeze(&mut self, actor: &Actor, freeze_id: &FreezeId, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::Freeze)?;
+        let why = reason(why)?;
+        let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
+        freeze.lift(actor.id(), why.clone(), self.now)?;
+        self.batch.put_record(&freeze);
+        self.notify(&freeze.user_id, EventKind::FreezeLifted, freeze_id.as_str(), vec![("reason", why.clone())])?;
+        self.audit(actor, "freeze.lift", freeze_id.as_str(), &why, &[("user", freeze.user_id.to_string())])?;
+        Ok(Outcome::Freeze(freeze))
+    }
+
+    /// Moves money out of a freeze placed for the case to its complainant. The frozen wallet's balance
+    /// bounds it as well as the freeze: a refund never overdraws.
+    fn refund_from_freeze(&mut self, actor: &Actor, complaint_id: &ComplaintId, freeze_id: &FreezeId, amount: Amount, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::RefundFromFreeze)?;
+        let why = reason(why)?;
+        if amount.is_zero() {
+            return Err(ServiceError::Validation("amount must be positive".into()));
+        }
+        let mut complaint = self.case(complaint_id)?;
+        if complaint.status.is_resolved() {
+            return Err(ServiceError::InvalidState("the case is already resolved".into()));
+        }
+        let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
+        if freeze.cause != FreezeCause::Case(complaint_id.clone()) {
+            return Err(ServiceError::Validation(format!("freeze {freeze_id} was not placed for case {complaint_id}")));
+        }
+        freeze.check_refund(amount, self.now)?;
+        let txn_no = self.new_txn_no();
+        let txn = LedgerTxn::transfer_between(
+            txn_no,
+            TxnKind::CaseRefund,
+            self.now,
+            amount,
+            Account::Wallet(freeze.user_id.clone()),
+            Account::Wallet(complaint.complainant_id.clone()),
+            Related::default(),
+        )
+        .with_memo(Some(why.clone()))
+        .with_reference(Some(complaint_id.to_string()));
+        let (payer, complainant) = (freeze.user_id.clone(), complaint.complainant_id.clone());
+        let entry = self.post(txn, &[&payer, &complainant])?;
+        freeze.record_refund(amount, self.now)?;
+        complaint.record_refund(amount, self.now)?;
+        self.batch.put_record(&freeze);
+        self.batch.put_record(&complaint);
+        let txn_no = entry.txn.txn_no().to_string();
+        for user in [&complainant, &payer] {
+            self.notify(user, EventKind::CaseRefunded, complaint_id.as_str(), vec![("amount", amount.minor_units().to_string()), ("txn_no", txn_no.clone())])?;
+        }
+        self.notify_complaint(&complaint)?;
+        let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("txn_no", txn_no)];
+        self.audit(actor, "case.refund", complaint_id.as_str(), &why, &detail)?;
+        Ok(Outcome::Posted(entry))
+    }
+
+    // ---- reversals and disclosures ----
+
+    /// How much of a settled transaction is still in its recipient's hands: its amount less what was
+    /// returned through accepted return requests and carried-out reversals.
+    fn unreversed(&mut self, entry: &JournalEntry, except: Option<&ReversalId>) -> ServiceResult<Amount> {
+        let txn_no = entry.txn.txn_no();
+        let mut corrected = 0i64;
+        for request in self.batch.return_requests_for_txn(txn_no)? {
+            if request.status == ReturnRequestStatus::Accepted {
+                corrected += request.amount.minor_units();
+            }
+        }
+        let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(txn_no));
+        for reversal in self.batch.records::<Reversal>(&query)? {
+            if reversal.approval.status == ApprovalStatus::Approved && Some(&reversal.id) != except {
+                corrected += reversal.amount.minor_units();
+            }
+        }
+        Ok(Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO))
+    }
+
+    fn request_reversal(&mut self, actor: &Actor, txn_no: TxnNo, amount: Option<Amount>, why: &str, reference: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::RequestLegal)?;
+        let requested_by = actor.operator_id()?;
+        let why = reason(why)?;
+        let reference = required_text(reference, "reference", 200)?;
+        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+        let Some((payer_id, recipient_id)) = self.payer_and_recipient(&entry)? else {
+            return Err(ServiceError::Validation("only a packet claim or a settled transfer can be reversed".into()));
+        };
+        let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(&txn_no));
+        if self.batch.records::<Reversal>(&query)?.iter().any(|reversal| reversal.approval.status == ApprovalStatus::Pending) {
+            return Err(ServiceError::InvalidState(format!("a reversal of {txn_no} is already waiting for approval")));
+        }
+        let left = self.unreversed(&entry, None)?;
+        let amount = amount.unwrap_or(left);
+        if amount.is_zero() || amount > left {
+            return Err(ServiceError::Validation(format!("a reversal of {txn_no} may move 0.01 to {left}; it was asked for {amount}")));
+        }
+        let reversal = Reversal {
+            id: ReversalId::generate(self.now, self.rng),
+            txn_no,
+            payer_id,
+            recipient_id,
+            amount,
+            reason: why.clone(),
+            reference: reference.clone(),
+            approval: Approval::new(requested_by, self.now),
+            reversal_txn_no: None,
+        };
+        self.batch.put_record(&reversal);
+        let detail = [("txn_no", reversal.txn_no.to_string()), ("amount", amount.minor_units().to_string()), ("reference", reference)];
+        self.audit(actor, "reversal.request", reversal.id.as_str(), &why, &detail)?;
+        Ok(Outcome::Reversal(reversal))
+    }
+
+    fn decide_reversal(&mut self, actor: &Actor, reversal_id: &ReversalId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::DecideLegal)?;
+        let officer = actor.operator_id()?;
+        let why = reason(why)?;
+        let mut reversal: Reversal = self.batch.record(text(reversal_id))?.ok_or(ServiceError::NotFound("reversal"))?;
+        if decision == Decision::Reject {
+            reversal.approval.reject(officer, why.clone(), self.now)?;
+            self.batch.put_record(&reversal);
+            self.audit(actor, "reversal.reject", reversal_id.as_str(), &why, &[])?;
+            return Ok(Outcome::Reversal(reversal));
+        }
+        reversal.approval.check_approve(&officer)?;
+        let entry =
+            self.batch.journal_entry(&reversal.txn_no)?.ok_or_else(|| hongbao_store::corrupt(format!("reversal of missing transaction {}", reversal.txn_no)))?;
+        let left = self.unreversed(&entry, Some(reversal_id))?;
+        if reversal.amount > left {
+            return Err(ServiceError::InvalidState(format!("only {left} of {} is left to reverse", reversal.txn_no)));
+        }
+        let related = Related { corrects_txn_no: Some(reversal.txn_no.clone()), ..Related::default() };
+        let txn = LedgerTxn::transfer_between(
+            self.new_txn_no(),
+            TxnKind::Reversal,
+            self.now,
+            reversal.amount,
+            Account::Wallet(reversal.recipient_id.clone()),
+            Account::Wallet(reversal.payer_id.clone()),
+            related,
+        )
+        .with_memo(Some(reversal.reference.clone()))
+        .with_reference(Some(reversal_id.to_string()));
+        let (payer, recipient) = (reversal.payer_id.clone(), reversal.recipient_id.clone());
+        let posted = self.post(txn, &[&payer, &recipient])?;
+        reversal.approval.approve(officer, why.clone(), self.now)?;
+        reversal.reversal_txn_no = Some(posted.txn.txn_no().clone());
+        self.batch.put_record(&reversal);
+        let data = vec![("txn_no", reversal.txn_no.to_string()), ("amount", reversal.amount.minor_units().to_string()), ("reversal_txn_no", posted.txn.txn_no().to_string())];
+        for user in [&payer, &recipient] {
+            self.notify(user, EventKind::TransactionReversed, reversal.txn_no.as_str(), data.clone())?;
+        }
+        self.audit(actor, "reversal.approve", reversal_id.as_str(), &why, &[("reversal_txn_no", posted.txn.txn_no().to_string())])?;
+        Ok(Outcome::Reversal(reversal))
+    }
+
+    fn request_disclosure(&mut self, actor: &Actor, user_id: UserId, requester: &str, reference: &str, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::RequestLegal)?;
+        let requested_by = actor.operator_id()?;
+        let why = reason(why)?;
+        let requester = required_text(requester, "requester", 200)?;
+        let reference = required_text(reference, "reference", 200)?;
+        self.require_user(&user_id)?;
+        let disclosure = Disclosure {
+            id: DisclosureId::generate(self.now, self.rng),
+            user_id,
+            requester: requester.clone(),
+            reference: reference.clone(),
+            reason: why.clone(),
+            approval: Approval::new(requested_by, self.now),
+        };
+        self.batch.put_record(&disclosure);
+        let detail = [("user", disclosure.user_id.to_string()), ("requester", requester), ("reference", reference)];
+        self.audit(actor, "disclosure.request", disclosure.id.as_str(), &why, &detail)?;
+        Ok(Outcome::Disclosure(disclosure))
+    }
+
+    fn decide_disclosure(&mut self, actor: &Actor, disclosure_id: &DisclosureId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::DecideLegal)?;
+        let officer = actor.operator_id()?;
+        let why = reason(why)?;
+        let mut disclosure: Disclosure = self.batch.record(text(disclosure_id))?.ok_or(ServiceError::NotFound("disclosure"))?;
+        let action = match decision {
+            Decision::Approve => {
+                disclosure.approval.approve(officer, why.clone(), self.now)?;
+                "disclosure.approve"
+            }
+            Decision::Reject => {
+                disclosure.approval.reject(officer, why.clone(), self.now)?;
+                "disclosure.reject"
+            }
+        };
+        self.batch.put_record(&disclosure);
+        self.audit(actor, action, disclosure_id.as_str(), &why, &[("user", disclosure.user_id.to_string())])?;
+        Ok(Outcome::Disclosure(disclosure))
+    }
+}
+
+pub fn freeze_scope_name(scope: FreezeScope) -> &'static str {
+    match scope {
+        FreezeScope::Full => "full",
+        FreezeScope::Hold(_) => "hold",
+    }
+}

@@ -1,0 +1,192 @@
+//! The reads of cases and their records, each with its visibility rule: a user sees their own
+//! complaints, evidence and events; operators see what their role allows; others get "not found".
+
+use hongbao_core::cases::{Complaint, ComplaintKind, Evidence};
+use hongbao_core::events::Event;
+use hongbao_core::freeze::Freeze;
+use hongbao_core::legal::{ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::staff::{AuditEntry, Operator, Permission};
+use hongbao_core::{ComplaintId, DisclosureId, EvidenceId, FreezeId, ReversalId, UserId};
+use hongbao_store::records::{self, Query, Record, StoredOperator, Value, text};
+use hongbao_store::{ReadConn, User};
+
+use crate::{Principal, Service, ServiceError, ServiceResult};
+
+/// Which cases an operator's list shows.
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    /// `submitted`, `needs_evidence`, `under_review` or `resolved`.
+    pub status: Option<String>,
+    pub kind: Option<ComplaintKind>,
+    /// Only open cases past their deadline.
+    pub overdue: bool,
+}
+
+/// A disclosure, with the identity it discloses once approved.
+#[derive(Clone, Debug)]
+pub struct DisclosureView {
+    pub disclosure: Disclosure,
+    pub identity: Option<User>,
+}
+
+/// A position in a list of records: the values of its order's columns.
+pub type RecordCursor = Option<Vec<Value>>;
+
+impl Service {
+    fn require(&self, viewer: &Principal, permission: Permission) -> ServiceResult<()> {
+        viewer.actor()?.require(permission)
+    }
+
+    async fn find<R: Record + Send + 'static>(&self, key: Value) -> ServiceResult<Option<R>> {
+        self.read(move |conn| Ok(records::find::<R>(conn, key)?)).await
+    }
+
+    async fn list<R: Record + Send + 'static>(&self, query: Query) -> ServiceResult<Vec<R>> {
+        self.read(move |conn| Ok(records::list::<R>(conn, &query)?)).await
+    }
+
+    /// A complaint, for its complainant and operators; others get "not found".
+    pub async fn complaint(&self, viewer: &Principal, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
+        let complaint: Complaint = self.find(text(complaint_id)).await?.ok_or(ServiceError::NotFound("complaint"))?;
+        match viewer {
+            Principal::User(user) if user.id != complaint.complainant_id => Err(ServiceError::NotFound("complaint")),
+            Principal::User(_) => Ok(complaint),
+            _ => {
+                self.require(viewer, Permission::ViewCases)?;
+                Ok(complaint)
+            }
+        }
+    }
+
+    /// A user's own complaints, newest first.
+    pub async fn complaints_of(&self, user_id: &UserId, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Complaint>> {
+        self.list(Query::newest_first(&records::COMPLAINTS, limit).equal("complainant_id", text(user_id)).after(after)).await
+    }
+
+    /// Cases for operators, newest first.
+    pub async fn cases(&self, viewer: &Principal, filter: CaseFilter, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Complaint>> {
+        self.require(viewer, Permission::ViewCases)?;
+        self.list(case_query(filter, self.clock().now(), limit).after(after)).await
+    }
+
+    /// How many open cases are past their deadline, for the metrics.
+    pub async fn overdue_cases(&self) -> ServiceResult<u64> {
+        let query = case_query(CaseFilter { overdue: true, ..CaseFilter::default() }, self.clock().now(), 1);
+        self.read(move |conn| Ok(conn.count(&query)?)).await
+    }
+
+    /// A file of evidence, for its uploader, the complainant of its case and operators.
+    pub async fn evidence(&self, viewer: &Principal, evidence_id: &EvidenceId) -> ServiceResult<Evidence> {
+        let evidence: Evidence = self.find(text(evidence_id)).await?.ok_or(ServiceError::NotFound("evidence"))?;
+        let Principal::User(user) = viewer else {
+            self.require(viewer, Permission::ViewCases)?;
+            return Ok(evidence);
+        };
+        if evidence.uploaded_by == user.id.as_str() {
+            return Ok(evidence);
+        }
+        if let Some(case_id) = &evidence.case_id {
+            let complaint: Option<Complaint> = self.find(text(case_id)).await?;
+            if complaint.is_some_and(|complaint| complaint.complainant_id == user.id) {
+                return Ok(evidence);
+            }
+        }
+        Err(ServiceError::NotFound("evidence"))
+    }
+
+    pub async fn freeze(&self, viewer: &Principal, freeze_id: &FreezeId) -> ServiceResult<Freeze> {
+        self.require(viewer, Permission::ViewCases)?;
+        self.find(text(freeze_id)).await?.ok_or(ServiceError::NotFound("freeze"))
+    }
+
+    /// Freezes, newest first: of one user when given.
+    pub async fn freezes(&self, viewer: &Principal, user_id: Option<&UserId>, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Freeze>> {
+        self.require(viewer, Permission::ViewCases)?;
+        let mut query = Query::newest_first(&records::FREEZES, limit).after(after);
+        if let Some(user_id) = user_id {
+            query = query.equal("user_id", text(user_id));
+        }
+        self.list(query).await
+    }
+
+    pub async fn reversal(&self, viewer: &Principal, reversal_id: &ReversalId) -> ServiceResult<Reversal> {
+        self.require(viewer, Permission::ViewLegal)?;
+        self.find(text(reversal_id)).await?.ok_or(ServiceError::NotFound("reversal"))
+    }
+
+    pub async fn reversals(&self, viewer: &Principal, status: Option<ApprovalStatus>, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Reversal>> {
+        self.require(viewer, Permission::ViewLegal)?;
+        let mut query = Query::newest_first(&records::REVERSALS, limit).after(after);
+        if let Some(status) = status {
+            query = query.equal("status", text(status));
+        }
+        self.list(query).await
+    }
+
+    /// A disclosure; the identity only once a second legal officer approved it.
+    pub async fn disclosure(&self, viewer: &Principal, disclosure_id: &DisclosureId) -> ServiceResult<DisclosureView> {
+        self.require(viewer, Permission::ViewLegal)?;
+        let disclosure: Disclosure = self.find(text(disclosure_id)).await?.ok_or(ServiceError::NotFound("disclosure"))?;
+        self.disclosure_view(disclosure).await
+    }
+
+    async fn disclosure_view(&self, disclosure: Disclosure) -> ServiceResult<DisclosureView> {
+        if disclosure.approval.status != ApprovalStatus::Approved {
+            return Ok(DisclosureView { disclosure, identity: None });
+        }
+        let user_id = disclosure.user_id.clone();
+        let identity = self.read(move |conn: &mut dyn ReadConn| Ok(conn.user(&user_id)?)).await?;
+        Ok(DisclosureView { disclosure, identity })
+    }
+
+    pub async fn disclosures(&self, viewer: &Principal, status: Option<ApprovalStatus>, after: RecordCursor, limit: u32) -> ServiceResult<Vec<DisclosureView>> {
+        self.require(viewer, Permission::ViewLegal)?;
+        let mut query = Query::newest_first(&records::DISCLOSURES, limit).after(after);
+        if let Some(status) = status {
+            query = query.equal("status", text(status));
+        }
+        let mut views = Vec::new();
+        for disclosure in self.list::<Disclosure>(query).await? {
+            views.push(self.disclosure_view(disclosure).await?);
+        }
+        Ok(views)
+    }
+
+    /// The audit log, newest first, before sequence number `before_seq` when given.
+    pub async fn audit_log(&self, viewer: &Principal, before_seq: Option<u64>, limit: u32) -> ServiceResult<Vec<AuditEntry>> {
+        self.require(viewer, Permission::ReadAuditLog)?;
+        let after = before_seq.map(|seq| vec![Value::Int(seq as i64)]);
+        self.list(Query::newest_first(&records::AUDIT_LOG, limit).after(after)).await
+    }
+
+    /// Operators, newest first: for the admin and auditors.
+    pub async fn operators(&self, viewer: &Principal, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Operator>> {
+        match viewer {
+            Principal::Admin => {}
+            _ => self.require(viewer, Permission::ReadAuditLog)?,
+        }
+        let stored: Vec<StoredOperator> = self.list(Query::newest_first(&records::OPERATORS, limit).after(after)).await?;
+        Ok(stored.into_iter().map(|stored| stored.operator).collect())
+    }
+
+    /// A user's own events, newest first, before sequence number `before_seq` when given.
+    pub async fn events(&self, user_id: &UserId, before_seq: Option<u64>, limit: u32) -> ServiceResult<Vec<Event>> {
+        let after = before_seq.map(|seq| vec![Value::Int(seq as i64)]);
+        self.list(Query::newest_first(&records::EVENTS, limit).equal("user_id", text(user_id)).after(after)).await
+    }
+}
+
+fn case_query(filter: CaseFilter, now: hongbao_core::Timestamp, limit: u32) -> Query {
+    let mut query = Query::newest_first(&records::COMPLAINTS, limit);
+    if let Some(status) = filter.status {
+        query = query.equal("status", Value::Text(status));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.equal("kind", text(kind));
+    }
+    if filter.overdue {
+        // Past the deadline: strictly before now, as `Complaint::is_overdue` says.
+        query = query.at_most("open_due_at", Value::Int(now.millis() - 1));
+    }
+    query
+}

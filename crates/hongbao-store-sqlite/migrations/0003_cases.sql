@@ -1,0 +1,134 @@
+-- Operators, evidence, complaints and their cases, freezes, reversals, disclosures, the audit log and
+-- the event outbox. The service maps each record to these columns in hongbao-store's `records`.
+
+CREATE TABLE operators (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    disabled_at INTEGER
+) WITHOUT ROWID;
+
+-- The bytes live in the content-addressed evidence store, named by sha256.
+CREATE TABLE evidence (
+    id           TEXT PRIMARY KEY,
+    sha256       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    label        TEXT,
+    uploaded_by  TEXT NOT NULL,
+    case_id      TEXT,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX evidence_by_case ON evidence (case_id) WHERE case_id IS NOT NULL;
+
+CREATE TABLE complaints (
+    id               TEXT PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    complainant_id   TEXT NOT NULL,
+    respondent_ids   TEXT NOT NULL,
+    txn_nos          TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    evidence_ids     TEXT NOT NULL,
+    missing_evidence TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    outcome          TEXT,
+    assignee_id      TEXT,
+    refunded_amount  INTEGER NOT NULL,
+    note             TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    due_at           INTEGER NOT NULL,
+    open_due_at      INTEGER,
+    resolved_at      INTEGER
+) WITHOUT ROWID;
+CREATE INDEX complaints_by_complainant ON complaints (complainant_id, created_at, id);
+CREATE INDEX complaints_by_status ON complaints (status, created_at, id);
+CREATE INDEX complaints_open_by_deadline ON complaints (open_due_at) WHERE open_due_at IS NOT NULL;
+
+CREATE TABLE freezes (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    amount          INTEGER,
+    refunded_amount INTEGER NOT NULL,
+    case_id         TEXT,
+    rule            TEXT,
+    reason          TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    until           INTEGER,
+    lifted_at       INTEGER,
+    lifted_by       TEXT,
+    lift_reason     TEXT,
+    CHECK ((case_id IS NULL) <> (rule IS NULL)),
+    CHECK (scope = 'full' OR (scope = 'hold' AND amount > 0 AND refunded_amount <= amount))
+) WITHOUT ROWID;
+CREATE INDEX freezes_by_user ON freezes (user_id, created_at, id);
+CREATE INDEX freezes_by_case ON freezes (case_id) WHERE case_id IS NOT NULL;
+
+CREATE TABLE reversals (
+    id              TEXT PRIMARY KEY,
+    txn_no          TEXT NOT NULL,
+    payer_id        TEXT NOT NULL,
+    recipient_id    TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    reason          TEXT NOT NULL,
+    reference       TEXT NOT NULL,
+    reversal_txn_no TEXT,
+    status          TEXT NOT NULL,
+    requested_by    TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    decided_by      TEXT,
+    decided_at      INTEGER,
+    decision_reason TEXT,
+    CHECK (decided_by IS NULL OR decided_by <> requested_by OR status = 'rejected')
+) WITHOUT ROWID;
+CREATE INDEX reversals_by_status ON reversals (status, created_at, id);
+CREATE INDEX reversals_by_txn ON reversals (txn_no);
+
+CREATE TABLE disclosures (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    requester       TEXT NOT NULL,
+    reference       TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    requested_by    TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    decided_by      TEXT,
+    decided_at      INTEGER,
+    decision_reason TEXT,
+    CHECK (decided_by IS NULL OR decided_by <> requested_by OR status = 'rejected')
+) WITHOUT ROWID;
+CREATE INDEX disclosures_by_status ON disclosures (status, created_at, id);
+
+-- Every operator action, hash-chained like the journal. Append-only.
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    actor_id   TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_is_append_only_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_is_append_only_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+-- The outbox: each user's notices, written in the same transaction as the change.
+CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE INDEX events_by_user ON events (user_id, seq);

@@ -1,0 +1,828 @@
+//! Typed tables for the platform's case work (operators, evidence, complaints, freezes, reversals,
+//! disclosures, the audit log and the event outbox), stored through one generic row interface.
+//!
+//! Each kind of record maps itself to a row of plain values here, once; a backend only builds the SQL
+//! for a [`Table`] and a [`Query`], so the two backends share every mapping and neither holds a rule.
+//! Money never lives in these tables: it stays in the typed, append-only ledger.
+
+use hongbao_core::cases::{CaseStatus, Complaint, ComplaintKind, Evidence, EvidenceLabel, EvidenceRequirement};
+use hongbao_core::events::{Event, EventKind};
+use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Lift};
+use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
+use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, OperatorId, ReversalId, Timestamp, TxnNo, UserId};
+
+use crate::{ReadConn, StoreResult, corrupt};
+
+/// A column's SQL type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Int,
+    Text,
+}
+
+/// One value of a row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+pub type Row = Vec<Value>;
+
+/// A table: its name and its columns, the first of which is the key.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, ColumnType)],
+    /// Rows are only ever inserted; the database refuses updates and deletes.
+    pub append_only: bool,
+}
+
+impl Table {
+    pub fn position(&self, column: &str) -> usize {
+        self.columns.iter().position(|(name, _)| *name == column).unwrap_or_else(|| panic!("table {} has no column {column}", self.name))
+    }
+
+    pub fn column_type(&self, position: usize) -> ColumnType {
+        self.columns[position].1
+    }
+}
+
+/// Rows of one table: those equal to `equal`, with `at_most`'s column at or below its value, ordered by
+/// `order` (descending when asked), after the position `after` in that order.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub table: &'static Table,
+    pub equal: Vec<(&'static str, Value)>,
+    pub at_most: Option<(&'static str, Value)>,
+    pub order: &'static [&'static str],
+    pub descending: bool,
+    pub after: Option<Vec<Value>>,
+    pub limit: u32,
+}
+
+impl Query {
+    /// Every row, newest first by `created_at` then key, for a list.
+    pub fn newest_first(table: &'static Table, limit: u32) -> Query {
+        let order: &'static [&'static str] = if table.columns.iter().any(|(name, _)| *name == "created_at") { &["created_at", "id"] } else { &["seq"] };
+        Query { table, equal: Vec::new(), at_most: None, order, descending: true, after: None, limit }
+    }
+
+    pub fn by_key(table: &'static Table, key: Value) -> Query {
+        Query { table, equal: vec![(table.columns[0].0, key)], at_most: None, order: &[], descending: false, after: None, limit: 1 }
+    }
+
+    pub fn equal(mut self, column: &'static str, value: Value) -> Query {
+        self.equal.push((column, value));
+        self
+    }
+
+    pub fn at_most(mut self, column: &'static str, value: Value) -> Query {
+        self.at_most = Some((column, value));
+        self
+    }
+
+    pub fn after(mut self, position: Option<Vec<Value>>) -> Query {
+        self.after = position;
+        self
+    }
+
+    pub fn ascending(mut self) -> Query {
+        self.descending = false;
+        self
+    }
+
+    /// Whether a row (of this query's table) passes the filters; the order and limit aside.
+    pub fn matches(&self, row: &Row) -> bool {
+        let value_of = |column: &str| &row[self.table.position(column)];
+        self.equal.iter().all(|(column, value)| value_of(column) == value)
+            && self.at_most.as_ref().is_none_or(|(column, limit)| !matches!(value_of(column), Value::Null) && value_of(column) <= limit)
+            && self.after.as_ref().is_none_or(|after| {
+                let position: Vec<&Value> = self.order.iter().map(|column| value_of(column)).collect();
+                let after: Vec<&Value> = after.iter().collect();
+                if self.descending { position < after } else { position > after }
+            })
+    }
+
+    /// The values of `row` in this query's order, for a cursor.
+    pub fn position_of(&self, row: &Row) -> Vec<Value> {
+        self.order.iter().map(|column| row[self.table.position(column)].clone()).collect()
+    }
+}
+
+/// The SQL both backends run for the records tables; `placeholder(n)` writes the n-th parameter
+/// (`?n` for SQLite, `$n` for PostgreSQL).
+pub mod sql {
+    use super::{ColumnType, Query, Table, Value};
+
+    /// A parameter with the type of the column it is compared with, which a backend needs for a null.
+    pub type Param<'q> = (&'q Value, ColumnType);
+
+    fn filters<'q>(query: &'q Query, placeholder: fn(usize) -> String, with_position: bool) -> (String, Vec<Param<'q>>) {
+        let table = query.table;
+        let type_of = |column: &str| table.column_type(table.position(column));
+        let mut clauses = Vec::new();
+        let mut params: Vec<Param<'q>> = Vec::new();
+        for (column, value) in &query.equal {
+            params.push((value, type_of(column)));
+            clauses.push(format!("{column} = {}", placeholder(params.len())));
+        }
+        if let Some((column, value)) = &query.at_most {
+            params.push((value, type_of(column)));
+            clauses.push(format!("{column} <= {}", placeholder(params.len())));
+        }
+        if with_position && let Some(after) = &query.after {
+            let mut values = Vec::new();
+            for (value, column) in after.iter().zip(query.order) {
+                params.push((value, type_of(column)));
+                values.push(placeholder(params.len()));
+            }
+            let comparison = if query.descending { "<" } else { ">" };
+            clauses.push(format!("({}) {comparison} ({})", query.order.join(", "), values.join(", ")));
+        }
+        let clause = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        (clause, params)
+    }
+
+    pub fn select(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
+        let columns: Vec<&str> = query.table.columns.iter().map(|(name, _)| *name).collect();
+        let (clause, params) = filters(query, placeholder, true);
+        let direction = if query.descending { " DESC" } else { "" };
+        let order = if query.order.is_empty() {
+            String::new()
+        } else {
+            format!(" ORDER BY {}", query.order.iter().map(|column| format!("{column}{direction}")).collect::<Vec<_>>().join(", "))
+        };
+        (format!("SELECT {} FROM {}{clause}{order} LIMIT {}", columns.join(", "), query.table.name, query.limit), params)
+    }
+
+    pub fn count(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
+        let (clause, params) = filters(query, placeholder, false);
+        (format!("SELECT COUNT(*) FROM {}{clause}", query.table.name), params)
+    }
+
+    /// Inserts a row, or for a table that is not append-only replaces the row with the same key.
+    pub fn upsert(table: &Table, placeholder: fn(usize) -> String) -> String {
+        let columns: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
+        let values: Vec<String> = (1..=columns.len()).map(placeholder).collect();
+        let insert = format!("INSERT INTO {} ({}) VALUES ({})", table.name, columns.join(", "), values.join(", "));
+        if table.append_only {
+            return insert;
+        }
+        let updates: Vec<String> = columns[1..].iter().map(|column| format!("{column} = excluded.{column}")).collect();
+        format!("{insert} ON CONFLICT ({}) DO UPDATE SET {}", columns[0], updates.join(", "))
+    }
+}
+
+/// A record kept in a [`Table`].
+pub trait Record: Sized {
+    const TABLE: &'static Table;
+    fn to_row(&self) -> Row;
+    fn from_row(row: Row) -> StoreResult<Self>;
+
+    fn key(&self) -> Value {
+        self.to_row().swap_remove(0)
+    }
+}
+
+/// One record by its key.
+pub fn find<R: Record>(conn: &mut dyn ReadConn, key: Value) -> StoreResult<Option<R>> {
+    conn.select(&Query::by_key(R::TABLE, key))?.into_iter().next().map(R::from_row).transpose()
+}
+
+/// The records a query selects.
+pub fn list<R: Record>(conn: &mut dyn ReadConn, query: &Query) -> StoreResult<Vec<R>> {
+    debug_assert!(std::ptr::eq(query.table, R::TABLE), "a query of {} read as {}", query.table.name, R::TABLE.name);
+    conn.select(query)?.into_iter().map(R::from_row).collect()
+}
+
+// ---- values in and out ----
+
+pub fn text(value: impl ToString) -> Value {
+    Value::Text(value.to_string())
+}
+
+pub fn opt_text(value: Option<impl ToString>) -> Value {
+    value.map_or(Value::Null, text)
+}
+
+pub fn time(at: Timestamp) -> Value {
+    Value::Int(at.millis())
+}
+
+pub fn opt_time(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, time)
+}
+
+pub fn amount(amount: Amount) -> Value {
+    Value::Int(amount.minor_units())
+}
+
+/// A list of ids, comma-separated.
+fn joined<T: ToString>(items: &[T]) -> Value {
+    Value::Text(items.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// Reads a row's values in order.
+struct Fields {
+    table: &'static str,
+    values: std::vec::IntoIter<Value>,
+}
+
+impl Fields {
+    fn new(table: &'static Table, row: Row) -> StoreResult<Fields> {
+        if row.len() != table.columns.len() {
+            return Err(corrupt(format!("a row of {} has {} values", table.name, row.len())));
+        }
+        Ok(Fields { table: table.name, values: row.into_iter() })
+    }
+
+    fn next(&mut self) -> Value {
+        self.values.next().unwrap_or(Value::Null)
+    }
+
+    fn opt_text(&mut self) -> StoreResult<Option<String>> {
+        match self.next() {
+            Value::Null => Ok(None),
+            Value::Text(text) => Ok(Some(text)),
+            Value::Int(int) => Err(corrupt(format!("{}: a number {int} where text belongs", self.table))),
+        }
+    }
+
+    fn text(&mut self) -> StoreResult<String> {
+        self.opt_text()?.ok_or_else(|| corrupt(format!("{}: a missing text value", self.table)))
+    }
+
+    fn opt_int(&mut self) -> StoreResult<Option<i64>> {
+        match self.next() {
+            Value::Null => Ok(None),
+            Value::Int(int) => Ok(Some(int)),
+            Value::Text(text) => Err(corrupt(format!("{}: text {text:?} where a number belongs", self.table))),
+        }
+    }
+
+    fn int(&mut self) -> StoreResult<i64> {
+        self.opt_int()?.ok_or_else(|| corrupt(format!("{}: a missing number", self.table)))
+    }
+
+    fn time(&mut self) -> StoreResult<Timestamp> {
+        Ok(Timestamp::from_millis(self.int()?))
+    }
+
+    fn opt_time(&mut self) -> StoreResult<Option<Timestamp>> {
+        Ok(self.opt_int()?.map(Timestamp::from_millis))
+    }
+
+    fn amount(&mut self) -> StoreResult<Amount> {
+        let units = self.int()?;
+        Amount::new(units).map_err(|_| corrupt(format!("{}: amount {units}", self.table)))
+    }
+
+    fn parsed<T>(&mut self, parse: impl FnOnce(&str) -> Option<T>) -> StoreResult<T> {
+        let text = self.text()?;
+        parse(&text).ok_or_else(|| corrupt(format!("{}: unparsable value {text:?}", self.table)))
+    }
+
+    fn opt_parsed<T>(&mut self, parse: impl FnOnce(&str) -> Option<T>) -> StoreResult<Option<T>> {
+        match self.opt_text()? {
+            None => Ok(None),
+            Some(text) => parse(&text).map(Some).ok_or_else(|| corrupt(format!("{}: unparsable value {text:?}", self.table))),
+        }
+    }
+
+    fn list<T>(&mut self, parse: impl Fn(&str) -> Option<T>) -> StoreResult<Vec<T>> {
+        let text = self.text()?;
+        text.split(',').filter(|item| !item.is_empty()).map(|item| parse(item).ok_or_else(|| corrupt(format!("{}: unparsable item {item:?}", self.table)))).collect()
+    }
+
+    fn hash(&mut self) -> StoreResult<JournalHash> {
+        let hex = self.text()?;
+        parse_hex_hash(&hex).ok_or_else(|| corrupt(format!("{}: hash {hex:?}", self.table)))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn parse_hex_hash(hex: &str) -> Option<JournalHash> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()?;
+    }
+    Some(JournalHash(bytes))
+}
+
+fn ok<T, E>(result: Result<T, E>) -> Option<T> {
+    result.ok()
+}
+
+// ---- the tables ----
+
+use ColumnType::{Int, Text};
+
+/// An operator with the hash of their token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOperator {
+    pub operator: Operator,
+    pub token_hash: [u8; 32],
+}
+
+pub static OPERATORS: Table = Table {
+    name: "operators",
+    columns: &[("id", Text), ("name", Text), ("role", Text), ("token_hash", Text), ("created_at", Int), ("disabled_at", Int)],
+    append_only: false,
+};
+
+impl Record for StoredOperator {
+    const TABLE: &'static Table = &OPERATORS;
+
+    fn to_row(&self) -> Row {
+        let operator = &self.operator;
+        vec![text(&operator.id), text(&operator.name), text(operator.role), text(hex(&self.token_hash)), time(operator.created_at), opt_time(operator.disabled_at)]
+    }
+
+    fn from_row(row: Row) -> StoreResult<StoredOperator> {
+        let mut fields = Fields::new(&OPERATORS, row)?;
+        let id = fields.parsed(|text| ok(OperatorId::parse(text)))?;
+        let name = fields.text()?;
+        let role = fields.parsed(Role::parse)?;
+        let token_hash = fields.hash()?.0;
+        let operator = Operator { id, name, role, created_at: fields.time()?, disabled_at: fields.opt_time()? };
+        Ok(StoredOperator { operator, token_hash })
+    }
+}
+
+pub static EVIDENCE: Table = Table {
+    name: "evidence",
+    columns: &[
+        ("id", Text),
+        ("sha256", Text),
+        ("size", Int),
+        ("content_type", Text),
+        ("label", Text),
+        ("uploaded_by", Text),
+        ("case_id", Text),
+        ("created_at", Int),
+    ],
+    append_only: false,
+};
+
+impl Record for Evidence {
+    const TABLE: &'static Table = &EVIDENCE;
+
+    fn to_row(&self) -> Row {
+        vec![
+            text(&self.id),
+            text(&self.sha256),
+            Value::Int(self.size as i64),
+            text(&self.content_type),
+            opt_text(self.label),
+            text(&self.uploaded_by),
+            opt_text(self.case_id.as_ref()),
+            time(self.created_at),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Evidence> {
+        let mut fields = Fields::new(&EVIDENCE, row)?;
+        Ok(Evidence {
+            id: fields.parsed(|text| ok(EvidenceId::parse(text)))?,
+            sha256: fields.text()?,
+            size: fields.int()?.max(0) as u64,
+            content_type: fields.text()?,
+            label: fields.opt_parsed(EvidenceLabel::parse)?,
+            uploaded_by: fields.text()?,
+            case_id: fields.opt_parsed(|text| ok(ComplaintId::parse(text)))?,
+            created_at: fields.time()?,
+        })
+    }
+}
+
+pub static COMPLAINTS: Table = Table {
+    name: "complaints",
+    columns: &[
+        ("id", Text),
+        ("kind", Text),
+        ("complainant_id", Text),
+        ("respondent_ids", Text),
+        ("txn_nos", Text),
+        ("description", Text),
+        ("evidence_ids", Text),
+        ("missing_evidence", Text),
+        ("status", Text),
+        ("outcome", Text),
+        ("assignee_id", Text),
+        ("refunded_amount", Int),
+        ("note", Text),
+        ("created_at", Int),
+        ("updated_at", Int),
+        ("due_at", Int),
+        // The deadline while the case is open, so that overdue cases are one indexed range.
+        ("open_due_at", Int),
+        ("resolved_at", Int),
+    ],
+    append_only: false,
+};
+
+impl Record for Complaint {
+    const TABLE: &'static Table = &COMPLAINTS;
+
+    fn to_row(&self) -> Row {
+        vec![
+            text(&self.id),
+            text(self.kind),
+            text(&self.complainant_id),
+            joined(&self.respondent_ids),
+            joined(&self.txn_nos),
+            text(&self.description),
+            joined(&self.evidence_ids),
+            joined(&self.missing_evidence),
+            text(self.status.as_str()),
+            opt_text(self.status.outcome()),
+            opt_text(self.assignee_id.as_ref()),
+            amount(self.refunded_amount),
+            opt_text(self.note.as_ref()),
+            time(self.created_at),
+            time(self.updated_at),
+            time(self.due_at),
+            opt_time(self.open_due_at()),
+            opt_time(self.resolved_at),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Complaint> {
+        let mut fields = Fields::new(&COMPLAINTS, row)?;
+        let id = fields.parsed(|text| ok(ComplaintId::parse(text)))?;
+        let kind = fields.parsed(ComplaintKind::parse)?;
+        let complainant_id = fields.parsed(|text| ok(UserId::parse(text)))?;
+        let respondent_ids = fields.list(|text| ok(UserId::parse(text)))?;
+        let txn_nos = fields.list(|text| ok(TxnNo::parse(text)))?;
+        let description = fields.text()?;
+        let evidence_ids = fields.list(|text| ok(EvidenceId::parse(text)))?;
+        let missing_evidence = fields.list(EvidenceRequirement::parse)?;
+        let status = fields.text()?;
+        let outcome = fields.opt_text()?;
+        let status = CaseStatus::parse(&status, outcome.as_deref()).ok_or_else(|| corrupt(format!("complaint {id}: status {status:?} {outcome:?}")))?;
+        let complaint = Complaint {
+            id,
+            kind,
+            complainant_id,
+            respondent_ids,
+            txn_nos,
+            description,
+            evidence_ids,
+            missing_evidence,
+            status,
+            assignee_id: fields.opt_parsed(|text| ok(OperatorId::parse(text)))?,
+            refunded_amount: fields.amount()?,
+            note: fields.opt_text()?,
+            created_at: fields.time()?,
+            updated_at: fields.time()?,
+            due_at: fields.time()?,
+            resolved_at: {
+                fields.opt_time()?;
+                fields.opt_time()?
+            },
+        };
+        Ok(complaint)
+    }
+}
+
+pub static FREEZES: Table = Table {
+    name: "freezes",
+    columns: &[
+        ("id", Text),
+        ("user_id", Text),
+        ("scope", Text),
+        ("amount", Int),
+        ("refunded_amount", Int),
+        ("case_id", Text),
+        ("rule", Text),
+        ("reason", Text),
+        ("created_by", Text),
+        ("created_at", Int),
+        ("until", Int),
+        ("lifted_at", Int),
+        ("lifted_by", Text),
+        ("lift_reason", Text),
+    ],
+    append_only: false,
+};
+
+impl Record for Freeze {
+    const TABLE: &'static Table = &FREEZES;
+
+    fn to_row(&self) -> Row {
+        let (scope, held) = match self.scope {
+            FreezeScope::Full => ("full", Value::Null),
+            FreezeScope::Hold(held) => ("hold", amount(held)),
+        };
+        let (case_id, rule) = match &self.cause {
+            FreezeCause::Case(case_id) => (text(case_id), Value::Null),
+            FreezeCause::Rule(rule) => (Value::Null, text(rule)),
+        };
+        let lift = self.lift.as_ref();
+        vec![
+            text(&self.id),
+            text(&self.user_id),
+            text(scope),
+            held,
+            amount(self.refunded_amount),
+            case_id,
+            rule,
+            text(&self.reason),
+            text(&self.created_by),
+            time(self.created_at),
+            opt_time(self.until),
+            opt_time(lift.map(|lift| lift.lifted_at)),
+            opt_text(lift.map(|lift| &lift.lifted_by)),
+            opt_text(lift.map(|lift| &lift.reason)),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Freeze> {
+        let mut fields = Fields::new(&FREEZES, row)?;
+        let id = fields.parsed(|text| ok(FreezeId::parse(text)))?;
+        let user_id = fields.parsed(|text| ok(UserId::parse(text)))?;
+        let scope = fields.text()?;
+        let held = fields.opt_int()?;
+        let scope = match (scope.as_str(), held) {
+            ("full", None) => FreezeScope::Full,
+            ("hold", Some(held)) => FreezeScope::Hold(Amount::new(held).map_err(|_| corrupt(format!("freeze {id}: hold {held}")))?),
+            _ => return Err(corrupt(format!("freeze {id}: scope {scope:?} with {held:?}"))),
+        };
+        let refunded_amount = fields.amount()?;
+        let case_id = fields.opt_parsed(|text| ok(ComplaintId::parse(text)))?;
+        let rule = fields.opt_text()?;
+        let cause = match (case_id, rule) {
+            (Some(case_id), None) => FreezeCause::Case(case_id),
+            (None, Some(rule)) => FreezeCause::Rule(rule),
+            _ => return Err(corrupt(format!("freeze {id}: it must name a case or a rule"))),
+        };
+        let reason = fields.text()?;
+        let created_by = fields.text()?;
+        let created_at = fields.time()?;
+        let until = fields.opt_time()?;
+        let lift = match (fields.opt_time()?, fields.opt_text()?, fields.opt_text()?) {
+            (Some(lifted_at), Some(lifted_by), Some(reason)) => Some(Lift { lifted_at, lifted_by, reason }),
+            (None, None, None) => None,
+            _ => return Err(corrupt(format!("freeze {id}: a partial lift"))),
+        };
+        Ok(Freeze { id, user_id, scope, refunded_amount, cause, reason, created_by, created_at, until, lift })
+    }
+}
+
+/// The approval columns reversals and disclosures share, after their own.
+const APPROVAL_COLUMNS: usize = 6;
+
+fn approval_values(approval: &Approval) -> [Value; APPROVAL_COLUMNS] {
+    [
+        text(approval.status),
+        text(&approval.requested_by),
+        time(approval.requested_at),
+        opt_text(approval.decided_by.as_ref()),
+        opt_time(approval.decided_at),
+        opt_text(approval.decision_reason.as_ref()),
+    ]
+}
+
+fn read_approval(fields: &mut Fields) -> StoreResult<Approval> {
+    Ok(Approval {
+        status: fields.parsed(ApprovalStatus::parse)?,
+        requested_by: fields.parsed(|text| ok(OperatorId::parse(text)))?,
+        requested_at: fields.time()?,
+        decided_by: fields.opt_parsed(|text| ok(OperatorId::parse(text)))?,
+        decided_at: fields.opt_time()?,
+        decision_reason: fields.opt_text()?,
+    })
+}
+
+pub static REVERSALS: Table = Table {
+    name: "reversals",
+    columns: &[
+        ("id", Text),
+        ("txn_no", Text),
+        ("payer_id", Text),
+        ("recipient_id", Text),
+        ("amount", Int),
+        ("reason", Text),
+        ("reference", Text),
+        ("reversal_txn_no", Text),
+        ("status", Text),
+        ("requested_by", Text),
+        ("created_at", Int),
+        ("decided_by", Text),
+        ("decided_at", Int),
+        ("decision_reason", Text),
+    ],
+    append_only: false,
+};
+
+impl Record for Reversal {
+    const TABLE: &'static Table = &REVERSALS;
+
+    fn to_row(&self) -> Row {
+        let mut row = vec![
+            text(&self.id),
+            text(&self.txn_no),
+            text(&self.payer_id),
+            text(&self.recipient_id),
+            amount(self.amount),
+            text(&self.reason),
+            text(&self.reference),
+            opt_text(self.reversal_txn_no.as_ref()),
+        ];
+        row.extend(approval_values(&self.approval));
+        row
+    }
+
+    fn from_row(row: Row) -> StoreResult<Reversal> {
+        let mut fields = Fields::new(&REVERSALS, row)?;
+        Ok(Reversal {
+            id: fields.parsed(|text| ok(ReversalId::parse(text)))?,
+            txn_no: fields.parsed(|text| ok(TxnNo::parse(text)))?,
+            payer_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            recipient_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            amount: fields.amount()?,
+            reason: fields.text()?,
+            reference: fields.text()?,
+            reversal_txn_no: fields.opt_parsed(|text| ok(TxnNo::parse(text)))?,
+            approval: read_approval(&mut fields)?,
+        })
+    }
+}
+
+pub static DISCLOSURES: Table = Table {
+    name: "disclosures",
+    columns: &[
+        ("id", Text),
+        ("user_id", Text),
+        ("requester", Text),
+        ("reference", Text),
+        ("reason", Text),
+        ("status", Text),
+        ("requested_by", Text),
+        ("created_at", Int),
+        ("decided_by", Text),
+        ("decided_at", Int),
+        ("decision_reason", Text),
+    ],
+    append_only: false,
+};
+
+impl Record for Disclosure {
+    const TABLE: &'static Table = &DISCLOSURES;
+
+    fn to_row(&self) -> Row {
+        let mut row = vec![text(&self.id), text(&self.user_id), text(&self.requester), text(&self.reference), text(&self.reason)];
+        row.extend(approval_values(&self.approval));
+        row
+    }
+
+    fn from_row(row: Row) -> StoreResult<Disclosure> {
+        let mut fields = Fields::new(&DISCLOSURES, row)?;
+        Ok(Disclosure {
+            id: fields.parsed(|text| ok(DisclosureId::parse(text)))?,
+            user_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            requester: fields.text()?,
+            reference: fields.text()?,
+            reason: fields.text()?,
+            approval: read_approval(&mut fields)?,
+        })
+    }
+}
+
+pub static AUDIT_LOG: Table = Table {
+    name: "audit_log",
+    columns: &[
+        ("seq", Int),
+        ("at", Int),
+        ("actor_id", Text),
+        ("actor_role", Text),
+        ("action", Text),
+        ("target", Text),
+        ("reason", Text),
+        ("detail", Text),
+        ("prev_hash", Text),
+        ("hash", Text),
+    ],
+    append_only: true,
+};
+
+impl Record for AuditEntry {
+    const TABLE: &'static Table = &AUDIT_LOG;
+
+    fn to_row(&self) -> Row {
+        let record = &self.record;
+        vec![
+            Value::Int(self.seq as i64),
+            time(record.at),
+            text(&record.actor_id),
+            text(&record.actor_role),
+            text(&record.action),
+            text(&record.target),
+            text(&record.reason),
+            text(&record.detail),
+            text(self.prev_hash.to_hex()),
+            text(self.hash.to_hex()),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<AuditEntry> {
+        let mut fields = Fields::new(&AUDIT_LOG, row)?;
+        let seq = fields.int()? as u64;
+        let record = AuditRecord {
+            at: fields.time()?,
+            actor_id: fields.text()?,
+            actor_role: fields.text()?,
+            action: fields.text()?,
+            target: fields.text()?,
+            reason: fields.text()?,
+            detail: fields.text()?,
+        };
+        Ok(AuditEntry { seq, record, prev_hash: fields.hash()?, hash: fields.hash()? })
+    }
+}
+
+pub static EVENTS: Table = Table {
+    name: "events",
+    columns: &[("seq", Int), ("user_id", Text), ("kind", Text), ("subject_id", Text), ("created_at", Int), ("data", Text)],
+    append_only: true,
+};
+
+/// Named values as lines of `name=value`, with `\`, newlines escaped.
+fn encode_data(data: &[(String, String)]) -> String {
+    let escape = |text: &str| text.replace('\\', "\\\\").replace('\n', "\\n");
+    data.iter().map(|(name, value)| format!("{}={}", escape(name), escape(value))).collect::<Vec<_>>().join("\n")
+}
+
+fn decode_data(text: &str) -> Option<Vec<(String, String)>> {
+    fn unescape(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(char) = chars.next() {
+            if char == '\\' {
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            } else {
+                out.push(char);
+            }
+        }
+        out
+    }
+    text.lines().filter(|line| !line.is_empty()).map(|line| line.split_once('=').map(|(name, value)| (unescape(name), unescape(value)))).collect()
+}
+
+impl Record for Event {
+    const TABLE: &'static Table = &EVENTS;
+
+    fn to_row(&self) -> Row {
+        vec![Value::Int(self.seq as i64), text(&self.user_id), text(self.kind), text(&self.subject_id), time(self.created_at), text(encode_data(&self.data))]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Event> {
+        let mut fields = Fields::new(&EVENTS, row)?;
+        Ok(Event {
+            seq: fields.int()? as u64,
+            user_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            kind: fields.parsed(EventKind::parse)?,
+            subject_id: fields.text()?,
+            created_at: fields.time()?,
+            data: fields.parsed(decode_data)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_data_survives_escaping() {
+        let data = vec![("reason".to_owned(), "line one\nline = two \\ three".to_owned()), ("status".to_owned(), String::new())];
+        assert_eq!(decode_data(&encode_data(&data)), Some(data));
+    }
+
+    #[test]
+    fn filters_match_rows_like_the_database() {
+        let query = Query::newest_first(&EVENTS, 10).equal("user_id", text("usr_a")).after(Some(vec![Value::Int(5)]));
+        let row = |seq: i64, user: &str| vec![Value::Int(seq), text(user), text("freeze.placed"), text("frz_a"), Value::Int(0), text("")];
+        assert!(query.matches(&row(4, "usr_a")));
+        assert!(!query.matches(&row(5, "usr_a")));
+        assert!(!query.matches(&row(4, "usr_b")));
+        let due = Query::newest_first(&COMPLAINTS, 10).at_most("open_due_at", Value::Int(10));
+        let mut complaint = vec![Value::Null; COMPLAINTS.columns.len()];
+        assert!(!due.matches(&complaint), "a resolved case (no open deadline) is never overdue");
+        complaint[COMPLAINTS.position("open_due_at")] = Value::Int(9);
+        assert!(due.matches(&complaint));
+    }
+}
