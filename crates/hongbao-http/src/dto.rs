@@ -504,3 +504,15 @@ pub struct ReturnRequestList {
     pub data: Vec<ReturnRequestBody>,
     pub next_cursor: Option<String>,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupList {
+    pub data: Vec<GroupBody>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PacketList {
+    pub data: Vec<PacketBody>,
+    pub next_cursor: Option<String>,
+}

@@ -38,7 +38,7 @@ pub struct AppState {
     info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units.", version = "1"),
     paths(
         routes::create_user, routes::me, routes::wallet, routes::top_up, routes::withdraw,
-        routes::create_group, routes::get_group, routes::add_member, routes::remove_member,
+        routes::create_group, routes::list_groups, routes::list_group_packets, routes::get_group, routes::add_member, routes::remove_member,
         routes::create_packet, routes::get_packet, routes::claim, routes::recall,
         routes::list_transactions, routes::get_transaction, routes::healthz,
         routes::create_transfer, routes::get_transfer, routes::accept_transfer, routes::return_transfer, routes::cancel_transfer,
@@ -81,7 +81,8 @@ async fn openapi() -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let journal_len = state.service.journal_len().await?;
-    let mut response = state.http_metrics.render(state.service.metrics(), journal_len).into_response();
+    let overdue_cases = state.service.overdue_cases().await?;
+    let mut response = state.http_metrics.render(state.service.metrics(), journal_len, overdue_cases).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     Ok(response)
 }
@@ -151,7 +152,8 @@ pub fn router(service: Service) -> Router {
         .route("/v1/wallet", get(routes::wallet))
         .route("/v1/top-ups", post(routes::top_up))
         .route("/v1/withdrawals", post(routes::withdraw))
-        .route("/v1/groups", post(routes::create_group))
+        .route("/v1/groups", post(routes::create_group).get(routes::list_groups))
+        .route("/v1/groups/{id}/packets", get(routes::list_group_packets))
         .route("/v1/groups/{id}", get(routes::get_group))
         .route("/v1/groups/{id}/members", post(routes::add_member))
         .route("/v1/groups/{id}/members/{user_id}", delete(routes::remove_member))

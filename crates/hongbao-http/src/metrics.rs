@@ -44,7 +44,7 @@ impl HttpMetrics {
         histogram.sum_micros += micros;
     }
 
-    pub fn render(&self, service: &ServiceMetrics, journal_len: u64) -> String {
+    pub fn render(&self, service: &ServiceMetrics, journal_len: u64, overdue_cases: u64) -> String {
         let seconds = |micros: u64| format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
         let mut out = String::new();
         out.push_str("# HELP hongbao_http_requests_total HTTP requests by method, route and status.\n# TYPE hongbao_http_requests_total counter\n");
@@ -78,6 +78,10 @@ impl HttpMetrics {
         let _ = writeln!(
             out,
             "# HELP hongbao_journal_entries Entries in the hash-chained journal.\n# TYPE hongbao_journal_entries gauge\nhongbao_journal_entries {journal_len}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_cases_overdue Open cases past their deadline.\n# TYPE hongbao_cases_overdue gauge\nhongbao_cases_overdue {overdue_cases}"
         );
         out
     }

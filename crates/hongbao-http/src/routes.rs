@@ -132,6 +132,36 @@ pub async fn create_user(
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: body_of }).await
 }
 
+/// The caller's groups, newest first.
+#[utoipa::path(get, path = "/v1/groups", tag = "groups", params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = GroupList), (status = 401, body = Problem)))]
+pub async fn list_groups(State(state): State<AppState>, caller: Caller, list: ListParams) -> ApiResult<Json<GroupList>> {
+    let user_id = caller.user()?.id.clone();
+    let mut groups = state.service.groups_of(&user_id, list.after_position()?, list.limit + 1).await?;
+    let next_cursor = if groups.len() > list.limit as usize {
+        groups.truncate(list.limit as usize);
+        groups.last().map(|group| encode_position_cursor(&ListPosition { created_at: group.created_at, id: group.id.to_string() }))
+    } else {
+        None
+    };
+    Ok(Json(GroupList { data: groups.iter().map(GroupBody::from).collect(), next_cursor }))
+}
+
+/// The packets sent to a group, newest first, with their claims: the chat view of a group.
+#[utoipa::path(get, path = "/v1/groups/{id}/packets", tag = "groups", params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = PacketList), (status = 404, body = Problem)))]
+pub async fn list_group_packets(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, list: ListParams) -> ApiResult<Json<PacketList>> {
+    let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
+    let mut views = state.service.group_packets(&caller.0, &group_id, list.after_position()?, list.limit + 1).await?;
+    let next_cursor = if views.len() > list.limit as usize {
+        views.truncate(list.limit as usize);
+        views.last().map(|view| encode_position_cursor(&ListPosition { created_at: view.packet.created_at, id: view.packet.id.to_string() }))
+    } else {
+        None
+    };
+    Ok(Json(PacketList { data: views.iter().map(PacketBody::from).collect(), next_cursor }))
+}
+
 /// The caller.
 #[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn me(caller: Caller) -> ApiResult<Json<UserBody>> {

@@ -305,6 +305,36 @@ impl Service {
         }
     }
 
+    /// The groups a user belongs to, newest first.
+    pub async fn groups_of(&self, user_id: &UserId, after: Option<ListPosition>, limit: u32) -> ServiceResult<Vec<Group>> {
+        let user_id = user_id.clone();
+        self.read(move |conn| {
+            let mut groups = Vec::new();
+            for group_id in conn.group_ids_of(&user_id, after.as_ref(), limit)? {
+                groups.extend(conn.group(&group_id)?);
+            }
+            Ok(groups)
+        })
+        .await
+    }
+
+    /// The packets sent to a group with their claims, newest first, for its members, operators and
+    /// the admin.
+    pub async fn group_packets(&self, viewer: &Principal, group_id: &GroupId, after: Option<ListPosition>, limit: u32) -> ServiceResult<Vec<PacketView>> {
+        self.group(viewer, group_id).await?;
+        let group_id = group_id.clone();
+        self.read(move |conn| {
+            let mut views = Vec::new();
+            for packet_id in conn.packet_ids_of_group(&group_id, after.as_ref(), limit)? {
+                let Some(packet) = conn.packet(&packet_id)? else { continue };
+                let claims = conn.claims(&packet_id)?;
+                views.push(PacketView { packet, claims });
+            }
+            Ok(views)
+        })
+        .await
+    }
+
     /// A packet with its claims, for its sender, its audience and the admin.
     pub async fn packet(&self, viewer: &Principal, packet_id: &PacketId) -> ServiceResult<PacketView> {
         let packet_id = packet_id.clone();

@@ -129,3 +129,7 @@ CREATE TABLE events (
     data       TEXT NOT NULL
 );
 CREATE INDEX events_by_user ON events (user_id, seq);
+
+-- The lists of the web page's chat view: a user's groups, and a group's packets.
+CREATE INDEX group_members_by_user ON group_members (user_id);
+CREATE INDEX packets_by_group ON packets (group_id, created_at, id) WHERE group_id IS NOT NULL;

@@ -292,6 +292,26 @@ impl ReadConn for PostgresConn {
         u32::try_from(count).map_err(corrupt)
     }
 
+    fn group_ids_of(&mut self, user_id: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<GroupId>> {
+        const SQL: &str = "SELECT g.id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = $1 \
+             AND ($2 OR g.created_at < $3 OR (g.created_at = $3 AND g.id < $4)) ORDER BY g.created_at DESC, g.id DESC LIMIT $5";
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&user_id.as_str(), &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing groups")?
+            .iter()
+            .map(|row| GroupId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+            .collect()
+    }
+
+    fn packet_ids_of_group(&mut self, group_id: &GroupId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>> {
+        const SQL: &str = "SELECT id FROM packets WHERE group_id = $1 AND ($2 OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5";
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&group_id.as_str(), &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing a group's packets")?
+            .iter()
+            .map(|row| PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+            .collect()
+    }
+
     fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
         const SQL: &str = "SELECT id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
              status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id FROM packets WHERE id = $1";

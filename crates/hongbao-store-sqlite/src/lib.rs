@@ -436,6 +436,38 @@ impl ReadConn for SqliteConn {
             .ctx("counting members")
     }
 
+    fn group_ids_of(&mut self, user_id: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<GroupId>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT g.id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 \
+                 AND (?2 OR g.created_at < ?3 OR (g.created_at = ?3 AND g.id < ?4)) ORDER BY g.created_at DESC, g.id DESC LIMIT ?5",
+            )
+            .ctx("listing groups")?
+            .query_map(params![user_id.as_str(), after.is_none(), after_time, after_id, limit], |row| row.get(0))
+            .ctx("listing groups")?
+            .collect::<Result<_, _>>()
+            .ctx("listing groups")?;
+        ids.iter().map(|id| parse_or_corrupt(GroupId::parse(id))).collect()
+    }
+
+    fn packet_ids_of_group(&mut self, group_id: &GroupId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM packets WHERE group_id = ?1 AND (?2 OR created_at < ?3 OR (created_at = ?3 AND id < ?4)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?5",
+            )
+            .ctx("listing a group's packets")?
+            .query_map(params![group_id.as_str(), after.is_none(), after_time, after_id, limit], |row| row.get(0))
+            .ctx("listing a group's packets")?
+            .collect::<Result<_, _>>()
+            .ctx("listing a group's packets")?;
+        ids.iter().map(|id| parse_or_corrupt(PacketId::parse(id))).collect()
+    }
+
     fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
         self.query_packet(&format!("SELECT {PACKET_COLUMNS} FROM packets WHERE id = ?1"), id)
     }

@@ -128,6 +128,10 @@ pub trait ReadConn: Send {
     fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>>;
     fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool>;
     fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32>;
+    /// The groups a user belongs to, newest first, after `after` when given.
+    fn group_ids_of(&mut self, user_id: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<GroupId>>;
+    /// The packets sent to a group, newest first, after `after` when given.
+    fn packet_ids_of_group(&mut self, group_id: &GroupId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>>;
     fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>>;
     /// A packet's claims in claim order.
     fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>>;

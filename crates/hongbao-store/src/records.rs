@@ -64,9 +64,10 @@ pub struct Query {
 }
 
 impl Query {
-    /// Every row, newest first by `created_at` then key, for a list.
+    /// Every row, newest first, for a list: by `created_at` then `id` for records keyed by id, by `seq`
+    /// for the append-only logs keyed by their sequence number.
     pub fn newest_first(table: &'static Table, limit: u32) -> Query {
-        let order: &'static [&'static str] = if table.columns.iter().any(|(name, _)| *name == "created_at") { &["created_at", "id"] } else { &["seq"] };
+        let order: &'static [&'static str] = if table.columns[0].0 == "id" { &["created_at", "id"] } else { &["seq"] };
         Query { table, equal: Vec::new(), at_most: None, order, descending: true, after: None, limit }
     }
 
