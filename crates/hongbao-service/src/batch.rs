@@ -150,6 +150,7 @@ pub struct Batch<'a> {
     /// The last sequence number of the audit log and of the event outbox, with the audit log's hash.
     audit_head: Option<(u64, JournalHash)>,
     event_head: Option<u64>,
+    events: Vec<hongbao_core::events::Event>,
     /// Writes made by the operation running now.
     pub(crate) writes_in_operation: usize,
 }
@@ -181,6 +182,7 @@ impl<'a> Batch<'a> {
             rows: Records::new(),
             audit_head: None,
             event_head: None,
+            events: Vec::new(),
             writes_in_operation: 0,
         }
     }
@@ -568,8 +570,9 @@ impl<'a> Batch<'a> {
 
     /// Appends an event and moves the head past it.
     pub fn append_event(&mut self, event: hongbao_core::events::Event) {
+        self.wrote();
         self.event_head = Some(event.seq);
-        self.put_record(&event);
+        self.events.push(event);
     }
 
     pub fn put_idempotency_record(&mut self, caller: &str, key: &str, record: IdempotencyRecord) {
@@ -618,6 +621,7 @@ impl<'a> Batch<'a> {
             updated_transfers,
             new_return_requests,
             updated_return_requests,
+            events: self.events,
             rows: new_rows.into_iter().chain(changed_rows).collect(),
         };
         (changes, self.conn)

@@ -369,6 +369,7 @@ impl OpContext<'_, '_> {
                     let release = transfer.cancel_for_system_fault(self.now)?;
                     self.release_hold(&mut transfer, release)?;
                     self.batch.update_transfer(transfer.clone());
+                    self.notify_transfer(&transfer)?;
                     refunded = refunded.checked_add(transfer.amount).unwrap_or(refunded);
                     steps.push(format!("{}:{}", transfer.id, transfer.amount.minor_units()));
                 }

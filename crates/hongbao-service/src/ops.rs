@@ -4,7 +4,8 @@
 
 use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus, Refund};
 use hongbao_core::returns::{self, NewRequest, ReturnRequest, ReturnRequestStatus};
-use hongbao_core::transfer::{Arrival, HoldRelease, Transfer, TransferError};
+use hongbao_core::events::EventKind;
+use hongbao_core::transfer::{Arrival, HoldRelease, Transfer, TransferError, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, LedgerTxn, PacketId, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_store::{Claim, Group, JournalEntry, User};
 use rand::RngCore;
@@ -302,7 +303,9 @@ impl OpContext<'_, '_> {
         let txn_no = self.new_txn_no();
         let txn = LedgerTxn::transfer_between(txn_no, TxnKind::TopUp, self.now, amount, Account::Funding, Account::Wallet(user_id.clone()), Related::default())
             .with_reference(Some(reference));
-        Ok(Outcome::Posted(self.post(txn, &[user_id])?))
+        let entry = self.post(txn, &[user_id])?;
+        self.notify(user_id, EventKind::WalletToppedUp, entry.txn.txn_no().as_str(), vec![("amount", amount.minor_units().to_string())])?;
+        Ok(Outcome::Posted(entry))
     }
 
     fn withdraw(&mut self, user_id: &UserId, amount: Amount, reference: Option<String>) -> ServiceResult<Outcome> {
@@ -314,7 +317,9 @@ impl OpContext<'_, '_> {
         let txn =
             LedgerTxn::transfer_between(txn_no, TxnKind::Withdrawal, self.now, amount, Account::Wallet(user_id.clone()), Account::Payout, Related::default())
                 .with_reference(reference);
-        Ok(Outcome::Posted(self.post(txn, &[user_id])?))
+        let entry = self.post(txn, &[user_id])?;
+        self.notify(user_id, EventKind::WalletWithdrawn, entry.txn.txn_no().as_str(), vec![("amount", amount.minor_units().to_string())])?;
+        Ok(Outcome::Posted(entry))
     }
 
     fn create_group(&mut self, owner_id: UserId, name: &str, member_ids: Vec<UserId>) -> ServiceResult<Outcome> {
@@ -425,6 +430,13 @@ impl OpContext<'_, '_> {
         };
         self.batch.insert_packet(packet.clone(), plan.shares);
         self.effects.packets_sent += 1;
+        let data = vec![("kind", packet.kind.as_str().to_owned()), ("total_amount", packet.total_amount.minor_units().to_string())];
+        self.notify(sender_id, EventKind::PacketSent, packet.id.as_str(), data.clone())?;
+        if let Some(recipient_id) = packet.audience.recipient_id() {
+            let mut data = data;
+            data.push(("sender_id", sender_id.to_string()));
+            self.notify(&recipient_id.clone(), EventKind::PacketReceived, packet.id.as_str(), data)?;
+        }
         Ok(Outcome::Packet(PacketView { packet, claims: Vec::new() }))
     }
 
@@ -457,9 +469,16 @@ impl OpContext<'_, '_> {
         self.post(txn, &[user_id, &sender_id])?;
         let claim = Claim { user_id: user_id.clone(), amount, claimed_at: self.now, txn_no };
         self.batch.insert_claim(packet_id, index, claim.clone());
+        let data = vec![("amount", amount.minor_units().to_string()), ("txn_no", claim.txn_no.to_string())];
+        self.notify(user_id, EventKind::PacketClaimed, packet_id.as_str(), data)?;
         if packet.record_claim(amount, self.now) {
             let claims = self.batch.claims(packet_id)?;
             packet.luckiest_user_id = packet::luckiest(claims.iter().map(|claim| (&claim.user_id, claim.amount))).cloned();
+            let mut data = vec![("claimed_amount", packet.claimed_amount.minor_units().to_string())];
+            if let Some(luckiest) = &packet.luckiest_user_id {
+                data.push(("luckiest_user_id", luckiest.to_string()));
+            }
+            self.notify(&sender_id, EventKind::PacketExhausted, packet_id.as_str(), data)?;
         }
         self.batch.update_packet(packet);
         self.effects.packets_claimed += 1;
@@ -489,6 +508,8 @@ impl OpContext<'_, '_> {
         packet.record_refund(&refund, refund_txn_no, self.now);
         self.batch.update_packet(packet.clone());
         self.effects.packets_refunded += 1;
+        let data = vec![("status", packet.status.as_str().to_owned()), ("refunded_amount", packet.refunded_amount.minor_units().to_string())];
+        self.notify(&packet.sender_id.clone(), EventKind::PacketRefunded, packet.id.as_str(), data)?;
         Ok(packet)
     }
 
@@ -548,6 +569,7 @@ impl OpContext<'_, '_> {
         .with_memo(transfer.memo.clone());
         self.post(txn, &[&sender_id, &recipient_id])?;
         self.batch.insert_transfer(transfer.clone());
+        self.notify_transfer(&transfer)?;
         Ok(Outcome::Transfer(transfer))
     }
 
@@ -570,6 +592,7 @@ impl OpContext<'_, '_> {
         let release = step(&mut transfer, user_id, self.now)?;
         self.release_hold(&mut transfer, release)?;
         self.batch.update_transfer(transfer.clone());
+        self.notify_transfer(&transfer)?;
         Ok(Outcome::Transfer(transfer))
     }
 
@@ -578,7 +601,41 @@ impl OpContext<'_, '_> {
         let Some(release) = transfer.on_timer(self.now) else { return Ok(Outcome::Nothing) };
         self.release_hold(&mut transfer, release)?;
         self.batch.update_transfer(transfer.clone());
+        self.notify_transfer(&transfer)?;
         Ok(Outcome::Transfer(transfer))
+    }
+
+    /// Tells both parties of a transfer's new state.
+    pub(crate) fn notify_transfer(&mut self, transfer: &Transfer) -> ServiceResult<()> {
+        let kind = match transfer.status {
+            TransferStatus::Pending => EventKind::TransferCreated,
+            TransferStatus::Accepted => EventKind::TransferAccepted,
+            TransferStatus::Settled => EventKind::TransferSettled,
+            TransferStatus::Returned => EventKind::TransferReturned,
+            TransferStatus::Cancelled => EventKind::TransferCancelled,
+            TransferStatus::Expired => EventKind::TransferExpired,
+        };
+        let data = vec![
+            ("amount", transfer.amount.minor_units().to_string()),
+            ("sender_id", transfer.sender_id.to_string()),
+            ("recipient_id", transfer.recipient_id.to_string()),
+            ("status", transfer.status.as_str().to_owned()),
+        ];
+        self.notify(&transfer.sender_id, kind, transfer.id.as_str(), data.clone())?;
+        self.notify(&transfer.recipient_id, kind, transfer.id.as_str(), data)
+    }
+
+    /// Tells both parties of a return request's new state.
+    fn notify_return_request(&mut self, request: &ReturnRequest) -> ServiceResult<()> {
+        let kind = match request.status {
+            ReturnRequestStatus::Pending => EventKind::ReturnRequestCreated,
+            ReturnRequestStatus::Accepted => EventKind::ReturnRequestAccepted,
+            ReturnRequestStatus::Declined => EventKind::ReturnRequestDeclined,
+            ReturnRequestStatus::Expired => EventKind::ReturnRequestExpired,
+        };
+        let data = vec![("amount", request.amount.minor_units().to_string()), ("txn_no", request.txn_no.to_string())];
+        self.notify(&request.requester_id, kind, request.id.as_str(), data.clone())?;
+        self.notify(&request.recipient_id, kind, request.id.as_str(), data)
     }
 
     /// Moves the hold's money where the transfer's step sent it, recording the transaction number.
@@ -677,6 +734,7 @@ impl OpContext<'_, '_> {
             return_txn_no: None,
         };
         self.batch.insert_return_request(request.clone());
+        self.notify_return_request(&request)?;
         Ok(Outcome::ReturnRequest(request))
     }
 
@@ -708,6 +766,7 @@ impl OpContext<'_, '_> {
         self.post(txn, &[&requester_id, &recipient_id])?;
         request.record_accept(txn_no, self.now);
         self.batch.update_return_request(request.clone());
+        self.notify_return_request(&request)?;
         Ok(Outcome::ReturnRequest(request))
     }
 
@@ -718,6 +777,7 @@ impl OpContext<'_, '_> {
         let mut request = self.visible_return_request(request_id, user_id)?;
         request.decline(user_id, reason, self.now)?;
         self.batch.update_return_request(request.clone());
+        self.notify_return_request(&request)?;
         Ok(Outcome::ReturnRequest(request))
     }
 
@@ -727,6 +787,7 @@ impl OpContext<'_, '_> {
             return Ok(Outcome::Nothing);
         }
         self.batch.update_return_request(request.clone());
+        self.notify_return_request(&request)?;
         Ok(Outcome::ReturnRequest(request))
     }
 }

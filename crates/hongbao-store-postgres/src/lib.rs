@@ -798,6 +798,18 @@ impl PostgresConn {
             let (seqs, users) = (bulk.param(party_seqs, "bigint[]"), bulk.param(party_users, "text[]"));
             bulk.part(format!("INSERT INTO txn_parties (seq, user_id) SELECT * FROM UNNEST({seqs}, {users})"));
         }
+        if !changes.events.is_empty() {
+            let events = &changes.events;
+            let seqs = bulk.param(events.iter().map(|event| event.seq as i64).collect::<Vec<_>>(), "bigint[]");
+            let users = bulk.param(events.iter().map(|event| event.user_id.to_string()).collect::<Vec<_>>(), "text[]");
+            let kinds = bulk.param(events.iter().map(|event| event.kind.as_str().to_owned()).collect::<Vec<_>>(), "text[]");
+            let subjects = bulk.param(events.iter().map(|event| event.subject_id.clone()).collect::<Vec<_>>(), "text[]");
+            let created = bulk.param(events.iter().map(|event| event.created_at.millis()).collect::<Vec<_>>(), "bigint[]");
+            let data = bulk.param(events.iter().map(records::event_data).collect::<Vec<_>>(), "text[]");
+            bulk.part(format!(
+                "INSERT INTO events (seq, user_id, kind, subject_id, created_at, data) SELECT * FROM UNNEST({seqs}, {users}, {kinds}, {subjects}, {created}, {data})"
+            ));
+        }
         if !changes.balance_deltas.is_empty() {
             let accounts = bulk.param(changes.balance_deltas.iter().map(|(account, _)| account.to_string()).collect::<Vec<_>>(), "text[]");
             let deltas = bulk.param(changes.balance_deltas.iter().map(|(_, delta)| *delta).collect::<Vec<_>>(), "bigint[]");

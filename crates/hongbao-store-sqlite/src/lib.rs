@@ -982,6 +982,10 @@ impl WriteConn for SqliteConn {
         for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
             self.upsert_return_request(request)?;
         }
+        for event in &changes.events {
+            let sql = records::sql::upsert(&records::EVENTS, placeholder);
+            self.exec(&sql, rusqlite::params_from_iter(records::Record::to_row(event).iter().map(to_sql)), "writing an event")?;
+        }
         for (table, row) in &changes.rows {
             let sql = records::sql::upsert(table, placeholder);
             self.exec(&sql, rusqlite::params_from_iter(row.iter().map(to_sql)), "writing a record")?;

@@ -195,6 +195,8 @@ pub struct Changes {
     pub updated_transfers: Vec<Transfer>,
     pub new_return_requests: Vec<ReturnRequest>,
     pub updated_return_requests: Vec<ReturnRequest>,
+    /// New events of the outbox, in sequence order.
+    pub events: Vec<hongbao_core::events::Event>,
     /// Rows of the [`records`] tables, in order: each inserted, or replacing the row with its key.
     pub rows: Vec<(&'static records::Table, records::Row)>,
 }
