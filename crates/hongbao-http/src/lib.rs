@@ -46,7 +46,7 @@ pub struct AppState {
         routes::decline_return_request,
         case_routes::upload_evidence, case_routes::get_evidence, case_routes::get_evidence_content,
         case_routes::create_complaint, case_routes::list_complaints, case_routes::get_complaint, case_routes::add_complaint_evidence,
-        case_routes::list_events, case_routes::ops_me, case_routes::create_operator, case_routes::list_operators, case_routes::disable_operator,
+        case_routes::list_events, case_routes::event_stream, case_routes::ops_me, case_routes::create_operator, case_routes::list_operators, case_routes::disable_operator,
         case_routes::list_cases, case_routes::get_case, case_routes::assign_case, case_routes::request_case_evidence, case_routes::case_refund,
         case_routes::resolve_case, case_routes::create_freeze, case_routes::list_freezes, case_routes::get_freeze, case_routes::lift_freeze,
         case_routes::ops_wallet, case_routes::create_reversal, case_routes::list_reversals, case_routes::get_reversal, case_routes::approve_reversal,
@@ -125,6 +125,7 @@ pub fn router(service: Service) -> Router {
         .route("/v1/complaints/{id}", get(case_routes::get_complaint))
         .route("/v1/complaints/{id}/evidence", post(case_routes::add_complaint_evidence))
         .route("/v1/events", get(case_routes::list_events))
+        .route("/v1/events/stream", get(case_routes::event_stream))
         .route("/v1/ops/me", get(case_routes::ops_me))
         .route("/v1/ops/operators", post(case_routes::create_operator).get(case_routes::list_operators))
         .route("/v1/ops/operators/{id}/disable", post(case_routes::disable_operator))
@@ -186,6 +187,12 @@ pub fn router(service: Service) -> Router {
 /// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler running.
 pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let scheduler = service.spawn_scheduler();
+    let streams = service.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never end by themselves; a graceful shutdown waits for every response.
+        streams.begin_shutdown();
+    };
     let result = axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     result

@@ -102,6 +102,9 @@ struct Inner {
     admin_token_hash: [u8; 32],
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
     evidence: EvidenceStore,
+    events_committed: Arc<tokio::sync::Notify>,
+    /// Set when the server begins to shut down, so that long-lived streams end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Migrates, opens the writer's connection and settles the admin token's hash, generating a token on
@@ -164,7 +167,8 @@ impl Service {
             .map_err(|error| ServiceError::Internal(format!("could not open the evidence store at {}: {error}", config.evidence_dir.display())))?;
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
-        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone());
+        let events_committed = Arc::new(tokio::sync::Notify::new());
+        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone(), events_committed.clone());
         std::thread::Builder::new()
             .name("hongbao-writer".into())
             .spawn(move || writer.run(receiver))
@@ -180,6 +184,8 @@ impl Service {
             admin_token_hash,
             users_by_token: Mutex::new(HashMap::new()),
             evidence,
+            events_committed,
+            closing: tokio::sync::watch::channel(false).0,
         };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
@@ -194,6 +200,22 @@ impl Service {
 
     pub fn metrics(&self) -> &ServiceMetrics {
         &self.inner.metrics
+    }
+
+    /// Woken after each commit of this process that wrote events. Other processes' events are found
+    /// by looking again now and then.
+    pub fn events_committed(&self) -> &tokio::sync::Notify {
+        &self.inner.events_committed
+    }
+
+    /// Tells long-lived streams to end: the server is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Changes to `true` when the server begins to shut down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 
     pub fn evidence_store(&self) -> &EvidenceStore {

@@ -176,6 +176,20 @@ impl Service {
     }
 }
 
+impl Service {
+    /// A user's events after sequence number `after_seq`, oldest first, for the live stream.
+    pub async fn events_after(&self, user_id: &UserId, after_seq: u64, limit: u32) -> ServiceResult<Vec<Event>> {
+        let after = Some(vec![Value::Int(after_seq as i64)]);
+        self.list(Query::newest_first(&records::EVENTS, limit).ascending().equal("user_id", text(user_id)).after(after)).await
+    }
+
+    /// The last sequence number of the event outbox: where a stream without `Last-Event-ID` starts.
+    pub async fn last_event_seq(&self) -> ServiceResult<u64> {
+        let last: Vec<Event> = self.list(Query::newest_first(&records::EVENTS, 1)).await?;
+        Ok(last.first().map_or(0, |event| event.seq))
+    }
+}
+
 fn case_query(filter: CaseFilter, now: hongbao_core::Timestamp, limit: u32) -> Query {
     let mut query = Query::newest_first(&records::COMPLAINTS, limit);
     if let Some(status) = filter.status {

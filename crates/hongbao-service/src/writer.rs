@@ -69,11 +69,19 @@ pub(crate) struct Writer {
     pub metrics: Arc<ServiceMetrics>,
     pub rng: StdRng,
     pub share_cache: ShareCache,
+    /// Woken after each commit that wrote events, for the live event streams.
+    pub events_committed: Arc<tokio::sync::Notify>,
 }
 
 impl Writer {
-    pub fn new(conn: Box<dyn WriteConn>, clock: Arc<dyn Clock>, config: Config, metrics: Arc<ServiceMetrics>) -> Writer {
-        Writer { conn, clock, config, metrics, rng: StdRng::from_entropy(), share_cache: ShareCache::default() }
+    pub fn new(
+        conn: Box<dyn WriteConn>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        metrics: Arc<ServiceMetrics>,
+        events_committed: Arc<tokio::sync::Notify>,
+    ) -> Writer {
+        Writer { conn, clock, config, metrics, rng: StdRng::from_entropy(), share_cache: ShareCache::default(), events_committed }
     }
 
     /// Runs until every sender is gone. A panic means an invariant broke: the process stops rather
@@ -149,6 +157,9 @@ impl Writer {
             let _ = conn.rollback();
             fail_all(answers.into_iter().map(|(reply, _)| reply), "the database failed; nothing in this request was applied");
             return;
+        }
+        if !changes.events.is_empty() {
+            self.events_committed.notify_waiters();
         }
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         self.metrics.batched_operations.fetch_add(size as u64, Ordering::Relaxed);
