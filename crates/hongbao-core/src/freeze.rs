@@ -1,7 +1,8 @@
 //! Freezes of a wallet's outgoing money: whole (nothing may leave) or of an amount (a hold). A freeze
 //! lasts until a time or until it is lifted, and always names the case or the risk rule behind it.
 //! Incoming money still arrives; frozen money cannot be spent, withdrawn or paid back, except by the
-//! case refund the freeze exists for.
+//! case refund the freeze exists for and by a reversal that two legal officers approved (a court's
+//! order comes before a platform's hold).
 
 use crate::{Amount, ComplaintId, FreezeId, Timestamp, UserId, named_enum};
 

@@ -16,6 +16,7 @@ pub mod money;
 pub mod names;
 pub mod packet;
 pub mod returns;
+pub mod risk;
 pub mod sniff;
 pub mod split;
 pub mod staff;

@@ -11,7 +11,7 @@ use hongbao_core::legal::ApprovalStatus;
 use hongbao_core::sniff::normalize_content_type;
 use hongbao_core::staff::{Permission, Role};
 use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, OperatorId, ReversalId};
-use hongbao_service::evidence::{StoredFile, UploadError};
+use hongbao_service::evidence::{Upload, UploadError};
 use hongbao_service::reads::CaseFilter;
 use hongbao_service::{CaseOp, Decision, Op, Outcome};
 use hongbao_store::ListPosition;
@@ -90,8 +90,9 @@ fn upload_error(error: UploadError) -> ApiError {
     }
 }
 
-/// Streams the `file` part into the evidence store: hashed, measured and type-checked as it arrives.
-async fn store_file(state: &AppState, field: &mut axum::extract::multipart::Field<'_>) -> ApiResult<StoredFile> {
+/// Streams the `file` part into a temporary file of the evidence store: hashed, measured and
+/// type-checked as it arrives. Nothing is kept unless the whole request succeeds.
+async fn receive_file(state: &AppState, field: &mut axum::extract::multipart::Field<'_>) -> ApiResult<Upload> {
     let claimed = field.content_type().ok_or_else(|| ApiError::validation("the file part needs a Content-Type"))?;
     let content_type = normalize_content_type(claimed).ok_or_else(|| {
         ApiError::new(
@@ -105,10 +106,7 @@ async fn store_file(state: &AppState, field: &mut axum::extract::multipart::Fiel
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         upload.write(&chunk).map_err(upload_error)?;
     }
-    tokio::task::spawn_blocking(move || upload.finish())
-        .await
-        .map_err(|error| ApiError::from(hongbao_service::ServiceError::Internal(format!("storing evidence failed: {error}"))))?
-        .map_err(upload_error)
+    Ok(upload)
 }
 
 /// Upload one file of evidence (multipart/form-data: a `file` part with its Content-Type, and an
@@ -120,22 +118,33 @@ async fn store_file(state: &AppState, field: &mut axum::extract::multipart::Fiel
 pub async fn upload_evidence(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, mut multipart: Multipart) -> ApiResult<Response> {
     let user_id = caller.user()?.id.clone();
     let mut label = None;
-    let mut stored = None;
+    let mut upload = None;
+    // The whole body is read before anything is kept: a part refused after the file leaves no file.
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
             Some("label") => {
                 let text = field.text().await.map_err(multipart_error)?;
                 label = Some(EvidenceLabel::parse(text.trim()).ok_or_else(|| ApiError::validation(format!("label {text:?} is not one of the evidence labels")))?);
             }
-            Some("file") if stored.is_none() => stored = Some(store_file(&state, &mut field).await?),
+            Some("file") if upload.is_none() => upload = Some(receive_file(&state, &mut field).await?),
             Some("file") => return Err(ApiError::validation("one file per upload")),
             other => return Err(ApiError::validation(format!("unknown part {:?}; send file and label", other.unwrap_or("")))),
         }
     }
-    let file = stored.ok_or_else(|| ApiError::validation("the upload has no file part"))?;
+    let upload = upload.ok_or_else(|| ApiError::validation("the upload has no file part"))?;
+    let file = tokio::task::spawn_blocking(move || upload.finish())
+        .await
+        .map_err(|error| ApiError::from(hongbao_service::ServiceError::Internal(format!("storing evidence failed: {error}"))))?
+        .map_err(upload_error)?;
     let fingerprint = format!("{}\n{}", file.sha256, label.map_or("", EvidenceLabel::as_str));
-    let op = Op::Case(CaseOp::RecordEvidence { uploaded_by: user_id, file, label });
-    write(&state, &caller, key, &uri, fingerprint.as_bytes(), op, Answer { status: StatusCode::CREATED, body: evidence_body }).await
+    let op = Op::Case(CaseOp::RecordEvidence { uploaded_by: user_id, file: file.clone(), label });
+    let answer = write(&state, &caller, key, &uri, fingerprint.as_bytes(), op, Answer { status: StatusCode::CREATED, body: evidence_body }).await;
+    let refused = answer.as_ref().map_or(true, |response| !response.status().is_success());
+    if refused && file.created {
+        let referenced = state.service.evidence_referenced(&file.sha256).await.unwrap_or(true);
+        state.service.evidence_store().discard(&file, referenced);
+    }
+    answer
 }
 
 /// A file's metadata: for its uploader, the complainant of its case and operators.

@@ -516,3 +516,54 @@ pub struct PacketList {
     pub data: Vec<PacketBody>,
     pub next_cursor: Option<String>,
 }
+
+/// What a payer sees before confirming a large payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationBody {
+    /// Send it back in the `Confirmation-Token` header with the same request. Single use.
+    pub token: String,
+    pub expires_at: String,
+    pub amount: i64,
+    /// `user` or `group`.
+    pub audience_kind: String,
+    pub audience_id: String,
+    /// The recipient's or the group's name.
+    pub audience_name: String,
+    pub audience_size: Option<u32>,
+    /// The transfer's memo or the packet's greeting.
+    pub memo: Option<String>,
+}
+
+/// The 409 `confirmation_required` problem, with what to confirm.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationProblem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    pub confirmation: ConfirmationBody,
+}
+
+impl ConfirmationProblem {
+    pub fn new(detail: &str, summary: &hongbao_service::risk::ConfirmationSummary) -> ConfirmationProblem {
+        ConfirmationProblem {
+            problem_type: "/problems/confirmation_required".into(),
+            title: "Conflict".into(),
+            status: 409,
+            detail: detail.to_owned(),
+            code: "confirmation_required".into(),
+            confirmation: ConfirmationBody {
+                token: summary.token.clone(),
+                expires_at: summary.expires_at.to_rfc3339(),
+                amount: summary.amount.minor_units(),
+                audience_kind: summary.audience_kind.to_owned(),
+                audience_id: summary.audience_id.clone(),
+                audience_name: summary.audience_name.clone(),
+                audience_size: summary.audience_size,
+                memo: summary.memo.clone(),
+            },
+        }
+    }
+}

@@ -46,10 +46,15 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
-        match state.service.authenticate(token).await? {
-            Some(principal) => Ok(Caller(principal)),
-            None => Err(ApiError::unauthorized("unknown token")),
+        let principal = state.service.authenticate(token).await?.ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        if let Principal::User(user) = &principal {
+            // New devices and addresses raise alerts: the device from `X-Device-Id`, the address the
+            // connection came from.
+            let device = parts.headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::trim).filter(|device| (1..=128).contains(&device.len()));
+            let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
+            state.service.observe_client(&user.id, device.map(str::to_owned), address).await?;
         }
+        Ok(Caller(principal))
     }
 }
 
@@ -66,6 +71,20 @@ impl FromRequestParts<AppState> for IdempotencyKey {
             return Err(ApiError::validation("Idempotency-Key must be 1 to 255 visible ASCII characters"));
         }
         Ok(IdempotencyKey(Some(String::from_utf8_lossy(bytes).into_owned())))
+    }
+}
+
+/// The `Confirmation-Token` header: the single-use token a `confirmation_required` answer gave out,
+/// sent with the repeated request to confirm a large payment.
+pub struct ConfirmationToken(pub Option<String>);
+
+impl FromRequestParts<AppState> for ConfirmationToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ConfirmationToken, ApiError> {
+        let Some(value) = parts.headers.get("confirmation-token") else { return Ok(ConfirmationToken(None)) };
+        let token = value.to_str().ok().map(str::trim).filter(|token| !token.is_empty() && token.len() <= 128);
+        token.map(|token| ConfirmationToken(Some(token.to_owned()))).ok_or_else(|| ApiError::validation("Confirmation-Token must be the token a confirmation_required answer gave"))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod risk_routes;
 pub mod routes;
 
 use std::future::Future;
@@ -52,6 +53,7 @@ pub struct AppState {
         case_routes::ops_wallet, case_routes::create_reversal, case_routes::list_reversals, case_routes::get_reversal, case_routes::approve_reversal,
         case_routes::reject_reversal, case_routes::create_disclosure, case_routes::list_disclosures, case_routes::get_disclosure,
         case_routes::approve_disclosure, case_routes::reject_disclosure, case_routes::audit_log,
+        risk_routes::get_policy, risk_routes::put_policy, risk_routes::list_tags, risk_routes::put_tag, risk_routes::delete_tag,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -148,6 +150,9 @@ pub fn router(service: Service) -> Router {
         .route("/v1/ops/disclosures/{id}/approve", post(case_routes::approve_disclosure))
         .route("/v1/ops/disclosures/{id}/reject", post(case_routes::reject_disclosure))
         .route("/v1/ops/audit", get(case_routes::audit_log))
+        .route("/v1/ops/policy", get(risk_routes::get_policy).put(risk_routes::put_policy))
+        .route("/v1/tags", get(risk_routes::list_tags))
+        .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
         .route("/v1/users", post(routes::create_user))
         .route("/v1/me", get(routes::me))
         .route("/v1/wallet", get(routes::wallet))
@@ -193,7 +198,8 @@ pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Futur
         // Event streams never end by themselves; a graceful shutdown waits for every response.
         streams.begin_shutdown();
     };
-    let result = axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await;
+    let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     result
 }

@@ -13,11 +13,12 @@ use serde::Serialize;
 use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
+use crate::extract::{Caller, ConfirmationToken, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let content_type = if status.is_client_error() || status.is_server_error() { "application/problem+json" } else { "application/json" };
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
@@ -39,6 +40,10 @@ impl<B> Clone for Answer<B> {
 impl<B> Copy for Answer<B> {}
 
 fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
+    if let Outcome::ConfirmationRequired { detail, summary } = outcome {
+        let problem = ConfirmationProblem::new(detail, summary);
+        return Rendered { status: StatusCode::CONFLICT.as_u16(), body: serde_json::to_vec(&problem).expect("a problem always serializes") };
+    }
     match (answer.body)(outcome) {
         Some(body) => Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize") },
         None => {
@@ -260,13 +265,15 @@ pub async fn create_packet(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
+    confirmation: ConfirmationToken,
     uri: Uri,
     body: JsonBody<CreatePacketRequest>,
 ) -> ApiResult<Response> {
     let sender_id = caller.user()?.id.clone();
     let JsonBody { value, raw } = body;
     let (spec, greeting) = value.into_spec()?;
-    write(&state, &caller, key, &uri, &raw, Op::SendPacket { sender_id, spec, greeting }, Answer { status: StatusCode::CREATED, body: packet_body }).await
+    let op = Op::SendPacket { sender_id, spec, greeting, confirmation: confirmation.0 };
+    write(&state, &caller, key, &uri, &raw, op, Answer { status: StatusCode::CREATED, body: packet_body }).await
 }
 
 /// A packet with its claims, for its sender and audience.
@@ -346,6 +353,7 @@ pub async fn create_transfer(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
+    confirmation: ConfirmationToken,
     uri: Uri,
     body: JsonBody<CreateTransferRequest>,
 ) -> ApiResult<Response> {
@@ -358,6 +366,7 @@ pub async fn create_transfer(
         amount: parse_amount("amount", request.amount)?,
         memo: request.memo.clone(),
         arrival,
+        confirmation: confirmation.0,
     };
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: transfer_body }).await
 }

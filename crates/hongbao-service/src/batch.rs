@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use hongbao_core::packet::Packet;
+use hongbao_core::risk::RiskPolicy;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
@@ -50,6 +51,16 @@ impl ShareCache {
         self.cached_shares += shares.len();
         self.shares.insert(packet_id, shares);
     }
+}
+
+/// The setting that holds the risk policy, as TOML text.
+pub const POLICY_SETTING: &str = "risk_policy";
+
+/// The parsed risk policy, kept across batches while its stored text stays the same.
+#[derive(Default)]
+pub struct PolicyCache {
+    text: Option<Vec<u8>>,
+    policy: Arc<RiskPolicy>,
 }
 
 /// A record read or created in the batch, with whether the batch must write it.
@@ -125,6 +136,9 @@ struct PacketSlot {
 pub struct Batch<'a> {
     conn: &'a mut dyn WriteConn,
     share_cache: &'a mut ShareCache,
+    policy_cache: &'a mut PolicyCache,
+    /// The policy in force for this batch, once read.
+    policy: Option<Arc<RiskPolicy>>,
     settings: Vec<(String, Vec<u8>)>,
     users: Vec<(User, [u8; 32])>,
     new_groups: Vec<Group>,
@@ -156,10 +170,12 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    pub fn new(conn: &'a mut dyn WriteConn, share_cache: &'a mut ShareCache) -> Batch<'a> {
+    pub fn new(conn: &'a mut dyn WriteConn, share_cache: &'a mut ShareCache, policy_cache: &'a mut PolicyCache) -> Batch<'a> {
         Batch {
             conn,
             share_cache,
+            policy_cache,
+            policy: None,
             settings: Vec::new(),
             users: Vec::new(),
             new_groups: Vec::new(),
@@ -417,6 +433,37 @@ impl<'a> Batch<'a> {
         Ok(head)
     }
 
+    /// A setting, including one written earlier in the batch.
+    pub fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        if let Some((_, value)) = self.settings.iter().rev().find(|(name, _)| name == key) {
+            return Ok(Some(value.clone()));
+        }
+        self.conn.setting(key)
+    }
+
+    /// The risk policy in force: the stored one, or the defaults when none is stored. A stored policy
+    /// that no longer parses (it was valid when stored) keeps the defaults and says so in the log.
+    pub fn policy(&mut self) -> StoreResult<Arc<RiskPolicy>> {
+        if let Some(policy) = &self.policy {
+            return Ok(policy.clone());
+        }
+        let text = self.setting(POLICY_SETTING)?;
+        if text != self.policy_cache.text {
+            let parsed = match &text {
+                None => RiskPolicy::default(),
+                Some(bytes) => crate::policy::parse_policy(&String::from_utf8_lossy(bytes)).unwrap_or_else(|error| {
+                    tracing::error!(%error, "the stored risk policy does not parse; the defaults apply");
+                    RiskPolicy::default()
+                }),
+            };
+            self.policy_cache.policy = Arc::new(parsed);
+            self.policy_cache.text = text;
+        }
+        let policy = self.policy_cache.policy.clone();
+        self.policy = Some(policy.clone());
+        Ok(policy)
+    }
+
     /// The users a journal entry concerns, including one appended earlier in the batch.
     pub fn txn_parties(&mut self, entry: &JournalEntry) -> StoreResult<Vec<UserId>> {
         if let Some((_, parties)) = self.journal.iter().find(|(appended, _)| appended.seq == entry.seq) {
@@ -465,6 +512,9 @@ impl<'a> Batch<'a> {
 
     pub fn put_setting(&mut self, key: &str, value: &[u8]) {
         self.wrote();
+        if key == POLICY_SETTING {
+            self.policy = None;
+        }
         self.settings.push((key.to_owned(), value.to_vec()));
     }
 

@@ -180,7 +180,7 @@ impl OpContext<'_, '_> {
 
     // ---- the audit log and the outbox ----
 
-    fn audit(&mut self, actor: &Actor, action: &str, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
+    pub(crate) fn audit(&mut self, actor: &Actor, action: &str, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
         let (seq, prev_hash): (u64, JournalHash) = self.batch.audit_head()?;
         let detail = detail.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(" ");
         let record = AuditRecord {
@@ -355,7 +355,12 @@ impl OpContext<'_, '_> {
                         continue;
                     }
                     everything &= packet.claimed_count == 0;
-                    let refund = packet.recall(&complainant, self.now).map_err(ServiceError::Packet)?;
+                    // A packet past its time that the scheduler has not refunded yet is refunded as expired.
+                    let refund = match packet.recall(&complainant, self.now) {
+                        Err(hongbao_core::PacketError::Expired { .. }) => packet.expire(self.now),
+                        other => other,
+                    }
+                    .map_err(ServiceError::Packet)?;
                     let packet = self.refund(packet, refund)?;
                     refunded = refunded.checked_add(packet.refunded_amount).unwrap_or(refunded);
                     steps.push(format!("{}:{}", packet.id, packet.refunded_amount.minor_units()));

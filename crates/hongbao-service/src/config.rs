@@ -16,6 +16,8 @@ pub struct Config {
     pub returns: ReturnRules,
     /// Deadlines, sizes and the holiday calendar of complaints.
     pub complaints: ComplaintRules,
+    /// A risk policy (TOML) to put in force at start, from the deployment's policy file.
+    pub policy_text: Option<String>,
     /// The directory of the content-addressed evidence store.
     pub evidence_dir: PathBuf,
     pub max_group_members: u32,
@@ -38,6 +40,7 @@ impl Default for Config {
             returns: ReturnRules::default(),
             complaints: ComplaintRules::default(),
             evidence_dir: PathBuf::from("hongbao-evidence"),
+            policy_text: None,
             max_group_members: 500,
             max_batch: 512,
             idempotency_ttl_seconds: 86_400,

@@ -27,6 +27,9 @@ pub struct StoredFile {
     pub sha256: String,
     pub size: u64,
     pub content_type: &'static str,
+    /// Whether this upload put the bytes there (rather than finding them already stored), so that a
+    /// request refused afterwards knows whether it may take them away again.
+    pub created: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +52,14 @@ impl EvidenceStore {
     pub fn path_of(&self, sha256: &str) -> PathBuf {
         let (fan_out, rest) = sha256.split_at(2.min(sha256.len()));
         self.dir.join(fan_out).join(rest)
+    }
+
+    /// Takes away a file this request stored when the request was refused after all and no record
+    /// names its bytes (`referenced` is asked only then).
+    pub fn discard(&self, file: &StoredFile, referenced: bool) {
+        if file.created && !referenced {
+            let _ = fs::remove_file(self.path_of(&file.sha256));
+        }
     }
 
     /// Starts an upload claimed to be of `content_type` (already normalised), refused past `max_bytes`.
@@ -105,7 +116,8 @@ impl Upload {
         drop(file);
         let sha256: String = self.hasher.clone().finalize().iter().map(|byte| format!("{byte:02x}")).collect();
         let path = self.store.path_of(&sha256);
-        if path.exists() {
+        let created = !path.exists();
+        if !created {
             // The same bytes are already stored; the copy is not needed.
             fs::remove_file(&self.temp_path)?;
         } else {
@@ -115,7 +127,7 @@ impl Upload {
             File::open(parent)?.sync_all()?;
         }
         self.temp_path = PathBuf::new();
-        Ok(StoredFile { sha256, size: self.size, content_type })
+        Ok(StoredFile { sha256, size: self.size, content_type, created })
     }
 }
 

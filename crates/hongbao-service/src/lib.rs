@@ -12,7 +12,9 @@ pub mod error;
 pub mod evidence;
 pub mod metrics;
 pub mod ops;
+pub mod policy;
 pub mod reads;
+pub mod risk;
 pub mod verify;
 pub mod writer;
 
@@ -32,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::cases::{Actor, CaseOp, Decision};
+pub use crate::risk::RiskOp;
 pub use crate::config::Config;
 use crate::evidence::EvidenceStore;
 pub use crate::error::{ServiceError, ServiceResult};
@@ -102,6 +105,8 @@ struct Inner {
     admin_token_hash: [u8; 32],
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
     evidence: EvidenceStore,
+    /// The (user, device, address) triples this process has already noted.
+    seen_clients: Mutex<std::collections::HashSet<(UserId, Option<String>, Option<String>)>>,
     events_committed: Arc<tokio::sync::Notify>,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
@@ -110,9 +115,18 @@ struct Inner {
 /// Migrates, opens the writer's connection and settles the admin token's hash, generating a token on
 /// first use when the deployment set none.
 #[allow(clippy::type_complexity)]
-fn prepare_store(store: &dyn Store, admin_token: Option<&str>) -> ServiceResult<(Box<dyn hongbao_store::WriteConn>, [u8; 32], Option<String>)> {
+fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn hongbao_store::WriteConn>, [u8; 32], Option<String>)> {
     store.migrate()?;
     let mut conn = store.open_writer()?;
+    if let Some(text) = &config.policy_text {
+        policy::parse_policy(text).map_err(|error| ServiceError::Validation(format!("the risk policy is refused: {error}")))?;
+        if conn.setting(batch::POLICY_SETTING)?.as_deref() != Some(text.as_bytes()) {
+            conn.begin()?;
+            conn.apply(&hongbao_store::Changes { settings: vec![(batch::POLICY_SETTING.to_owned(), text.as_bytes().to_vec())], ..Default::default() })?;
+            conn.commit()?;
+        }
+    }
+    let admin_token = config.admin_token.as_deref();
     if let Some(token) = admin_token {
         return Ok((conn, ops::token_hash(token), None));
     }
@@ -159,7 +173,7 @@ impl Service {
     pub fn start(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> ServiceResult<Started> {
         let (conn, admin_token_hash, generated_admin_token) = std::thread::scope(|scope| {
             scope
-                .spawn(|| prepare_store(store.as_ref(), config.admin_token.as_deref()))
+                .spawn(|| prepare_store(store.as_ref(), &config))
                 .join()
                 .map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
         })?;
@@ -184,6 +198,7 @@ impl Service {
             admin_token_hash,
             users_by_token: Mutex::new(HashMap::new()),
             evidence,
+            seen_clients: Mutex::new(std::collections::HashSet::new()),
             events_committed,
             closing: tokio::sync::watch::channel(false).0,
         };
@@ -303,6 +318,37 @@ impl Service {
         let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(records::hex(&hash)));
         let operator = self.read(move |conn| Ok(records::list::<StoredOperator>(conn, &query)?.into_iter().next())).await?;
         Ok(operator.filter(|stored| stored.operator.disabled_at.is_none()).map(|stored| Principal::Operator(stored.operator)))
+    }
+
+    /// Notes that a user called from a device and an address; one not seen before for the user raises
+    /// an alert. Each process remembers what it has already noted, so a known client costs nothing.
+    pub async fn observe_client(&self, user_id: &UserId, device: Option<String>, address: Option<String>) -> ServiceResult<()> {
+        if device.is_none() && address.is_none() {
+            return Ok(());
+        }
+        let key = (user_id.clone(), device.clone(), address.clone());
+        if self.inner.seen_clients.lock().expect("the client cache lock is never poisoned").contains(&key) {
+            return Ok(());
+        }
+        self.execute(Op::Risk(RiskOp::ObserveClient { user_id: user_id.clone(), device, address })).await?;
+        let mut seen = self.inner.seen_clients.lock().expect("the client cache lock is never poisoned");
+        if seen.len() >= MAX_CACHED_TOKENS {
+            seen.clear();
+        }
+        seen.insert(key);
+        Ok(())
+    }
+
+    /// The risk policy in force, as TOML.
+    pub async fn policy_text(&self, viewer: &Principal) -> ServiceResult<String> {
+        if !matches!(viewer, Principal::Admin) {
+            viewer.actor()?.require(hongbao_core::staff::Permission::ViewCases)?;
+        }
+        let stored = self.read(|conn| Ok(conn.setting(batch::POLICY_SETTING)?)).await?;
+        Ok(match stored {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => policy::render_policy(&hongbao_core::risk::RiskPolicy::default()),
+        })
     }
 
     /// A wallet with what its active freezes hold.

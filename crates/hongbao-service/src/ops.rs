@@ -18,6 +18,10 @@ use hongbao_core::staff::Operator;
 
 use crate::batch::Batch;
 use crate::cases::CaseOp;
+use crate::risk::{ConfirmationSummary, RiskOp};
+use hongbao_core::risk::{Outgoing, RiskPolicy};
+use hongbao_store::records::Tag;
+use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 
@@ -56,6 +60,8 @@ pub enum Op {
         sender_id: UserId,
         spec: PacketSpec,
         greeting: Option<String>,
+        /// The token that confirms a packet at or above the confirmation threshold.
+        confirmation: Option<String>,
     },
     Claim {
         packet_id: PacketId,
@@ -79,6 +85,8 @@ pub enum Op {
         amount: Amount,
         memo: Option<String>,
         arrival: Arrival,
+        /// The token that confirms a transfer at or above the confirmation threshold.
+        confirmation: Option<String>,
     },
     AcceptTransfer {
         transfer_id: TransferId,
@@ -118,6 +126,8 @@ pub enum Op {
     },
     /// Complaints, cases, freezes, operators and their approvals.
     Case(CaseOp),
+    /// Tags, sightings and the risk policy.
+    Risk(RiskOp),
 }
 
 /// A packet with its claims, as the API shows it.
@@ -155,6 +165,13 @@ pub enum Outcome {
     Freeze(Freeze),
     Reversal(Reversal),
     Disclosure(Disclosure),
+    Tag(Tag),
+    /// A large payment that needs the payer's confirmation first; nothing moved.
+    ConfirmationRequired {
+        detail: String,
+        summary: ConfirmationSummary,
+    },
+    Policy(Arc<RiskPolicy>),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -218,14 +235,20 @@ impl OpContext<'_, '_> {
             Op::CreateGroup { owner_id, name, member_ids } => self.create_group(owner_id, &name, member_ids),
             Op::AddMember { group_id, by, user_id } => self.add_member(&group_id, &by, &user_id),
             Op::RemoveMember { group_id, by, user_id } => self.remove_member(&group_id, &by, &user_id),
-            Op::SendPacket { sender_id, spec, greeting } => self.send_packet(&sender_id, &spec, greeting.as_deref()),
+            Op::SendPacket { sender_id, spec, greeting, confirmation } => self.send_packet(&sender_id, &spec, greeting.as_deref(), confirmation.as_deref()),
             Op::Claim { packet_id, user_id } => self.claim(&packet_id, &user_id),
             Op::Recall { packet_id, user_id } => self.recall(&packet_id, &user_id),
             Op::Expire { packet_id } => self.expire(&packet_id),
-            Op::SendTransfer { sender_id, recipient_id, amount, memo, arrival } => self.send_transfer(sender_id, recipient_id, amount, memo, arrival),
+            Op::SendTransfer { sender_id, recipient_id, amount, memo, arrival, confirmation } => {
+                self.send_transfer(sender_id, recipient_id, amount, memo, arrival, confirmation.as_deref())
+            }
             Op::AcceptTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::accept),
             Op::ReturnTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::give_back),
-            Op::CancelTransfer { transfer_id, user_id } => self.change_transfer(&transfer_id, &user_id, Transfer::cancel),
+            Op::CancelTransfer { transfer_id, user_id } => {
+                let outcome = self.change_transfer(&transfer_id, &user_id, Transfer::cancel)?;
+                self.record_velocity(&user_id, "cancel")?;
+                Ok(outcome)
+            }
             Op::TransferTimer { transfer_id } => self.transfer_timer(&transfer_id),
             Op::CreateReturnRequest { requester_id, txn_no, amount, reason, respond_within_seconds } => {
                 self.create_return_request(requester_id, txn_no, amount, reason, respond_within_seconds)
@@ -234,6 +257,7 @@ impl OpContext<'_, '_> {
             Op::DeclineReturnRequest { request_id, user_id, reason } => self.decline_return_request(&request_id, &user_id, reason),
             Op::ReturnRequestTimer { request_id } => self.return_request_timer(&request_id),
             Op::Case(op) => self.run_case(op),
+            Op::Risk(op) => self.run_risk(op),
             Op::SetAdminTokenHash { token_hash } => {
                 self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)
@@ -313,11 +337,13 @@ impl OpContext<'_, '_> {
             check_reference(reference)?;
         }
         self.require_available(user_id, amount)?;
+        self.check_limits(user_id, Outgoing::Withdrawal, amount, None)?;
         let txn_no = self.new_txn_no();
         let txn =
             LedgerTxn::transfer_between(txn_no, TxnKind::Withdrawal, self.now, amount, Account::Wallet(user_id.clone()), Account::Payout, Related::default())
                 .with_reference(reference);
         let entry = self.post(txn, &[user_id])?;
+        self.record_outgoing(user_id, Outgoing::Withdrawal, amount, None, entry.txn.txn_no().as_str())?;
         self.notify(user_id, EventKind::WalletWithdrawn, entry.txn.txn_no().as_str(), vec![("amount", amount.minor_units().to_string())])?;
         Ok(Outcome::Posted(entry))
     }
@@ -377,7 +403,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
     }
 
-    fn send_packet(&mut self, sender_id: &UserId, spec: &PacketSpec, greeting: Option<&str>) -> ServiceResult<Outcome> {
+    fn send_packet(&mut self, sender_id: &UserId, spec: &PacketSpec, greeting: Option<&str>, confirmation: Option<&str>) -> ServiceResult<Outcome> {
         let audience = spec.audience();
         let mut facts = AudienceFacts { group_member_count: None, sender_is_member: false, recipient_is_member: false };
         if let Some(group_id) = audience.group_id() {
@@ -396,6 +422,25 @@ impl OpContext<'_, '_> {
         }
         let plan = packet::plan_packet(spec, sender_id, greeting, facts, &self.config.limits, self.now, self.rng)?;
         self.require_available(sender_id, plan.total_amount)?;
+        // A packet to one person carries the tag of that person; a group packet the group's.
+        let tag_target = match (audience.recipient_id(), audience.group_id()) {
+            (Some(recipient_id), _) if self.tag_of(sender_id, recipient_id.as_str())?.is_some() => Some(recipient_id.to_string()),
+            (_, Some(group_id)) => Some(group_id.to_string()),
+            (Some(recipient_id), None) => Some(recipient_id.to_string()),
+            (None, None) => None,
+        };
+        let tag = match &tag_target {
+            Some(target) => self.tag_of(sender_id, target)?,
+            None => None,
+        };
+        self.check_limits(sender_id, Outgoing::Packet, plan.total_amount, tag.as_deref())?;
+        let terms = format!("packet|{spec:?}|{greeting:?}");
+        let total_amount = plan.total_amount;
+        let greeting_shown = plan.greeting.clone();
+        let summary = |context: &mut Self| context.summary_for(audience.recipient_id(), audience.group_id(), total_amount, Some(greeting_shown));
+        if let Some(outcome) = self.confirm(sender_id, &terms, confirmation, summary, total_amount)? {
+            return Ok(outcome);
+        }
         let packet_id = PacketId::generate(self.now, self.rng);
         let txn_no = self.new_txn_no();
         let related = Related { packet_id: Some(packet_id.clone()), ..Related::default() };
@@ -430,6 +475,7 @@ impl OpContext<'_, '_> {
         };
         self.batch.insert_packet(packet.clone(), plan.shares);
         self.effects.packets_sent += 1;
+        self.record_outgoing(sender_id, Outgoing::Packet, packet.total_amount, tag.as_deref(), packet.id.as_str())?;
         let data = vec![("kind", packet.kind.as_str().to_owned()), ("total_amount", packet.total_amount.minor_units().to_string())];
         self.notify(sender_id, EventKind::PacketSent, packet.id.as_str(), data.clone())?;
         if let Some(recipient_id) = packet.audience.recipient_id() {
@@ -525,6 +571,7 @@ impl OpContext<'_, '_> {
             Err(error) => return Err(ServiceError::InvalidState(format!("the packet cannot be recalled: {error}"))),
         };
         let packet = self.refund(packet, refund)?;
+        self.record_velocity(user_id, "recall")?;
         let claims = self.batch.claims(&packet.id)?;
         Ok(Outcome::Packet(PacketView { packet, claims }))
     }
@@ -540,7 +587,15 @@ impl OpContext<'_, '_> {
 
 /// Transfers and return requests.
 impl OpContext<'_, '_> {
-    fn send_transfer(&mut self, sender_id: UserId, recipient_id: UserId, amount: Amount, memo: Option<String>, arrival: Arrival) -> ServiceResult<Outcome> {
+    fn send_transfer(
+        &mut self,
+        sender_id: UserId,
+        recipient_id: UserId,
+        amount: Amount,
+        memo: Option<String>,
+        arrival: Arrival,
+        confirmation: Option<&str>,
+    ) -> ServiceResult<Outcome> {
         self.require_user(&recipient_id)?;
         let transfer_id = TransferId::generate(self.now, self.rng);
         let txn_no = self.new_txn_no();
@@ -556,6 +611,14 @@ impl OpContext<'_, '_> {
             self.now,
         )?;
         self.require_available(&sender_id, amount)?;
+        let tag = self.tag_of(&sender_id, recipient_id.as_str())?;
+        self.check_limits(&sender_id, Outgoing::Transfer, amount, tag.as_deref())?;
+        let terms = format!("transfer|{recipient_id}|{amount}|{:?}|{}", transfer.memo, transfer.arrival.as_str());
+        let memo_shown = transfer.memo.clone();
+        let summary = |context: &mut Self| context.summary_for(Some(&recipient_id), None, amount, memo_shown);
+        if let Some(outcome) = self.confirm(&sender_id, &terms, confirmation, summary, amount)? {
+            return Ok(outcome);
+        }
         let related = Related { transfer_id: Some(transfer_id.clone()), ..Related::default() };
         let txn = LedgerTxn::transfer_between(
             txn_no,
@@ -570,6 +633,7 @@ impl OpContext<'_, '_> {
         self.post(txn, &[&sender_id, &recipient_id])?;
         self.batch.insert_transfer(transfer.clone());
         self.notify_transfer(&transfer)?;
+        self.record_outgoing(&sender_id, Outgoing::Transfer, amount, tag.as_deref(), transfer.id.as_str())?;
         Ok(Outcome::Transfer(transfer))
     }
 
@@ -603,6 +667,23 @@ impl OpContext<'_, '_> {
         self.batch.update_transfer(transfer.clone());
         self.notify_transfer(&transfer)?;
         Ok(Outcome::Transfer(transfer))
+    }
+
+    /// What the payer of a large payment sees before confirming it.
+    fn summary_for(&mut self, recipient_id: Option<&UserId>, group_id: Option<&GroupId>, amount: Amount, memo: Option<String>) -> ServiceResult<ConfirmationSummary> {
+        let (audience_kind, audience_id, audience_name, audience_size) = match (recipient_id, group_id) {
+            (Some(recipient_id), _) => {
+                let user = self.require_user(recipient_id)?;
+                ("user", user.id.to_string(), user.name, None)
+            }
+            (None, Some(group_id)) => {
+                let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+                ("group", group.id.to_string(), group.name, Some(group.member_ids.len() as u32))
+            }
+            (None, None) => return Err(ServiceError::Internal("a payment without an audience".into())),
+        };
+        let expires_at = self.now;
+        Ok(ConfirmationSummary { amount, audience_kind, audience_id, audience_name, audience_size, memo, token: String::new(), expires_at })
     }
 
     /// Tells both parties of a transfer's new state.
@@ -735,6 +816,7 @@ impl OpContext<'_, '_> {
         };
         self.batch.insert_return_request(request.clone());
         self.notify_return_request(&request)?;
+        self.record_velocity(&request.requester_id, "return_request")?;
         Ok(Outcome::ReturnRequest(request))
     }
 

@@ -94,6 +94,12 @@ impl Service {
         Err(ServiceError::NotFound("evidence"))
     }
 
+    /// Whether any evidence record names these bytes.
+    pub async fn evidence_referenced(&self, sha256: &str) -> ServiceResult<bool> {
+        let query = Query::newest_first(&records::EVIDENCE, 1).equal("sha256", text(sha256));
+        Ok(!self.list::<Evidence>(query).await?.is_empty())
+    }
+
     pub async fn freeze(&self, viewer: &Principal, freeze_id: &FreezeId) -> ServiceResult<Freeze> {
         self.require(viewer, Permission::ViewCases)?;
         self.find(text(freeze_id)).await?.ok_or(ServiceError::NotFound("freeze"))
@@ -181,6 +187,11 @@ impl Service {
     pub async fn events_after(&self, user_id: &UserId, after_seq: u64, limit: u32) -> ServiceResult<Vec<Event>> {
         let after = Some(vec![Value::Int(after_seq as i64)]);
         self.list(Query::newest_first(&records::EVENTS, limit).ascending().equal("user_id", text(user_id)).after(after)).await
+    }
+
+    /// A user's tags, newest first.
+    pub async fn tags_of(&self, owner_id: &UserId) -> ServiceResult<Vec<hongbao_store::records::Tag>> {
+        self.list(Query::newest_first(&records::TAGS, 1_000).equal("owner_id", text(owner_id))).await
     }
 
     /// The last sequence number of the event outbox: where a stream without `Last-Event-ID` starts.

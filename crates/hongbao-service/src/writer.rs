@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{Batch, ShareCache};
+use crate::batch::{Batch, PolicyCache, ShareCache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
@@ -69,6 +69,7 @@ pub(crate) struct Writer {
     pub metrics: Arc<ServiceMetrics>,
     pub rng: StdRng,
     pub share_cache: ShareCache,
+    pub policy_cache: PolicyCache,
     /// Woken after each commit that wrote events, for the live event streams.
     pub events_committed: Arc<tokio::sync::Notify>,
 }
@@ -81,7 +82,16 @@ impl Writer {
         metrics: Arc<ServiceMetrics>,
         events_committed: Arc<tokio::sync::Notify>,
     ) -> Writer {
-        Writer { conn, clock, config, metrics, rng: StdRng::from_entropy(), share_cache: ShareCache::default(), events_committed }
+        Writer {
+            conn,
+            clock,
+            config,
+            metrics,
+            rng: StdRng::from_entropy(),
+            share_cache: ShareCache::default(),
+            policy_cache: PolicyCache::default(),
+            events_committed,
+        }
     }
 
     /// Runs until every sender is gone. A panic means an invariant broke: the process stops rather
@@ -120,7 +130,7 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache);
+        let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
         let mut abandoned = batch.prefetch_claims(&claims).err().map(|error| error_chain(&error));
         let mut effects = Effects::default();
         let mut answers = Vec::with_capacity(size);

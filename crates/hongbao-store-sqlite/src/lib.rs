@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_transfers.sql")),
     (3, include_str!("../migrations/0003_cases.sql")),
+    (4, include_str!("../migrations/0004_risk.sql")),
 ];
 
 /// A SQLite database file.

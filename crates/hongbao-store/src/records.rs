@@ -9,6 +9,7 @@ use hongbao_core::cases::{CaseStatus, Complaint, ComplaintKind, Evidence, Eviden
 use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Lift};
 use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::risk::{DailyUsage, VelocityWindow};
 use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
 use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, OperatorId, ReversalId, Timestamp, TxnNo, UserId};
 
@@ -804,6 +805,198 @@ impl Record for Event {
             subject_id: fields.text()?,
             created_at: fields.time()?,
             data: fields.parsed(decode_data)?,
+        })
+    }
+}
+
+/// A tag a user put on a contact or a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub owner_id: UserId,
+    /// A user id or a group id.
+    pub target_id: String,
+    pub tag: String,
+    pub created_at: Timestamp,
+}
+
+impl Tag {
+    pub fn key(owner_id: &UserId, target_id: &str) -> Value {
+        text(format!("{owner_id}|{target_id}"))
+    }
+}
+
+pub static TAGS: Table = Table {
+    name: "tags",
+    columns: &[("id", Text), ("owner_id", Text), ("target_id", Text), ("tag", Text), ("created_at", Int)],
+    append_only: false,
+};
+
+impl Record for Tag {
+    const TABLE: &'static Table = &TAGS;
+
+    fn to_row(&self) -> Row {
+        vec![Tag::key(&self.owner_id, &self.target_id), text(&self.owner_id), text(&self.target_id), text(&self.tag), time(self.created_at)]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Tag> {
+        let mut fields = Fields::new(&TAGS, row)?;
+        fields.text()?;
+        Ok(Tag {
+            owner_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            target_id: fields.text()?,
+            tag: fields.text()?,
+            created_at: fields.time()?,
+        })
+    }
+}
+
+/// What a user (or a merchant key) sent out on one UTC day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredUsage {
+    /// A user id, or a merchant key's id.
+    pub owner_id: String,
+    pub day: i64,
+    pub usage: DailyUsage,
+}
+
+impl StoredUsage {
+    pub fn key(owner_id: &str, day: i64) -> Value {
+        text(format!("{owner_id}|{day}"))
+    }
+}
+
+pub static DAILY_USAGE: Table = Table {
+    name: "daily_usage",
+    columns: &[("id", Text), ("owner_id", Text), ("day", Int), ("outgoing", Int), ("packets", Int), ("by_tag", Text)],
+    append_only: false,
+};
+
+impl Record for StoredUsage {
+    const TABLE: &'static Table = &DAILY_USAGE;
+
+    fn to_row(&self) -> Row {
+        let by_tag: Vec<String> = self.usage.by_tag.iter().map(|(tag, amount)| format!("{tag}={}", amount.minor_units())).collect();
+        vec![
+            StoredUsage::key(&self.owner_id, self.day),
+            text(&self.owner_id),
+            Value::Int(self.day),
+            amount(self.usage.outgoing),
+            Value::Int(i64::from(self.usage.packets)),
+            text(by_tag.join(",")),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<StoredUsage> {
+        let mut fields = Fields::new(&DAILY_USAGE, row)?;
+        fields.text()?;
+        let owner_id = fields.text()?;
+        let day = fields.int()?;
+        let outgoing = fields.amount()?;
+        let packets = fields.int()?.max(0) as u32;
+        let by_tag = fields.list(|item| {
+            let (tag, units) = item.split_once('=')?;
+            Some((tag.to_owned(), Amount::new(units.parse().ok()?).ok()?))
+        })?;
+        Ok(StoredUsage { owner_id, day, usage: DailyUsage { outgoing, packets, by_tag: by_tag.into_iter().collect() } })
+    }
+}
+
+/// A user's recent recalls, cancels and return requests, for the velocity rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredVelocity {
+    pub user_id: UserId,
+    pub window: VelocityWindow,
+}
+
+pub static VELOCITY: Table = Table { name: "velocity", columns: &[("id", Text), ("action_times", Text)], append_only: false };
+
+impl Record for StoredVelocity {
+    const TABLE: &'static Table = &VELOCITY;
+
+    fn to_row(&self) -> Row {
+        let times: Vec<String> = self.window.action_times.iter().map(|at| at.millis().to_string()).collect();
+        vec![text(&self.user_id), text(times.join(","))]
+    }
+
+    fn from_row(row: Row) -> StoreResult<StoredVelocity> {
+        let mut fields = Fields::new(&VELOCITY, row)?;
+        let user_id = fields.parsed(|text| ok(UserId::parse(text)))?;
+        let action_times = fields.list(|item| item.parse().ok().map(Timestamp::from_millis))?;
+        Ok(StoredVelocity { user_id, window: VelocityWindow { action_times } })
+    }
+}
+
+/// A device or an address a user was seen calling from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    pub user_id: UserId,
+    /// `device` or `address`.
+    pub kind: String,
+    pub value: String,
+    pub first_seen_at: Timestamp,
+}
+
+impl Sighting {
+    pub fn key(user_id: &UserId, kind: &str, value: &str) -> Value {
+        text(format!("{user_id}|{kind}|{value}"))
+    }
+}
+
+pub static SIGHTINGS: Table = Table {
+    name: "sightings",
+    columns: &[("id", Text), ("user_id", Text), ("kind", Text), ("value", Text), ("created_at", Int)],
+    append_only: false,
+};
+
+impl Record for Sighting {
+    const TABLE: &'static Table = &SIGHTINGS;
+
+    fn to_row(&self) -> Row {
+        vec![Sighting::key(&self.user_id, &self.kind, &self.value), text(&self.user_id), text(&self.kind), text(&self.value), time(self.first_seen_at)]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Sighting> {
+        let mut fields = Fields::new(&SIGHTINGS, row)?;
+        fields.text()?;
+        Ok(Sighting { user_id: fields.parsed(|text| ok(UserId::parse(text)))?, kind: fields.text()?, value: fields.text()?, first_seen_at: fields.time()? })
+    }
+}
+
+/// A single-use token that confirms one large packet or transfer, stored by its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The token's SHA-256, lowercase hex.
+    pub token_hash: String,
+    pub user_id: UserId,
+    /// What the token confirms: a digest of the request's terms.
+    pub fingerprint: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+pub static CONFIRMATIONS: Table = Table {
+    name: "confirmations",
+    columns: &[("id", Text), ("user_id", Text), ("fingerprint", Text), ("created_at", Int), ("expires_at", Int), ("used_at", Int)],
+    append_only: false,
+};
+
+impl Record for Confirmation {
+    const TABLE: &'static Table = &CONFIRMATIONS;
+
+    fn to_row(&self) -> Row {
+        vec![text(&self.token_hash), text(&self.user_id), text(&self.fingerprint), time(self.created_at), time(self.expires_at), opt_time(self.used_at)]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Confirmation> {
+        let mut fields = Fields::new(&CONFIRMATIONS, row)?;
+        Ok(Confirmation {
+            token_hash: fields.text()?,
+            user_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            fingerprint: fields.text()?,
+            created_at: fields.time()?,
+            expires_at: fields.time()?,
+            used_at: fields.opt_time()?,
         })
     }
 }

@@ -56,6 +56,11 @@ impl Settings {
         if let Some(holidays) = var("HONGBAO_HOLIDAYS") {
             config.complaints.holidays = BusinessCalendar::parse_list(&holidays).context("HONGBAO_HOLIDAYS must list dates as YYYY-MM-DD, comma-separated")?;
         }
+        if let Some(path) = var("HONGBAO_POLICY") {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("while reading the risk policy HONGBAO_POLICY={path}"))?;
+            hongbao_service::policy::parse_policy(&text).map_err(|error| anyhow::anyhow!("the risk policy {path} is refused: {error}"))?;
+            config.policy_text = Some(text);
+        }
         let database = var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         config.evidence_dir = evidence_dir(&database);
         Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config })

@@ -170,11 +170,13 @@ async fn apply(world: &mut World, step: &Step) {
             sender_id: users[*sender].clone(),
             spec: PacketSpec::Lucky { group_id: world.group.clone(), total_amount: amount(*total), shares: *shares },
             greeting: None,
+            confirmation: None,
         },
         Step::Normal { sender, per_share, shares } => Op::SendPacket {
             sender_id: users[*sender].clone(),
             spec: PacketSpec::NormalToGroup { group_id: world.group.clone(), amount_per_share: amount(*per_share), shares: *shares },
             greeting: None,
+            confirmation: None,
         },
         Step::OneToOne { sender, recipient, amount: units, timed } => {
             let recipient_id = users[*recipient].clone();
@@ -183,7 +185,7 @@ async fn apply(world: &mut World, step: &Step) {
             } else {
                 PacketSpec::NormalToUser { recipient_id, amount_per_share: amount(*units) }
             };
-            Op::SendPacket { sender_id: users[*sender].clone(), spec, greeting: None }
+            Op::SendPacket { sender_id: users[*sender].clone(), spec, greeting: None, confirmation: None }
         }
         Step::Claim { packet, user } | Step::Recall { packet, user } => {
             if world.packets.is_empty() {
@@ -207,6 +209,7 @@ async fn apply(world: &mut World, step: &Step) {
             amount: amount(*units),
             memo: None,
             arrival: [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h][*arrival],
+            confirmation: None,
         },
         Step::MoveTransfer { transfer, user, step } => {
             if world.transfers.is_empty() {

@@ -1,0 +1,42 @@
+-- Risk control: users' tags on contacts and groups, daily counters, the velocity window, the devices
+-- and addresses users were seen from, and confirmation tokens of large payments.
+CREATE TABLE tags (
+    id         TEXT PRIMARY KEY,
+    owner_id   TEXT NOT NULL,
+    target_id  TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX tags_by_owner ON tags (owner_id, created_at, id);
+
+CREATE TABLE daily_usage (
+    id       TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    day      BIGINT NOT NULL,
+    outgoing BIGINT NOT NULL,
+    packets  BIGINT NOT NULL,
+    by_tag   TEXT NOT NULL
+);
+
+CREATE TABLE velocity (
+    id           TEXT PRIMARY KEY,
+    action_times TEXT NOT NULL
+);
+
+CREATE TABLE sightings (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX sightings_by_user ON sightings (user_id, kind);
+
+CREATE TABLE confirmations (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT
+);
