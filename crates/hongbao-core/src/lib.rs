@@ -10,8 +10,8 @@ pub mod cases;
 pub mod events;
 pub mod freeze;
 pub mod ids;
-pub mod legal;
 pub mod ledger;
+pub mod legal;
 pub mod money;
 pub mod names;
 pub mod packet;
@@ -23,7 +23,9 @@ pub mod staff;
 pub mod time;
 pub mod transfer;
 
-pub use ids::{ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo, UserId};
+pub use ids::{
+    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo, UserId,
+};
 pub use ledger::{Account, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};
 pub use packet::{Audience, Packet, PacketError, PacketKind, PacketLimits, PacketStatus};

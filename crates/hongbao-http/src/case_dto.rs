@@ -418,7 +418,11 @@ impl From<&DisclosureView> for DisclosureBody {
             reference: disclosure.reference.clone(),
             reason: disclosure.reason.clone(),
             approval: ApprovalFields::from(&disclosure.approval),
-            identity: view.identity.as_ref().map(|user| IdentityBody { user_id: user.id.to_string(), name: user.name.clone(), created_at: time(user.created_at) }),
+            identity: view.identity.as_ref().map(|user| IdentityBody {
+                user_id: user.id.to_string(),
+                name: user.name.clone(),
+                created_at: time(user.created_at),
+            }),
         }
     }
 }

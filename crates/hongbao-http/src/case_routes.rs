@@ -124,7 +124,8 @@ pub async fn upload_evidence(State(state): State<AppState>, caller: Caller, key:
         match field.name() {
             Some("label") => {
                 let text = field.text().await.map_err(multipart_error)?;
-                label = Some(EvidenceLabel::parse(text.trim()).ok_or_else(|| ApiError::validation(format!("label {text:?} is not one of the evidence labels")))?);
+                label =
+                    Some(EvidenceLabel::parse(text.trim()).ok_or_else(|| ApiError::validation(format!("label {text:?} is not one of the evidence labels")))?);
             }
             Some("file") if upload.is_none() => upload = Some(receive_file(&state, &mut field).await?),
             Some("file") => return Err(ApiError::validation("one file per upload")),
@@ -268,7 +269,9 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
     let user_id = caller.user()?.id.clone();
     let after = match headers.get("last-event-id") {
-        Some(value) => value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok()).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?,
+        Some(value) => {
+            value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok()).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?
+        }
         None => state.service.last_event_seq().await?,
     };
     let service = state.service.clone();
@@ -474,8 +477,8 @@ pub async fn resolve_case(
     body: JsonBody<ResolveCaseRequest>,
 ) -> ApiResult<Response> {
     let complaint_id = parse_id(ComplaintId::parse, &id, "case")?;
-    let outcome = CaseOutcome::parse(&body.value.outcome)
-        .ok_or_else(|| ApiError::validation("outcome must be refunded, partially_refunded, rejected or referred"))?;
+    let outcome =
+        CaseOutcome::parse(&body.value.outcome).ok_or_else(|| ApiError::validation("outcome must be refunded, partially_refunded, rejected or referred"))?;
     let op = Op::Case(CaseOp::Resolve { actor: caller.0.actor()?, complaint_id, outcome, reason: body.value.reason.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: complaint_body }).await
 }
@@ -570,13 +573,8 @@ pub async fn create_reversal(
     let request = &body.value;
     let txn_no = parse_txn_nos(std::slice::from_ref(&request.txn_no))?.remove(0);
     let amount: Option<Amount> = request.amount.map(|units| parse_amount("amount", units)).transpose()?;
-    let op = Op::Case(CaseOp::RequestReversal {
-        actor: caller.0.actor()?,
-        txn_no,
-        amount,
-        reason: request.reason.clone(),
-        reference: request.reference.clone(),
-    });
+    let op =
+        Op::Case(CaseOp::RequestReversal { actor: caller.0.actor()?, txn_no, amount, reason: request.reason.clone(), reference: request.reference.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: reversal_body }).await
 }
 
@@ -595,7 +593,15 @@ pub async fn get_reversal(State(state): State<AppState>, caller: Caller, Path(id
     Ok(Json(ReversalBody::from(&state.service.reversal(&caller.0, &reversal_id).await?)))
 }
 
-async fn decide_reversal(state: AppState, caller: Caller, key: IdempotencyKey, uri: Uri, id: String, body: JsonBody<ReasonRequest>, decision: Decision) -> ApiResult<Response> {
+async fn decide_reversal(
+    state: AppState,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    id: String,
+    body: JsonBody<ReasonRequest>,
+    decision: Decision,
+) -> ApiResult<Response> {
     let reversal_id = parse_id(ReversalId::parse, &id, "reversal")?;
     let op = Op::Case(CaseOp::DecideReversal { actor: caller.0.actor()?, reversal_id, decision, reason: body.value.reason.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: reversal_body }).await

@@ -50,7 +50,8 @@ impl FromRequestParts<AppState> for Caller {
         if let Principal::User(user) = &principal {
             // New devices and addresses raise alerts: the device from `X-Device-Id`, the address the
             // connection came from.
-            let device = parts.headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::trim).filter(|device| (1..=128).contains(&device.len()));
+            let device =
+                parts.headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::trim).filter(|device| (1..=128).contains(&device.len()));
             let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
             state.service.observe_client(&user.id, device.map(str::to_owned), address).await?;
         }
@@ -84,7 +85,9 @@ impl FromRequestParts<AppState> for ConfirmationToken {
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ConfirmationToken, ApiError> {
         let Some(value) = parts.headers.get("confirmation-token") else { return Ok(ConfirmationToken(None)) };
         let token = value.to_str().ok().map(str::trim).filter(|token| !token.is_empty() && token.len() <= 128);
-        token.map(|token| ConfirmationToken(Some(token.to_owned()))).ok_or_else(|| ApiError::validation("Confirmation-Token must be the token a confirmation_required answer gave"))
+        token
+            .map(|token| ConfirmationToken(Some(token.to_owned())))
+            .ok_or_else(|| ApiError::validation("Confirmation-Token must be the token a confirmation_required answer gave"))
     }
 }
 

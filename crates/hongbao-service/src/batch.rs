@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use hongbao_core::packet::Packet;
-use hongbao_core::risk::RiskPolicy;
 use hongbao_core::returns::ReturnRequest;
+use hongbao_core::risk::RiskPolicy;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 use hongbao_store::records::{self, Query, Record, Row, Table, Value};

@@ -97,22 +97,95 @@ pub enum Decision {
 /// The operations of complaints, cases and operators.
 #[derive(Clone, Debug)]
 pub enum CaseOp {
-    CreateOperator { name: String, role: Role },
-    DisableOperator { actor: Actor, operator_id: OperatorId, reason: String },
+    CreateOperator {
+        name: String,
+        role: Role,
+    },
+    DisableOperator {
+        actor: Actor,
+        operator_id: OperatorId,
+        reason: String,
+    },
     /// Records a file a user has already written to the evidence store.
-    RecordEvidence { uploaded_by: UserId, file: StoredFile, label: Option<EvidenceLabel> },
-    SubmitComplaint { complainant_id: UserId, kind: ComplaintKind, txn_nos: Vec<TxnNo>, description: String, evidence_ids: Vec<EvidenceId> },
-    AddEvidence { complainant_id: UserId, complaint_id: ComplaintId, evidence_ids: Vec<EvidenceId> },
-    Assign { actor: Actor, complaint_id: ComplaintId, reason: String },
-    RequestEvidence { actor: Actor, complaint_id: ComplaintId, reason: String },
-    PlaceFreeze { actor: Actor, user_id: UserId, amount: Option<Amount>, until: Option<Timestamp>, cause: FreezeCause, reason: String },
-    LiftFreeze { actor: Actor, freeze_id: FreezeId, reason: String },
-    RefundFromFreeze { actor: Actor, complaint_id: ComplaintId, freeze_id: FreezeId, amount: Amount, reason: String },
-    Resolve { actor: Actor, complaint_id: ComplaintId, outcome: CaseOutcome, reason: String },
-    RequestReversal { actor: Actor, txn_no: TxnNo, amount: Option<Amount>, reason: String, reference: String },
-    DecideReversal { actor: Actor, reversal_id: ReversalId, decision: Decision, reason: String },
-    RequestDisclosure { actor: Actor, user_id: UserId, requester: String, reference: String, reason: String },
-    DecideDisclosure { actor: Actor, disclosure_id: DisclosureId, decision: Decision, reason: String },
+    RecordEvidence {
+        uploaded_by: UserId,
+        file: StoredFile,
+        label: Option<EvidenceLabel>,
+    },
+    SubmitComplaint {
+        complainant_id: UserId,
+        kind: ComplaintKind,
+        txn_nos: Vec<TxnNo>,
+        description: String,
+        evidence_ids: Vec<EvidenceId>,
+    },
+    AddEvidence {
+        complainant_id: UserId,
+        complaint_id: ComplaintId,
+        evidence_ids: Vec<EvidenceId>,
+    },
+    Assign {
+        actor: Actor,
+        complaint_id: ComplaintId,
+        reason: String,
+    },
+    RequestEvidence {
+        actor: Actor,
+        complaint_id: ComplaintId,
+        reason: String,
+    },
+    PlaceFreeze {
+        actor: Actor,
+        user_id: UserId,
+        amount: Option<Amount>,
+        until: Option<Timestamp>,
+        cause: FreezeCause,
+        reason: String,
+    },
+    LiftFreeze {
+        actor: Actor,
+        freeze_id: FreezeId,
+        reason: String,
+    },
+    RefundFromFreeze {
+        actor: Actor,
+        complaint_id: ComplaintId,
+        freeze_id: FreezeId,
+        amount: Amount,
+        reason: String,
+    },
+    Resolve {
+        actor: Actor,
+        complaint_id: ComplaintId,
+        outcome: CaseOutcome,
+        reason: String,
+    },
+    RequestReversal {
+        actor: Actor,
+        txn_no: TxnNo,
+        amount: Option<Amount>,
+        reason: String,
+        reference: String,
+    },
+    DecideReversal {
+        actor: Actor,
+        reversal_id: ReversalId,
+        decision: Decision,
+        reason: String,
+    },
+    RequestDisclosure {
+        actor: Actor,
+        user_id: UserId,
+        requester: String,
+        reference: String,
+        reason: String,
+    },
+    DecideDisclosure {
+        actor: Actor,
+        disclosure_id: DisclosureId,
+        decision: Decision,
+        reason: String,
+    },
 }
 
 /// A reason, reference or other short text an operator must give: trimmed, 1 to `max` characters.
@@ -670,8 +743,10 @@ impl OpContext<'_, '_> {
             return Ok(Outcome::Reversal(reversal));
         }
         reversal.approval.check_approve(&officer)?;
-        let entry =
-            self.batch.journal_entry(&reversal.txn_no)?.ok_or_else(|| hongbao_store::corrupt(format!("reversal of missing transaction {}", reversal.txn_no)))?;
+        let entry = self
+            .batch
+            .journal_entry(&reversal.txn_no)?
+            .ok_or_else(|| hongbao_store::corrupt(format!("reversal of missing transaction {}", reversal.txn_no)))?;
         let left = self.unreversed(&entry, Some(reversal_id))?;
         if reversal.amount > left {
             return Err(ServiceError::InvalidState(format!("only {left} of {} is left to reverse", reversal.txn_no)));
@@ -693,7 +768,11 @@ impl OpContext<'_, '_> {
         reversal.approval.approve(officer, why.clone(), self.now)?;
         reversal.reversal_txn_no = Some(posted.txn.txn_no().clone());
         self.batch.put_record(&reversal);
-        let data = vec![("txn_no", reversal.txn_no.to_string()), ("amount", reversal.amount.minor_units().to_string()), ("reversal_txn_no", posted.txn.txn_no().to_string())];
+        let data = vec![
+            ("txn_no", reversal.txn_no.to_string()),
+            ("amount", reversal.amount.minor_units().to_string()),
+            ("reversal_txn_no", posted.txn.txn_no().to_string()),
+        ];
         for user in [&payer, &recipient] {
             self.notify(user, EventKind::TransactionReversed, reversal.txn_no.as_str(), data.clone())?;
         }

@@ -69,15 +69,7 @@ impl EvidenceStore {
         let name: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
         let temp_path = self.dir.join("tmp").join(format!("{name}.part"));
         let file = File::options().write(true).create_new(true).open(&temp_path)?;
-        Ok(Upload {
-            store: self.clone(),
-            file: Some(file),
-            temp_path,
-            hasher: Sha256::new(),
-            size: 0,
-            max_bytes,
-            sniffer: Some(Sniffer::new(content_type)),
-        })
+        Ok(Upload { store: self.clone(), file: Some(file), temp_path, hasher: Sha256::new(), size: 0, max_bytes, sniffer: Some(Sniffer::new(content_type)) })
     }
 }
 

@@ -22,24 +22,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hongbao_core::freeze::{Freeze, Restriction};
 use hongbao_core::returns::ReturnRequest;
+use hongbao_core::staff::Operator;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
-use hongbao_core::freeze::{Freeze, Restriction};
-use hongbao_core::staff::Operator;
 use hongbao_store::records::{self, Query, StoredOperator};
 use hongbao_store::{Group, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, User};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::cases::{Actor, CaseOp, Decision};
-pub use crate::risk::RiskOp;
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::Config;
-use crate::evidence::EvidenceStore;
 pub use crate::error::{ServiceError, ServiceResult};
+use crate::evidence::EvidenceStore;
 pub use crate::metrics::ServiceMetrics;
 pub use crate::ops::{Op, Outcome, PacketView};
+pub use crate::risk::RiskOp;
 pub use crate::writer::{Idempotency, Render, Rendered, Reply};
 use crate::writer::{Job, Writer};
 
@@ -172,10 +172,7 @@ impl Service {
     /// code: the blocking database work runs on a thread of its own.
     pub fn start(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> ServiceResult<Started> {
         let (conn, admin_token_hash, generated_admin_token) = std::thread::scope(|scope| {
-            scope
-                .spawn(|| prepare_store(store.as_ref(), &config))
-                .join()
-                .map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
+            scope.spawn(|| prepare_store(store.as_ref(), &config)).join().map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
         })?;
         let evidence = EvidenceStore::open(&config.evidence_dir)
             .map_err(|error| ServiceError::Internal(format!("could not open the evidence store at {}: {error}", config.evidence_dir.display())))?;

@@ -2,9 +2,9 @@
 //! transaction: it reads what it needs, applies the core's rules, and writes. An operation that
 //! returns an error has its writes rolled back by the writer, so a refused request changes nothing.
 
+use hongbao_core::events::EventKind;
 use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus, Refund};
 use hongbao_core::returns::{self, NewRequest, ReturnRequest, ReturnRequestStatus};
-use hongbao_core::events::EventKind;
 use hongbao_core::transfer::{Arrival, HoldRelease, Transfer, TransferError, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, LedgerTxn, PacketId, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_store::{Claim, Group, JournalEntry, User};
@@ -18,12 +18,12 @@ use hongbao_core::staff::Operator;
 
 use crate::batch::Batch;
 use crate::cases::CaseOp;
+use crate::config::Config;
+use crate::error::{ServiceError, ServiceResult};
 use crate::risk::{ConfirmationSummary, RiskOp};
 use hongbao_core::risk::{Outgoing, RiskPolicy};
 use hongbao_store::records::Tag;
 use std::sync::Arc;
-use crate::config::Config;
-use crate::error::{ServiceError, ServiceResult};
 
 /// A change the writer carries out.
 #[derive(Clone, Debug)]
@@ -670,7 +670,13 @@ impl OpContext<'_, '_> {
     }
 
     /// What the payer of a large payment sees before confirming it.
-    fn summary_for(&mut self, recipient_id: Option<&UserId>, group_id: Option<&GroupId>, amount: Amount, memo: Option<String>) -> ServiceResult<ConfirmationSummary> {
+    fn summary_for(
+        &mut self,
+        recipient_id: Option<&UserId>,
+        group_id: Option<&GroupId>,
+        amount: Amount,
+        memo: Option<String>,
+    ) -> ServiceResult<ConfirmationSummary> {
         let (audience_kind, audience_id, audience_name, audience_size) = match (recipient_id, group_id) {
             (Some(recipient_id), _) => {
                 let user = self.require_user(recipient_id)?;

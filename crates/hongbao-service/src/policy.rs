@@ -146,7 +146,8 @@ pub fn parse_policy(text: &str) -> Result<RiskPolicy, PolicyError> {
             }
             let toml::Value::Table(limits) = limits else { return Err(reader.error(&path, "must be a table")) };
             reader.only_keys(limits, &path, &["per_transaction_max", "daily_max"])?;
-            let limits = TagLimits { per_transaction_max: reader.amount(limits, "per_transaction_max", &path)?, daily_max: reader.amount(limits, "daily_max", &path)? };
+            let limits =
+                TagLimits { per_transaction_max: reader.amount(limits, "per_transaction_max", &path)?, daily_max: reader.amount(limits, "daily_max", &path)? };
             policy.tags.insert(tag.clone(), limits);
         }
     }
@@ -194,7 +195,11 @@ pub fn render_policy(policy: &RiskPolicy) -> String {
         }
     }
     let velocity = &policy.velocity;
-    let _ = writeln!(out, "\n[velocity]\nmax_actions = {}\nwindow_seconds = {}\nfreeze_seconds = {}", velocity.max_actions, velocity.window_seconds, velocity.freeze_seconds);
+    let _ = writeln!(
+        out,
+        "\n[velocity]\nmax_actions = {}\nwindow_seconds = {}\nfreeze_seconds = {}",
+        velocity.max_actions, velocity.window_seconds, velocity.freeze_seconds
+    );
     let _ = writeln!(out, "\n[alerts]\nlarge_transaction = \"{}\"", policy.alert_threshold);
     let _ = writeln!(out, "\n[confirmation]\nthreshold = \"{}\"\nttl_seconds = {}", policy.confirmation_threshold, policy.confirmation_ttl_seconds);
     out
@@ -223,7 +228,10 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_the_key() {
         let error = |text: &str| parse_policy(text).expect_err("invalid").to_string();
-        assert_eq!(error("[limits]\nper_transaction_max = 5000\n"), "line 2, key `limits.per_transaction_max`: amounts are decimal strings, such as \"5000.00\"");
+        assert_eq!(
+            error("[limits]\nper_transaction_max = 5000\n"),
+            "line 2, key `limits.per_transaction_max`: amounts are decimal strings, such as \"5000.00\""
+        );
         assert_eq!(error("# risk\n[velocity]\nmax_actions = 0\n"), "line 3, key `velocity.max_actions`: must be from 1 to 10000");
         assert_eq!(
             error("[alerts]\nlarge_transaction = \"1000.00\"\nlarge_transactoin = \"1.00\"\n"),

@@ -35,11 +35,25 @@ pub struct ConfirmationSummary {
 /// The operations of risk control.
 #[derive(Clone, Debug)]
 pub enum RiskOp {
-    SetTag { owner_id: UserId, target_id: String, tag: String },
-    RemoveTag { owner_id: UserId, target_id: String },
+    SetTag {
+        owner_id: UserId,
+        target_id: String,
+        tag: String,
+    },
+    RemoveTag {
+        owner_id: UserId,
+        target_id: String,
+    },
     /// A user was seen calling from a device and an address; new ones raise alerts.
-    ObserveClient { user_id: UserId, device: Option<String>, address: Option<String> },
-    ReplacePolicy { actor: Actor, text: String },
+    ObserveClient {
+        user_id: UserId,
+        device: Option<String>,
+        address: Option<String>,
+    },
+    ReplacePolicy {
+        actor: Actor,
+        text: String,
+    },
 }
 
 /// A digest of a request's terms, which a confirmation token is bound to.
@@ -165,11 +179,14 @@ impl OpContext<'_, '_> {
             }
         };
         let mut summary = summary(self)?;
-        let token = format!("hbc_{}", records::hex(&{
-            let mut bytes = [0u8; 24];
-            self.rng.fill_bytes(&mut bytes);
-            bytes
-        }));
+        let token = format!(
+            "hbc_{}",
+            records::hex(&{
+                let mut bytes = [0u8; 24];
+                self.rng.fill_bytes(&mut bytes);
+                bytes
+            })
+        );
         let expires_at = self.now.plus_seconds(policy.confirmation_ttl_seconds);
         let confirmation =
             Confirmation { token_hash: fingerprint_of_token(&token), user_id: user_id.clone(), fingerprint, created_at: self.now, expires_at, used_at: None };
@@ -193,7 +210,8 @@ impl OpContext<'_, '_> {
             return Ok(());
         }
         let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", text(user_id));
-        let already = self.batch.records::<Freeze>(&query)?.iter().any(|freeze| freeze.is_active(self.now) && freeze.cause == FreezeCause::Rule("velocity".into()));
+        let already =
+            self.batch.records::<Freeze>(&query)?.iter().any(|freeze| freeze.is_active(self.now) && freeze.cause == FreezeCause::Rule("velocity".into()));
         if already {
             return Ok(());
         }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use hongbao_core::{Account, JournalHash};
 use hongbao_core::staff::{AuditEntry, audit_hash};
+use hongbao_core::{Account, JournalHash};
 use hongbao_store::records::{self, Query, Value};
 use hongbao_store::{ReadConn, StoreResult};
 

@@ -17,7 +17,8 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, records, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    records,
 };
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
@@ -681,8 +682,7 @@ impl WriteConn for PostgresConn {
         }
         for (table, row) in &changes.rows {
             let sql = records::sql::upsert(table, placeholder);
-            let params: Vec<Box<dyn ToSql + Sync>> =
-                row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index))).collect();
+            let params: Vec<Box<dyn ToSql + Sync>> = row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index))).collect();
             let statement = self.statement(&sql)?;
             self.client.execute(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("writing a record")?;
         }

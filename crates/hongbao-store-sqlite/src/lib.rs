@@ -16,7 +16,8 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, records, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
+    records,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -665,15 +666,21 @@ impl ReadConn for SqliteConn {
         let mut statement = self.conn.prepare_cached(&sql).ctx("preparing a records query")?;
         let width = query.table.columns.len();
         let rows = statement
-            .query_map(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| (0..width).map(|index| row.get(index).map(from_sql)).collect())
+            .query_map(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| {
+                (0..width).map(|index| row.get(index).map(from_sql)).collect()
+            })
             .ctx("reading records")?;
         rows.collect::<rusqlite::Result<Vec<records::Row>>>().ctx("reading records")
     }
 
     fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
         let (sql, params) = records::sql::count(query, placeholder);
-        let count: i64 =
-            self.conn.prepare_cached(&sql).ctx("preparing a count")?.query_row(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| row.get(0)).ctx("counting records")?;
+        let count: i64 = self
+            .conn
+            .prepare_cached(&sql)
+            .ctx("preparing a count")?
+            .query_row(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| row.get(0))
+            .ctx("counting records")?;
         Ok(count as u64)
     }
 }

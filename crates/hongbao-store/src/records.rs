@@ -296,7 +296,10 @@ impl Fields {
 
     fn list<T>(&mut self, parse: impl Fn(&str) -> Option<T>) -> StoreResult<Vec<T>> {
         let text = self.text()?;
-        text.split(',').filter(|item| !item.is_empty()).map(|item| parse(item).ok_or_else(|| corrupt(format!("{}: unparsable item {item:?}", self.table)))).collect()
+        text.split(',')
+            .filter(|item| !item.is_empty())
+            .map(|item| parse(item).ok_or_else(|| corrupt(format!("{}: unparsable item {item:?}", self.table))))
+            .collect()
     }
 
     fn hash(&mut self) -> StoreResult<JournalHash> {
@@ -346,7 +349,14 @@ impl Record for StoredOperator {
 
     fn to_row(&self) -> Row {
         let operator = &self.operator;
-        vec![text(&operator.id), text(&operator.name), text(operator.role), text(hex(&self.token_hash)), time(operator.created_at), opt_time(operator.disabled_at)]
+        vec![
+            text(&operator.id),
+            text(&operator.name),
+            text(operator.role),
+            text(hex(&self.token_hash)),
+            time(operator.created_at),
+            opt_time(operator.disabled_at),
+        ]
     }
 
     fn from_row(row: Row) -> StoreResult<StoredOperator> {
@@ -825,11 +835,8 @@ impl Tag {
     }
 }
 
-pub static TAGS: Table = Table {
-    name: "tags",
-    columns: &[("id", Text), ("owner_id", Text), ("target_id", Text), ("tag", Text), ("created_at", Int)],
-    append_only: false,
-};
+pub static TAGS: Table =
+    Table { name: "tags", columns: &[("id", Text), ("owner_id", Text), ("target_id", Text), ("tag", Text), ("created_at", Int)], append_only: false };
 
 impl Record for Tag {
     const TABLE: &'static Table = &TAGS;
@@ -841,12 +848,7 @@ impl Record for Tag {
     fn from_row(row: Row) -> StoreResult<Tag> {
         let mut fields = Fields::new(&TAGS, row)?;
         fields.text()?;
-        Ok(Tag {
-            owner_id: fields.parsed(|text| ok(UserId::parse(text)))?,
-            target_id: fields.text()?,
-            tag: fields.text()?,
-            created_at: fields.time()?,
-        })
+        Ok(Tag { owner_id: fields.parsed(|text| ok(UserId::parse(text)))?, target_id: fields.text()?, tag: fields.text()?, created_at: fields.time()? })
     }
 }
 
@@ -942,11 +944,8 @@ impl Sighting {
     }
 }
 
-pub static SIGHTINGS: Table = Table {
-    name: "sightings",
-    columns: &[("id", Text), ("user_id", Text), ("kind", Text), ("value", Text), ("created_at", Int)],
-    append_only: false,
-};
+pub static SIGHTINGS: Table =
+    Table { name: "sightings", columns: &[("id", Text), ("user_id", Text), ("kind", Text), ("value", Text), ("created_at", Int)], append_only: false };
 
 impl Record for Sighting {
     const TABLE: &'static Table = &SIGHTINGS;

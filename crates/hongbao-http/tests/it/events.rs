@@ -90,7 +90,8 @@ async fn lists_and_streams_hold_exactly_a_users_own_events_in_order_and_resume_w
     let mut alices_stream = EventStream::open(&server, &alice, None).await;
 
     // A scripted mix: a transfer accepted and settled, a packet to bob claimed, a withdrawal.
-    let transfer = server.post("/v1/transfers", &alice.token, json!({ "recipient_id": bob.id, "amount": 5_00, "arrival": "instant" })).await.expect(StatusCode::CREATED);
+    let transfer =
+        server.post("/v1/transfers", &alice.token, json!({ "recipient_id": bob.id, "amount": 5_00, "arrival": "instant" })).await.expect(StatusCode::CREATED);
     let transfer_id = transfer["id"].as_str().expect("id");
     server.post_empty(&format!("/v1/transfers/{transfer_id}/accept"), &bob.token).await.expect(StatusCode::OK);
     let packet = server.send_packet(&alice, json!({ "kind": "normal", "recipient_id": bob.id, "amount_per_share": 2_00 })).await;
@@ -118,7 +119,8 @@ async fn lists_and_streams_hold_exactly_a_users_own_events_in_order_and_resume_w
     // Drop the stream, change things meanwhile, and resume from the last event seen.
     let last_seen = streamed.last().expect("events")["id"].as_str().expect("id").to_owned();
     drop(alices_stream);
-    let missed = server.post("/v1/transfers", &alice.token, json!({ "recipient_id": bob.id, "amount": 1_00, "arrival": "delay_2h" })).await.expect(StatusCode::CREATED);
+    let missed =
+        server.post("/v1/transfers", &alice.token, json!({ "recipient_id": bob.id, "amount": 1_00, "arrival": "delay_2h" })).await.expect(StatusCode::CREATED);
     let missed_id = missed["id"].as_str().expect("id");
     server.post_empty(&format!("/v1/transfers/{missed_id}/cancel"), &alice.token).await.expect(StatusCode::OK);
     let mut resumed = EventStream::open(&server, &alice, Some(&last_seen)).await;

@@ -61,6 +61,12 @@ impl Answer {
     }
 }
 
+/// A configuration whose risk policy lets a user recall, cancel and ask back as often as a stress
+/// test needs.
+pub fn without_velocity_rule() -> Config {
+    Config { policy_text: Some("[velocity]\nmax_actions = 10000\n".into()), ..Config::default() }
+}
+
 /// A moment far from any real clock, so tests never depend on today's date.
 pub const START: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 

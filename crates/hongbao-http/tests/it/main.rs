@@ -2,8 +2,11 @@
 
 mod access;
 mod bad_input;
+mod cases;
 mod concurrency;
 mod endpoints;
+mod events;
+mod groups;
 mod harness;
 mod idempotency;
 mod returns;

@@ -1,6 +1,7 @@
 //! Tests of the `hongbao` binary as a person or an operator runs it: real processes, real files.
 
 mod architecture;
+mod audit;
 mod crash;
 mod multiprocess;
 mod process;
