@@ -117,6 +117,10 @@ prefixed_id!(
     ReversalId, "rev_", "reversal id"
 );
 prefixed_id!(
+    /// An endpoint of the platform's that receives every event as a signed webhook.
+    WebhookId, "whk_", "webhook id"
+);
+prefixed_id!(
     /// A disclosure of a user's identity to an authorised requester, made once a second legal officer approves it.
     DisclosureId, "dsc_", "disclosure id"
 );

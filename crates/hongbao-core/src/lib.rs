@@ -17,14 +17,16 @@ pub mod names;
 pub mod packet;
 pub mod returns;
 pub mod risk;
+pub mod signing;
 pub mod sniff;
 pub mod split;
 pub mod staff;
 pub mod time;
 pub mod transfer;
+pub mod webhooks;
 
 pub use ids::{
-    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo, UserId,
+    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo, UserId, WebhookId,
 };
 pub use ledger::{Account, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};

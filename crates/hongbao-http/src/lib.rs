@@ -12,6 +12,7 @@ pub mod extract;
 pub mod metrics;
 pub mod risk_routes;
 pub mod routes;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub struct AppState {
         case_routes::reject_reversal, case_routes::create_disclosure, case_routes::list_disclosures, case_routes::get_disclosure,
         case_routes::approve_disclosure, case_routes::reject_disclosure, case_routes::audit_log,
         risk_routes::get_policy, risk_routes::put_policy, risk_routes::list_tags, risk_routes::put_tag, risk_routes::delete_tag,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::disable_webhook, webhooks::list_deliveries,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -150,6 +152,9 @@ pub fn router(service: Service) -> Router {
         .route("/v1/ops/disclosures/{id}/approve", post(case_routes::approve_disclosure))
         .route("/v1/ops/disclosures/{id}/reject", post(case_routes::reject_disclosure))
         .route("/v1/ops/audit", get(case_routes::audit_log))
+        .route("/v1/ops/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
+        .route("/v1/ops/webhooks/{id}/disable", post(webhooks::disable_webhook))
+        .route("/v1/ops/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
         .route("/v1/ops/policy", get(risk_routes::get_policy).put(risk_routes::put_policy))
         .route("/v1/tags", get(risk_routes::list_tags))
         .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
@@ -192,6 +197,7 @@ pub fn router(service: Service) -> Router {
 /// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler running.
 pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let scheduler = service.spawn_scheduler();
+    let dispatcher = webhooks::spawn_dispatcher(service.clone());
     let streams = service.clone();
     let shutdown = async move {
         shutdown.await;
@@ -201,5 +207,6 @@ pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Futur
     let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
+    dispatcher.abort();
     result
 }

@@ -6,6 +6,7 @@ use hongbao_core::PacketLimits;
 use hongbao_core::cases::ComplaintRules;
 use hongbao_core::returns::ReturnRules;
 use hongbao_core::transfer::TransferTimings;
+use hongbao_core::webhooks::RetryPolicy;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -18,6 +19,10 @@ pub struct Config {
     pub complaints: ComplaintRules,
     /// A risk policy (TOML) to put in force at start, from the deployment's policy file.
     pub policy_text: Option<String>,
+    /// How failed webhook deliveries are retried.
+    pub webhook_retry: RetryPolicy,
+    /// How long a webhook endpoint has to answer, in milliseconds.
+    pub webhook_timeout_millis: u64,
     /// The directory of the content-addressed evidence store.
     pub evidence_dir: PathBuf,
     pub max_group_members: u32,
@@ -41,6 +46,8 @@ impl Default for Config {
             complaints: ComplaintRules::default(),
             evidence_dir: PathBuf::from("hongbao-evidence"),
             policy_text: None,
+            webhook_retry: RetryPolicy::default(),
+            webhook_timeout_millis: 10_000,
             max_group_members: 500,
             max_batch: 512,
             idempotency_ttl_seconds: 86_400,

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod reads;
 pub mod risk;
 pub mod verify;
+pub mod webhooks;
 pub mod writer;
 
 use std::collections::HashMap;

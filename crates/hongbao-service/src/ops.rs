@@ -21,7 +21,9 @@ use crate::cases::CaseOp;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 use crate::risk::{ConfirmationSummary, RiskOp};
+use crate::webhooks::{Leased, WebhookOp};
 use hongbao_core::risk::{Outgoing, RiskPolicy};
+use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
 use hongbao_store::records::Tag;
 use std::sync::Arc;
 
@@ -128,6 +130,8 @@ pub enum Op {
     Case(CaseOp),
     /// Tags, sightings and the risk policy.
     Risk(RiskOp),
+    /// Webhook endpoints and deliveries.
+    Webhook(WebhookOp),
 }
 
 /// A packet with its claims, as the API shows it.
@@ -172,6 +176,12 @@ pub enum Outcome {
         summary: ConfirmationSummary,
     },
     Policy(Arc<RiskPolicy>),
+    Webhook(WebhookEndpoint),
+    /// How many deliveries were queued.
+    Queued(usize),
+    /// A delivery taken for an attempt; none when it was not due after all.
+    Leased(Option<Box<Leased>>),
+    Delivery(Delivery),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -258,6 +268,7 @@ impl OpContext<'_, '_> {
             Op::ReturnRequestTimer { request_id } => self.return_request_timer(&request_id),
             Op::Case(op) => self.run_case(op),
             Op::Risk(op) => self.run_risk(op),
+            Op::Webhook(op) => self.run_webhook(op),
             Op::SetAdminTokenHash { token_hash } => {
                 self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)

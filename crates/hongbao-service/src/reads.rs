@@ -194,6 +194,36 @@ impl Service {
         self.list(Query::newest_first(&records::TAGS, 1_000).equal("owner_id", text(owner_id))).await
     }
 
+    /// Webhook endpoints, newest first: for the admin and auditors.
+    pub async fn webhooks(&self, viewer: &Principal) -> ServiceResult<Vec<hongbao_core::webhooks::WebhookEndpoint>> {
+        if !matches!(viewer, Principal::Admin) {
+            self.require(viewer, Permission::ReadAuditLog)?;
+        }
+        self.list(Query::newest_first(&records::WEBHOOK_ENDPOINTS, 1_000)).await
+    }
+
+    /// The delivery log of one endpoint, newest first.
+    pub async fn deliveries(
+        &self,
+        viewer: &Principal,
+        endpoint_id: &hongbao_core::WebhookId,
+        after: RecordCursor,
+        limit: u32,
+    ) -> ServiceResult<Vec<hongbao_core::webhooks::Delivery>> {
+        if !matches!(viewer, Principal::Admin) {
+            self.require(viewer, Permission::ReadAuditLog)?;
+        }
+        self.list(Query::newest_first(&records::DELIVERIES, limit).equal("endpoint_id", text(endpoint_id)).after(after)).await
+    }
+
+    /// Deliveries due for an attempt at `now`, oldest first.
+    pub async fn due_deliveries(&self, limit: u32) -> ServiceResult<Vec<hongbao_core::webhooks::Delivery>> {
+        let now = self.clock().now();
+        let query =
+            Query::newest_first(&records::DELIVERIES, limit).ascending().equal("status", text("pending")).at_most("next_attempt_at", Value::Int(now.millis()));
+        self.list(query).await
+    }
+
     /// The last sequence number of the event outbox: where a stream without `Last-Event-ID` starts.
     pub async fn last_event_seq(&self) -> ServiceResult<u64> {
         let last: Vec<Event> = self.list(Query::newest_first(&records::EVENTS, 1)).await?;

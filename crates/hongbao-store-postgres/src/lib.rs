@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_transfers.sql")),
     (3, include_str!("../migrations/0003_cases.sql")),
     (4, include_str!("../migrations/0004_risk.sql")),
+    (5, include_str!("../migrations/0005_webhooks.sql")),
 ];
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).

@@ -11,7 +11,8 @@ use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Lift};
 use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
 use hongbao_core::risk::{DailyUsage, VelocityWindow};
 use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
-use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, OperatorId, ReversalId, Timestamp, TxnNo, UserId};
+use hongbao_core::webhooks::{Delivery, DeliveryStatus, WebhookEndpoint};
+use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, OperatorId, ReversalId, Timestamp, TxnNo, UserId, WebhookId};
 
 use crate::{ReadConn, StoreResult, corrupt};
 
@@ -996,6 +997,92 @@ impl Record for Confirmation {
             created_at: fields.time()?,
             expires_at: fields.time()?,
             used_at: fields.opt_time()?,
+        })
+    }
+}
+
+pub static WEBHOOK_ENDPOINTS: Table = Table {
+    name: "webhook_endpoints",
+    columns: &[("id", Text), ("url", Text), ("secret", Text), ("created_at", Int), ("disabled_at", Int), ("cursor", Int)],
+    append_only: false,
+};
+
+impl Record for WebhookEndpoint {
+    const TABLE: &'static Table = &WEBHOOK_ENDPOINTS;
+
+    fn to_row(&self) -> Row {
+        vec![text(&self.id), text(&self.url), text(&self.secret), time(self.created_at), opt_time(self.disabled_at), Value::Int(self.cursor as i64)]
+    }
+
+    fn from_row(row: Row) -> StoreResult<WebhookEndpoint> {
+        let mut fields = Fields::new(&WEBHOOK_ENDPOINTS, row)?;
+        Ok(WebhookEndpoint {
+            id: fields.parsed(|text| ok(WebhookId::parse(text)))?,
+            url: fields.text()?,
+            secret: fields.text()?,
+            created_at: fields.time()?,
+            disabled_at: fields.opt_time()?,
+            cursor: fields.int()?.max(0) as u64,
+        })
+    }
+}
+
+pub static DELIVERIES: Table = Table {
+    name: "webhook_deliveries",
+    columns: &[
+        ("id", Text),
+        ("endpoint_id", Text),
+        ("event_seq", Int),
+        ("status", Text),
+        ("attempts", Int),
+        ("created_at", Int),
+        ("next_attempt_at", Int),
+        ("last_attempt_at", Int),
+        ("last_status", Int),
+        ("last_error", Text),
+        ("delivered_at", Int),
+    ],
+    append_only: false,
+};
+
+/// The key of one event's delivery to one endpoint; zero-padded so keys sort in event order.
+pub fn delivery_key(endpoint_id: &WebhookId, event_seq: u64) -> Value {
+    text(format!("{endpoint_id}|{event_seq:020}"))
+}
+
+impl Record for Delivery {
+    const TABLE: &'static Table = &DELIVERIES;
+
+    fn to_row(&self) -> Row {
+        vec![
+            delivery_key(&self.endpoint_id, self.event_seq),
+            text(&self.endpoint_id),
+            Value::Int(self.event_seq as i64),
+            text(self.status),
+            Value::Int(i64::from(self.attempts)),
+            time(self.created_at),
+            opt_time(self.next_attempt_at),
+            opt_time(self.last_attempt_at),
+            self.last_status.map_or(Value::Null, |status| Value::Int(i64::from(status))),
+            opt_text(self.last_error.as_ref()),
+            opt_time(self.delivered_at),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<Delivery> {
+        let mut fields = Fields::new(&DELIVERIES, row)?;
+        fields.text()?;
+        Ok(Delivery {
+            endpoint_id: fields.parsed(|text| ok(WebhookId::parse(text)))?,
+            event_seq: fields.int()?.max(0) as u64,
+            status: fields.parsed(DeliveryStatus::parse)?,
+            attempts: fields.int()?.max(0) as u32,
+            created_at: fields.time()?,
+            next_attempt_at: fields.opt_time()?,
+            last_attempt_at: fields.opt_time()?,
+            last_status: fields.opt_int()?.map(|status| status.clamp(0, 999) as u16),
+            last_error: fields.opt_text()?,
+            delivered_at: fields.opt_time()?,
         })
     }
 }

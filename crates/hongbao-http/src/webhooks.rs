@@ -1,0 +1,284 @@
+//! Webhooks: the admin's routes for endpoints and their delivery logs, and the dispatcher that sends
+//! every event to every endpoint, signed with HMAC-SHA256 over the timestamp and the body, and retries
+//! failures with exponential backoff for 24 hours. Deliveries live in the database, so a restart loses
+//! none; each carries the event id (`Hongbao-Event-Id`) so the platform can drop duplicates.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use hongbao_core::events::Event;
+use hongbao_core::signing::webhook_signature;
+use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
+use hongbao_core::{Timestamp, WebhookId};
+use hongbao_service::webhooks::{AttemptResult, Leased, WebhookOp};
+use hongbao_service::{Op, Outcome, Service, ServiceError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::case_dto::ReasonRequest;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor};
+use crate::routes::{Answer, write};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where events are POSTed: an http:// or https:// URL.
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookBody {
+    pub id: String,
+    pub url: String,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+    /// The HMAC-SHA256 key of the `Hongbao-Signature` header. Shown once, when the endpoint is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookBody {
+    fn new(endpoint: &WebhookEndpoint, with_secret: bool) -> WebhookBody {
+        WebhookBody {
+            id: endpoint.id.to_string(),
+            url: endpoint.url.clone(),
+            created_at: endpoint.created_at.to_rfc3339(),
+            disabled_at: endpoint.disabled_at.map(Timestamp::to_rfc3339),
+            secret: with_secret.then(|| endpoint.secret.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub data: Vec<WebhookBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    pub event_id: String,
+    /// `pending`, `delivered` or `failed` (given up after 24 hours).
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+impl From<&Delivery> for DeliveryBody {
+    fn from(delivery: &Delivery) -> DeliveryBody {
+        DeliveryBody {
+            event_id: delivery.event_seq.to_string(),
+            status: delivery.status.as_str().to_owned(),
+            attempts: delivery.attempts,
+            created_at: delivery.created_at.to_rfc3339(),
+            next_attempt_at: delivery.next_attempt_at.map(Timestamp::to_rfc3339),
+            last_attempt_at: delivery.last_attempt_at.map(Timestamp::to_rfc3339),
+            last_status: delivery.last_status,
+            last_error: delivery.last_error.clone(),
+            delivered_at: delivery.delivered_at.map(Timestamp::to_rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub data: Vec<DeliveryBody>,
+    pub next_cursor: Option<String>,
+}
+
+/// The body of a webhook: one event, with the user it concerns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookPayload {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_id: String,
+    pub subject_id: String,
+    pub created_at: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<&Event> for WebhookPayload {
+    fn from(event: &Event) -> WebhookPayload {
+        WebhookPayload {
+            id: event.seq.to_string(),
+            kind: event.kind.as_str().to_owned(),
+            user_id: event.user_id.to_string(),
+            subject_id: event.subject_id.clone(),
+            created_at: event.created_at.to_rfc3339(),
+            data: event.data.iter().map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone()))).collect(),
+        }
+    }
+}
+
+fn webhook_body_with_secret(outcome: &Outcome) -> Option<WebhookBody> {
+    match outcome {
+        Outcome::Webhook(endpoint) => Some(WebhookBody::new(endpoint, true)),
+        _ => None,
+    }
+}
+
+fn webhook_body(outcome: &Outcome) -> Option<WebhookBody> {
+    match outcome {
+        Outcome::Webhook(endpoint) => Some(WebhookBody::new(endpoint, false)),
+        _ => None,
+    }
+}
+
+/// Register a webhook endpoint (admin). It receives every event from now on; the secret is shown once.
+#[utoipa::path(post, path = "/v1/ops/webhooks", tag = "webhooks", request_body = CreateWebhookRequest,
+    responses((status = 201, body = WebhookBody), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateWebhookRequest>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let op = Op::Webhook(WebhookOp::Create { actor: caller.0.actor()?, url: body.value.url.clone() });
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: webhook_body_with_secret }).await
+}
+
+/// Webhook endpoints (admin, auditors).
+#[utoipa::path(get, path = "/v1/ops/webhooks", tag = "webhooks", responses((status = 200, body = WebhookList), (status = 403, body = Problem)))]
+pub async fn list_webhooks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookList>> {
+    let endpoints = state.service.webhooks(&caller.0).await?;
+    Ok(Json(WebhookList { data: endpoints.iter().map(|endpoint| WebhookBody::new(endpoint, false)).collect() }))
+}
+
+/// Stop sending to an endpoint (admin).
+#[utoipa::path(post, path = "/v1/ops/webhooks/{id}/disable", tag = "webhooks", request_body = ReasonRequest,
+    responses((status = 200, body = WebhookBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn disable_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let endpoint_id = WebhookId::parse(&id).map_err(|_| ApiError::not_found("webhook"))?;
+    let op = Op::Webhook(WebhookOp::Disable { actor: caller.0.actor()?, endpoint_id, reason: body.value.reason.clone() });
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: webhook_body }).await
+}
+
+/// An endpoint's delivery log, newest first (admin, auditors).
+#[utoipa::path(get, path = "/v1/ops/webhooks/{id}/deliveries", tag = "webhooks", params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = DeliveryList), (status = 403, body = Problem)))]
+pub async fn list_deliveries(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, list: ListParams) -> ApiResult<Json<DeliveryList>> {
+    let endpoint_id = WebhookId::parse(&id).map_err(|_| ApiError::not_found("webhook"))?;
+    let mut deliveries = state.service.deliveries(&caller.0, &endpoint_id, list.after_record()?, list.limit + 1).await?;
+    let next_cursor = if deliveries.len() > list.limit as usize {
+        deliveries.truncate(list.limit as usize);
+        deliveries.last().map(|delivery| {
+            let id = format!("{}|{:020}", delivery.endpoint_id, delivery.event_seq);
+            encode_position_cursor(&hongbao_store::ListPosition { created_at: delivery.created_at, id })
+        })
+    } else {
+        None
+    };
+    Ok(Json(DeliveryList { data: deliveries.iter().map(DeliveryBody::from).collect(), next_cursor }))
+}
+
+// ---- the dispatcher ----
+
+/// How often the dispatcher looks for events to queue and deliveries that are due.
+const DISPATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// The most attempts in flight at once.
+const PARALLEL_ATTEMPTS: usize = 16;
+
+/// Starts the dispatcher; it stops when the service begins to shut down.
+pub fn spawn_dispatcher(service: Service) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let timeout = Duration::from_millis(service.config().webhook_timeout_millis);
+        let client = match reqwest::Client::builder().timeout(timeout).user_agent("hongbao-webhooks/1").build() {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "could not build the webhook client; webhooks are not sent");
+                return;
+            }
+        };
+        let mut closing = service.closing();
+        loop {
+            match dispatch_once(&service, &client, timeout).await {
+                Ok(()) => {}
+                Err(ServiceError::Unavailable) => return,
+                Err(error) => tracing::warn!(error = %hongbao_service::writer::error_chain(&error), "the webhook dispatcher failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
+                _ = closing.changed() => return,
+            }
+        }
+    })
+}
+
+/// Queues new events for the endpoints that have not had them, then makes one attempt at every due
+/// delivery.
+pub async fn dispatch_once(service: &Service, client: &reqwest::Client, timeout: Duration) -> Result<(), ServiceError> {
+    let endpoints = service.webhooks(&hongbao_service::Principal::Admin).await?;
+    if endpoints.iter().all(|endpoint| endpoint.disabled_at.is_some()) {
+        return Ok(());
+    }
+    let last_event = service.last_event_seq().await?;
+    if endpoints.iter().any(|endpoint| endpoint.disabled_at.is_none() && endpoint.cursor < last_event) {
+        while let Outcome::Queued(queued) = service.execute(Op::Webhook(WebhookOp::Enqueue { limit: 500 })).await?
+            && queued > 0
+        {}
+    }
+    let lease_seconds = i64::try_from(timeout.as_secs()).unwrap_or(60) + 30;
+    let mut attempts = tokio::task::JoinSet::new();
+    for delivery in service.due_deliveries(200).await? {
+        let until = service.clock().now().plus_seconds(lease_seconds);
+        let op = Op::Webhook(WebhookOp::Lease { endpoint_id: delivery.endpoint_id.clone(), event_seq: delivery.event_seq, until });
+        let Outcome::Leased(Some(leased)) = service.execute(op).await? else { continue };
+        if attempts.len() >= PARALLEL_ATTEMPTS {
+            attempts.join_next().await;
+        }
+        let (service, client) = (service.clone(), client.clone());
+        attempts.spawn(async move { attempt(&service, &client, *leased).await });
+    }
+    while let Some(result) = attempts.join_next().await {
+        if let Ok(Err(error)) = result {
+            tracing::warn!(error = %hongbao_service::writer::error_chain(&error), "a webhook attempt could not be recorded; it will be tried again");
+        }
+    }
+    Ok(())
+}
+
+async fn attempt(service: &Service, client: &reqwest::Client, leased: Leased) -> Result<(), ServiceError> {
+    let Leased { delivery, endpoint, event } = leased;
+    let body = serde_json::to_vec(&WebhookPayload::from(&event)).expect("a payload always serializes");
+    let unix_seconds = service.clock().now().millis().div_euclid(1000);
+    let request = client
+        .post(&endpoint.url)
+        .header("content-type", "application/json")
+        .header("hongbao-event-id", event.seq.to_string())
+        .header("hongbao-event-type", event.kind.as_str())
+        .header("hongbao-delivery-attempt", (delivery.attempts + 1).to_string())
+        .header("hongbao-signature", webhook_signature(&endpoint.secret, unix_seconds, &body))
+        .body(body);
+    let result = match request.send().await {
+        Ok(response) if response.status().is_success() => AttemptResult::Delivered { status: response.status().as_u16() },
+        Ok(response) => AttemptResult::Failed { status: Some(response.status().as_u16()), error: format!("the endpoint answered {}", response.status()) },
+        Err(error) if error.is_timeout() => AttemptResult::Failed { status: None, error: "the endpoint did not answer in time".into() },
+        Err(error) => AttemptResult::Failed { status: None, error: format!("could not reach the endpoint: {error}") },
+    };
+    if let AttemptResult::Failed { error, .. } = &result {
+        tracing::info!(endpoint = %endpoint.id, event = event.seq, attempt = delivery.attempts + 1, error, "a webhook delivery failed; it will be retried");
+    }
+    let op = Op::Webhook(WebhookOp::RecordAttempt { endpoint_id: endpoint.id.clone(), event_seq: event.seq, result });
+    service.execute(op).await.map(|_| ())
+}

@@ -1,0 +1,158 @@
+//! Webhook endpoints and their deliveries as writer operations. Queuing an event for an endpoint,
+//! leasing a delivery for an attempt and recording the attempt each run inside the writer's
+//! transaction, so every event is queued once per endpoint, and an attempt interrupted by a crash is
+//! simply tried again when its lease runs out: delivery is at least once, with the event id for the
+//! receiver to drop duplicates. The HTTP sending itself lives in the HTTP crate.
+
+use hongbao_core::events::Event;
+use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
+use hongbao_core::{Timestamp, WebhookId};
+use hongbao_store::records::{self, Query, Value, delivery_key, text};
+
+use crate::cases::Actor;
+use crate::error::{ServiceError, ServiceResult};
+use crate::ops::{OpContext, Outcome};
+
+/// How one attempt went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The endpoint answered 2xx.
+    Delivered { status: u16 },
+    /// Another status, a timeout or a connection error.
+    Failed { status: Option<u16>, error: String },
+}
+
+#[derive(Clone, Debug)]
+pub enum WebhookOp {
+    Create {
+        actor: Actor,
+        url: String,
+    },
+    Disable {
+        actor: Actor,
+        endpoint_id: WebhookId,
+        reason: String,
+    },
+    /// Queues the events each active endpoint has not had yet, at most `limit` per endpoint.
+    Enqueue {
+        limit: u32,
+    },
+    /// Takes a due delivery for an attempt until `until`.
+    Lease {
+        endpoint_id: WebhookId,
+        event_seq: u64,
+        until: Timestamp,
+    },
+    RecordAttempt {
+        endpoint_id: WebhookId,
+        event_seq: u64,
+        result: AttemptResult,
+    },
+}
+
+/// A delivery taken for an attempt, with what the attempt needs.
+#[derive(Clone, Debug)]
+pub struct Leased {
+    pub delivery: Delivery,
+    pub endpoint: WebhookEndpoint,
+    pub event: Event,
+}
+
+fn check_url(url: &str) -> ServiceResult<String> {
+    let url = url.trim();
+    let valid =
+        (url.starts_with("http://") || url.starts_with("https://")) && url.len() <= 2_000 && !url.chars().any(|char| char.is_whitespace() || char.is_control());
+    if !valid {
+        return Err(ServiceError::Validation("url must be an http:// or https:// URL of at most 2000 characters".into()));
+    }
+    Ok(url.to_owned())
+}
+
+impl OpContext<'_, '_> {
+    pub(crate) fn run_webhook(&mut self, op: WebhookOp) -> ServiceResult<Outcome> {
+        match op {
+            WebhookOp::Create { actor, url } => self.create_endpoint(&actor, &url),
+            WebhookOp::Disable { actor, endpoint_id, reason } => self.disable_endpoint(&actor, &endpoint_id, &reason),
+            WebhookOp::Enqueue { limit } => self.enqueue_deliveries(limit),
+            WebhookOp::Lease { endpoint_id, event_seq, until } => self.lease_delivery(&endpoint_id, event_seq, until),
+            WebhookOp::RecordAttempt { endpoint_id, event_seq, result } => self.record_attempt(&endpoint_id, event_seq, result),
+        }
+    }
+
+    fn create_endpoint(&mut self, actor: &Actor, url: &str) -> ServiceResult<Outcome> {
+        if actor != &Actor::Admin {
+            return Err(ServiceError::Forbidden("only the admin registers webhooks".into()));
+        }
+        let url = check_url(url)?;
+        let mut secret = [0u8; 24];
+        self.rng.fill_bytes(&mut secret);
+        // An endpoint hears of what happens from now on.
+        let cursor = self.batch.event_head()?;
+        let endpoint = WebhookEndpoint {
+            id: WebhookId::generate(self.now, self.rng),
+            url: url.clone(),
+            secret: format!("whsec_{}", records::hex(&secret)),
+            created_at: self.now,
+            disabled_at: None,
+            cursor,
+        };
+        self.batch.put_record(&endpoint);
+        self.audit(actor, "webhook.create", endpoint.id.as_str(), "new webhook endpoint", &[("url", url)])?;
+        Ok(Outcome::Webhook(endpoint))
+    }
+
+    fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
+        if actor != &Actor::Admin {
+            return Err(ServiceError::Forbidden("only the admin manages webhooks".into()));
+        }
+        let mut endpoint: WebhookEndpoint = self.batch.record(text(endpoint_id))?.ok_or(ServiceError::NotFound("webhook"))?;
+        if endpoint.disabled_at.is_some() {
+            return Err(ServiceError::InvalidState("the webhook is already disabled".into()));
+        }
+        endpoint.disabled_at = Some(self.now);
+        self.batch.put_record(&endpoint);
+        self.audit(actor, "webhook.disable", endpoint_id.as_str(), reason, &[])?;
+        Ok(Outcome::Webhook(endpoint))
+    }
+
+    fn enqueue_deliveries(&mut self, limit: u32) -> ServiceResult<Outcome> {
+        let endpoints: Vec<WebhookEndpoint> = self.batch.records(&Query::newest_first(&records::WEBHOOK_ENDPOINTS, 1_000))?;
+        let mut queued = 0;
+        for mut endpoint in endpoints.into_iter().filter(|endpoint| endpoint.disabled_at.is_none()) {
+            let query = Query::newest_first(&records::EVENTS, limit).ascending().after(Some(vec![Value::Int(endpoint.cursor as i64)]));
+            let events: Vec<Event> = self.batch.records(&query)?;
+            let Some(last) = events.last().map(|event| event.seq) else { continue };
+            for event in &events {
+                self.batch.put_record(&Delivery::new(endpoint.id.clone(), event.seq, self.now));
+            }
+            queued += events.len();
+            endpoint.cursor = last;
+            self.batch.put_record(&endpoint);
+        }
+        Ok(Outcome::Queued(queued))
+    }
+
+    fn lease_delivery(&mut self, endpoint_id: &WebhookId, event_seq: u64, until: Timestamp) -> ServiceResult<Outcome> {
+        let Some(mut delivery) = self.batch.record::<Delivery>(delivery_key(endpoint_id, event_seq))? else { return Ok(Outcome::Leased(None)) };
+        if !delivery.is_due(self.now) {
+            return Ok(Outcome::Leased(None));
+        }
+        let endpoint: WebhookEndpoint =
+            self.batch.record(text(endpoint_id))?.ok_or_else(|| hongbao_store::corrupt(format!("missing webhook {endpoint_id}")))?;
+        let event: Event =
+            self.batch.record(Value::Int(event_seq as i64))?.ok_or_else(|| hongbao_store::corrupt(format!("a delivery of missing event {event_seq}")))?;
+        delivery.lease(until);
+        self.batch.put_record(&delivery);
+        Ok(Outcome::Leased(Some(Box::new(Leased { delivery, endpoint, event }))))
+    }
+
+    fn record_attempt(&mut self, endpoint_id: &WebhookId, event_seq: u64, result: AttemptResult) -> ServiceResult<Outcome> {
+        let mut delivery: Delivery = self.batch.record(delivery_key(endpoint_id, event_seq))?.ok_or(ServiceError::NotFound("delivery"))?;
+        match result {
+            AttemptResult::Delivered { status } => delivery.record_success(status, self.now),
+            AttemptResult::Failed { status, error } => delivery.record_failure(status, error, &self.config.webhook_retry, self.now),
+        }
+        self.batch.put_record(&delivery);
+        Ok(Outcome::Delivery(delivery))
+    }
+}
