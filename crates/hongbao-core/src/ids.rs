@@ -117,6 +117,10 @@ prefixed_id!(
     ReversalId, "rev_", "reversal id"
 );
 prefixed_id!(
+    /// A merchant's or enterprise's API key, which acts for one wallet within limits.
+    MerchantKeyId, "mk_", "merchant key id"
+);
+prefixed_id!(
     /// An endpoint of the platform's that receives every event as a signed webhook.
     WebhookId, "whk_", "webhook id"
 );

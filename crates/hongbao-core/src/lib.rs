@@ -12,6 +12,7 @@ pub mod freeze;
 pub mod ids;
 pub mod ledger;
 pub mod legal;
+pub mod merchant;
 pub mod money;
 pub mod names;
 pub mod packet;
@@ -26,7 +27,8 @@ pub mod transfer;
 pub mod webhooks;
 
 pub use ids::{
-    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo, UserId, WebhookId,
+    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, MerchantKeyId, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo,
+    UserId, WebhookId,
 };
 pub use ledger::{Account, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};

@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use hongbao_service::Principal;
+use hongbao_core::merchant::{MerchantKey, Scope};
+use hongbao_service::{Op, Principal};
 use hongbao_store::{ListPosition, User};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -13,8 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
-pub struct Caller(pub Principal);
+/// The authenticated caller, from `Authorization: Bearer <token>`. A merchant API key acts as the
+/// user it belongs to, and is kept alongside so that its limits apply to what it pays.
+pub struct Caller(pub Principal, pub Option<MerchantKey>);
 
 impl Caller {
     /// The caller as a user with a wallet; the admin has none.
@@ -23,6 +25,14 @@ impl Caller {
             Principal::User(user) => Ok(user),
             Principal::Admin => Err(ApiError::forbidden("the admin has no wallet; use a user's token")),
             Principal::Operator(_) => Err(ApiError::forbidden("operators have no wallet; use a user's token")),
+        }
+    }
+
+    /// An operation as this caller makes it: through its API key's limits when it has one.
+    pub fn via_key(&self, op: Op) -> Op {
+        match &self.1 {
+            Some(key) => Op::ViaKey { key: key.clone(), op: Box::new(op) },
+            None => op,
         }
     }
 
@@ -46,6 +56,9 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+        if token.starts_with("hbk_") {
+            return merchant_caller(parts, state, token).await;
+        }
         let principal = state.service.authenticate(token).await?.ok_or_else(|| ApiError::unauthorized("unknown token"))?;
         if let Principal::User(user) = &principal {
             // New devices and addresses raise alerts: the device from `X-Device-Id`, the address the
@@ -55,7 +68,39 @@ impl FromRequestParts<AppState> for Caller {
             let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
             state.service.observe_client(&user.id, device.map(str::to_owned), address).await?;
         }
-        Ok(Caller(principal))
+        Ok(Caller(principal, None))
+    }
+}
+
+/// The scope a merchant key needs for a route; none for the routes keys may not use.
+fn scope_of(method: &axum::http::Method, route: &str) -> Option<Scope> {
+    use axum::http::Method;
+    match (method, route) {
+        (&Method::GET, "/v1/wallet" | "/v1/me") => Some(Scope::WalletRead),
+        (&Method::GET, "/v1/transactions" | "/v1/transactions/{txn_no}") => Some(Scope::TransactionsRead),
+        (_, route) if route.starts_with("/v1/transfers") => Some(Scope::TransfersWrite),
+        (_, route) if route.starts_with("/v1/packets") => Some(Scope::PacketsWrite),
+        (&Method::POST, "/v1/withdrawals") => Some(Scope::WithdrawalsWrite),
+        (&Method::GET, "/v1/events" | "/v1/events/stream") => Some(Scope::EventsRead),
+        _ => None,
+    }
+}
+
+/// A caller with a merchant API key: refused from outside the key's networks (and logged) and on
+/// routes outside its scopes.
+async fn merchant_caller(parts: &Parts, state: &AppState, secret: &str) -> Result<Caller, ApiError> {
+    let (key, user) = state.service.authenticate_merchant(secret).await?.ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+    let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+    if !address.is_some_and(|address| hongbao_service::merchant::address_allowed(&key, address)) {
+        let shown = address.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
+        tracing::warn!(key_id = %key.id, address = %shown, "an API key was used from outside its allowed networks");
+        return Err(ApiError::forbidden(format!("this API key may not be used from {shown}")));
+    }
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_owned()).unwrap_or_default();
+    match scope_of(&parts.method, &route) {
+        Some(scope) if key.allows(scope) => Ok(Caller(Principal::User(user), Some(key))),
+        Some(scope) => Err(ApiError::forbidden(format!("this API key lacks the {scope} scope"))),
+        None => Err(ApiError::forbidden("API keys may not use this route")),
     }
 }
 

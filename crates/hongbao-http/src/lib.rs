@@ -55,6 +55,7 @@ pub struct AppState {
         case_routes::reject_reversal, case_routes::create_disclosure, case_routes::list_disclosures, case_routes::get_disclosure,
         case_routes::approve_disclosure, case_routes::reject_disclosure, case_routes::audit_log,
         risk_routes::get_policy, risk_routes::put_policy, risk_routes::list_tags, risk_routes::put_tag, risk_routes::delete_tag,
+        risk_routes::create_merchant_key, risk_routes::list_merchant_keys, risk_routes::revoke_merchant_key,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::disable_webhook, webhooks::list_deliveries,
     ),
     modifiers(&BearerAuth),
@@ -155,6 +156,8 @@ pub fn router(service: Service) -> Router {
         .route("/v1/ops/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
         .route("/v1/ops/webhooks/{id}/disable", post(webhooks::disable_webhook))
         .route("/v1/ops/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
+        .route("/v1/ops/merchant-keys", post(risk_routes::create_merchant_key).get(risk_routes::list_merchant_keys))
+        .route("/v1/ops/merchant-keys/{id}/revoke", post(risk_routes::revoke_merchant_key))
         .route("/v1/ops/policy", get(risk_routes::get_policy).put(risk_routes::put_policy))
         .route("/v1/tags", get(risk_routes::list_tags))
         .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))

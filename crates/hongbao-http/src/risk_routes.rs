@@ -1,19 +1,25 @@
-//! The routes of risk control: users' tags on contacts and groups, and the risk policy that
-//! operators read and replace.
+//! The routes of risk control: users' tags on contacts and groups, the risk policy that operators
+//! read and replace, and merchant API keys.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use hongbao_core::merchant::{MerchantKey, Scope};
+use hongbao_core::{Amount, MerchantKeyId};
+use hongbao_service::merchant::MerchantOp;
 use hongbao_service::{Op, Outcome, RiskOp};
 use hongbao_store::records::Tag;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::case_dto::ReasonRequest;
+use crate::dto::{parse_amount, parse_user_id};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, JsonBody};
+use crate::extract::{Caller, IdempotencyKey, JsonBody};
+use crate::routes::{Answer, write};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,4 +103,129 @@ pub async fn put_policy(State(state): State<AppState>, caller: Caller, body: Byt
         Outcome::Policy(policy) => Ok(toml_response(hongbao_service::policy::render_policy(&policy))),
         other => Err(ApiError::from(hongbao_service::ServiceError::Internal(format!("a policy replacement produced {other:?}")))),
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMerchantKeyRequest {
+    /// The wallet the key acts for.
+    pub user_id: String,
+    pub name: String,
+    /// Any of `wallet:read`, `transactions:read`, `transfers:write`, `packets:write`, `withdrawals:write`, `events:read`.
+    pub scopes: Vec<String>,
+    /// Networks the key may be used from, in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`).
+    pub allowed_cidrs: Vec<String>,
+    /// Minor units; absent for none beyond the policy's.
+    pub max_transaction_amount: Option<i64>,
+    /// Minor units per UTC day; absent for none beyond the policy's.
+    pub daily_amount: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MerchantKeyBody {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub allowed_cidrs: Vec<String>,
+    pub max_transaction_amount: Option<i64>,
+    pub daily_amount: Option<i64>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    /// The bearer secret (`hbk_…`). Shown once; only its hash is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl MerchantKeyBody {
+    fn new(key: &MerchantKey, secret: Option<&str>) -> MerchantKeyBody {
+        MerchantKeyBody {
+            id: key.id.to_string(),
+            user_id: key.user_id.to_string(),
+            name: key.name.clone(),
+            scopes: key.scopes.iter().map(|scope| scope.as_str().to_owned()).collect(),
+            allowed_cidrs: key.allowed_cidrs.clone(),
+            max_transaction_amount: key.max_transaction.map(Amount::minor_units),
+            daily_amount: key.daily_max.map(Amount::minor_units),
+            created_at: key.created_at.to_rfc3339(),
+            revoked_at: key.revoked_at.map(hongbao_core::Timestamp::to_rfc3339),
+            secret: secret.map(str::to_owned),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MerchantKeyList {
+    pub data: Vec<MerchantKeyBody>,
+}
+
+fn created_key_body(outcome: &Outcome) -> Option<MerchantKeyBody> {
+    match outcome {
+        Outcome::MerchantKeyCreated { key, secret } => Some(MerchantKeyBody::new(key, Some(secret))),
+        _ => None,
+    }
+}
+
+fn key_body(outcome: &Outcome) -> Option<MerchantKeyBody> {
+    match outcome {
+        Outcome::MerchantKey(key) => Some(MerchantKeyBody::new(key, None)),
+        _ => None,
+    }
+}
+
+/// Create an API key for a merchant's own wallet (admin). The secret is shown once.
+#[utoipa::path(post, path = "/v1/ops/merchant-keys", tag = "risk", request_body = CreateMerchantKeyRequest,
+    responses((status = 201, body = MerchantKeyBody), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_merchant_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    body: JsonBody<CreateMerchantKeyRequest>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let request = &body.value;
+    let scopes = request
+        .scopes
+        .iter()
+        .map(|scope| Scope::parse(scope).ok_or_else(|| ApiError::validation(format!("scope {scope:?} is not one of {}", scope_names()))))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let op = Op::Merchant(MerchantOp::Create {
+        actor: caller.0.actor()?,
+        user_id: parse_user_id("user_id", &request.user_id)?,
+        name: request.name.clone(),
+        scopes,
+        allowed_cidrs: request.allowed_cidrs.clone(),
+        max_transaction: request.max_transaction_amount.map(|units| parse_amount("max_transaction_amount", units)).transpose()?,
+        daily_max: request.daily_amount.map(|units| parse_amount("daily_amount", units)).transpose()?,
+    });
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: created_key_body }).await
+}
+
+fn scope_names() -> String {
+    Scope::ALL.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// API keys, newest first (admin, auditors).
+#[utoipa::path(get, path = "/v1/ops/merchant-keys", tag = "risk", responses((status = 200, body = MerchantKeyList), (status = 403, body = Problem)))]
+pub async fn list_merchant_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MerchantKeyList>> {
+    let keys = state.service.merchant_keys(&caller.0).await?;
+    Ok(Json(MerchantKeyList { data: keys.iter().map(|key| MerchantKeyBody::new(key, None)).collect() }))
+}
+
+/// Revoke an API key (admin): it stops working at once.
+#[utoipa::path(post, path = "/v1/ops/merchant-keys/{id}/revoke", tag = "risk", request_body = ReasonRequest,
+    responses((status = 200, body = MerchantKeyBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_merchant_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let key_id = MerchantKeyId::parse(&id).map_err(|_| ApiError::not_found("merchant key"))?;
+    let op = Op::Merchant(MerchantOp::Revoke { actor: caller.0.actor()?, key_id, reason: body.value.reason.clone() });
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: key_body }).await
 }

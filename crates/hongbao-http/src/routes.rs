@@ -201,7 +201,7 @@ pub async fn top_up(State(state): State<AppState>, caller: Caller, key: Idempote
     responses((status = 201, body = TransactionBody), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn withdraw(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, body: JsonBody<WithdrawalRequest>) -> ApiResult<Response> {
     let user_id = caller.user()?.id.clone();
-    let op = Op::Withdraw { user_id, amount: parse_amount("amount", body.value.amount)?, reference: body.value.reference.clone() };
+    let op = caller.via_key(Op::Withdraw { user_id, amount: parse_amount("amount", body.value.amount)?, reference: body.value.reference.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: posted }).await
 }
 
@@ -272,7 +272,7 @@ pub async fn create_packet(
     let sender_id = caller.user()?.id.clone();
     let JsonBody { value, raw } = body;
     let (spec, greeting) = value.into_spec()?;
-    let op = Op::SendPacket { sender_id, spec, greeting, confirmation: confirmation.0 };
+    let op = caller.via_key(Op::SendPacket { sender_id, spec, greeting, confirmation: confirmation.0 });
     write(&state, &caller, key, &uri, &raw, op, Answer { status: StatusCode::CREATED, body: packet_body }).await
 }
 
@@ -360,14 +360,14 @@ pub async fn create_transfer(
     let sender_id = caller.user()?.id.clone();
     let request = &body.value;
     let arrival = Arrival::parse(&request.arrival).ok_or_else(|| ApiError::validation("arrival must be instant, delay_2h or delay_24h"))?;
-    let op = Op::SendTransfer {
+    let op = caller.via_key(Op::SendTransfer {
         sender_id,
         recipient_id: parse_user_id("recipient_id", &request.recipient_id)?,
         amount: parse_amount("amount", request.amount)?,
         memo: request.memo.clone(),
         arrival,
         confirmation: confirmation.0,
-    };
+    });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: transfer_body }).await
 }
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod evidence;
+pub mod merchant;
 pub mod metrics;
 pub mod ops;
 pub mod policy;
@@ -316,6 +317,22 @@ impl Service {
         let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(records::hex(&hash)));
         let operator = self.read(move |conn| Ok(records::list::<StoredOperator>(conn, &query)?.into_iter().next())).await?;
         Ok(operator.filter(|stored| stored.operator.disabled_at.is_none()).map(|stored| Principal::Operator(stored.operator)))
+    }
+
+    /// The merchant key a secret (`hbk_…`) belongs to, with the user it acts for; none for an unknown
+    /// or revoked key. Keys are not cached, so revoking one takes effect at once in every process.
+    pub async fn authenticate_merchant(&self, secret: &str) -> ServiceResult<Option<(hongbao_core::merchant::MerchantKey, User)>> {
+        let hash = ops::token_hash(secret);
+        let query = Query::newest_first(&records::MERCHANT_KEYS, 1).equal("secret_hash", records::text(records::hex(&hash)));
+        self.read(move |conn| {
+            let Some(stored) = records::list::<records::StoredMerchantKey>(conn, &query)?.into_iter().next() else { return Ok(None) };
+            if stored.key.revoked_at.is_some() {
+                return Ok(None);
+            }
+            let user = conn.user(&stored.key.user_id)?.ok_or_else(|| hongbao_store::corrupt(format!("merchant key {} of a missing user", stored.key.id)))?;
+            Ok(Some((stored.key, user)))
+        })
+        .await
     }
 
     /// Notes that a user called from a device and an address; one not seen before for the user raises

@@ -20,8 +20,10 @@ use crate::batch::Batch;
 use crate::cases::CaseOp;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
+use crate::merchant::MerchantOp;
 use crate::risk::{ConfirmationSummary, RiskOp};
 use crate::webhooks::{Leased, WebhookOp};
+use hongbao_core::merchant::MerchantKey;
 use hongbao_core::risk::{Outgoing, RiskPolicy};
 use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
 use hongbao_store::records::Tag;
@@ -132,6 +134,13 @@ pub enum Op {
     Risk(RiskOp),
     /// Webhook endpoints and deliveries.
     Webhook(WebhookOp),
+    /// Merchant API keys.
+    Merchant(MerchantOp),
+    /// A payment made through a merchant API key: the key's own limits apply on top of the policy's.
+    ViaKey {
+        key: MerchantKey,
+        op: Box<Op>,
+    },
 }
 
 /// A packet with its claims, as the API shows it.
@@ -182,6 +191,11 @@ pub enum Outcome {
     /// A delivery taken for an attempt; none when it was not due after all.
     Leased(Option<Box<Leased>>),
     Delivery(Delivery),
+    MerchantKeyCreated {
+        key: MerchantKey,
+        secret: String,
+    },
+    MerchantKey(MerchantKey),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -202,6 +216,8 @@ pub struct OpContext<'a, 'b> {
     pub rng: &'a mut dyn RngCore,
     pub config: &'a Config,
     pub effects: Effects,
+    /// The merchant API key the operation comes through, whose limits apply too.
+    pub key: Option<MerchantKey>,
 }
 
 /// A user's bearer token: 32 random bytes, hex, behind a recognisable prefix.
@@ -269,6 +285,13 @@ impl OpContext<'_, '_> {
             Op::Case(op) => self.run_case(op),
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
+            Op::Merchant(op) => self.run_merchant(op),
+            Op::ViaKey { key, op } => {
+                self.key = Some(key);
+                let outcome = self.run(*op);
+                self.key = None;
+                outcome
+            }
             Op::SetAdminTokenHash { token_hash } => {
                 self.batch.put_setting("admin_token_sha256", &token_hash);
                 Ok(Outcome::Nothing)

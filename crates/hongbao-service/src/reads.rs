@@ -194,6 +194,15 @@ impl Service {
         self.list(Query::newest_first(&records::TAGS, 1_000).equal("owner_id", text(owner_id))).await
     }
 
+    /// Merchant API keys, newest first: for the admin and auditors.
+    pub async fn merchant_keys(&self, viewer: &Principal) -> ServiceResult<Vec<hongbao_core::merchant::MerchantKey>> {
+        if !matches!(viewer, Principal::Admin) {
+            self.require(viewer, Permission::ReadAuditLog)?;
+        }
+        let stored: Vec<records::StoredMerchantKey> = self.list(Query::newest_first(&records::MERCHANT_KEYS, 1_000)).await?;
+        Ok(stored.into_iter().map(|stored| stored.key).collect())
+    }
+
     /// Webhook endpoints, newest first: for the admin and auditors.
     pub async fn webhooks(&self, viewer: &Principal) -> ServiceResult<Vec<hongbao_core::webhooks::WebhookEndpoint>> {
         if !matches!(viewer, Principal::Admin) {

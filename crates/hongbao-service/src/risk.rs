@@ -117,7 +117,7 @@ impl OpContext<'_, '_> {
 
     // ---- limits ----
 
-    fn usage(&mut self, owner_id: &str) -> ServiceResult<StoredUsage> {
+    pub(crate) fn usage_of(&mut self, owner_id: &str) -> ServiceResult<StoredUsage> {
         let day = day_of(self.now);
         let stored: Option<StoredUsage> = self.batch.record(StoredUsage::key(owner_id, day))?;
         Ok(stored.unwrap_or(StoredUsage { owner_id: owner_id.to_owned(), day, usage: DailyUsage::default() }))
@@ -126,15 +126,21 @@ impl OpContext<'_, '_> {
     /// Refuses an outgoing payment the policy does not allow, with the limit named.
     pub(crate) fn check_limits(&mut self, user_id: &UserId, kind: Outgoing, amount: Amount, tag: Option<&str>) -> ServiceResult<()> {
         let policy = self.batch.policy()?;
-        let usage = self.usage(user_id.as_str())?;
-        policy.check_outgoing(kind, amount, tag, &usage.usage).map_err(|error| ServiceError::LimitExceeded(error.to_string()))
+        let usage = self.usage_of(user_id.as_str())?;
+        policy.check_outgoing(kind, amount, tag, &usage.usage).map_err(|error| ServiceError::LimitExceeded(error.to_string()))?;
+        self.check_key_limits(amount)
     }
 
     /// Counts a payment that went out, and alerts on a large one.
     pub(crate) fn record_outgoing(&mut self, user_id: &UserId, kind: Outgoing, amount: Amount, tag: Option<&str>, subject_id: &str) -> ServiceResult<()> {
-        let mut usage = self.usage(user_id.as_str())?;
+        let mut usage = self.usage_of(user_id.as_str())?;
         usage.usage.record(kind, amount, tag);
         self.batch.put_record(&usage);
+        if let Some(key) = self.key.clone() {
+            let mut key_usage = self.usage_of(key.id.as_str())?;
+            key_usage.usage.record(kind, amount, None);
+            self.batch.put_record(&key_usage);
+        }
         if self.batch.policy()?.raises_alert(amount) {
             let data = vec![("reason", "large_transaction".to_owned()), ("amount", amount.minor_units().to_string()), ("kind", kind.as_str().to_owned())];
             self.notify(user_id, EventKind::AlertRaised, subject_id, data)?;

@@ -205,7 +205,7 @@ fn run_job(
         }
         return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
     }
-    let mut context = OpContext { batch, now, rng, config, effects: Effects::default() };
+    let mut context = OpContext { batch, now, rng, config, effects: Effects::default(), key: None };
     let outcome = context.run(op)?;
     *effects = context.effects;
     let rendered = render.map(|render| render(&outcome));

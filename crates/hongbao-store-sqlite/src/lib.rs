@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_cases.sql")),
     (4, include_str!("../migrations/0004_risk.sql")),
     (5, include_str!("../migrations/0005_webhooks.sql")),
+    (6, include_str!("../migrations/0006_merchant_keys.sql")),
 ];
 
 /// A SQLite database file.

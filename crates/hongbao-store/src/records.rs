@@ -9,10 +9,13 @@ use hongbao_core::cases::{CaseStatus, Complaint, ComplaintKind, Evidence, Eviden
 use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Lift};
 use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::merchant::{MerchantKey, Scope};
 use hongbao_core::risk::{DailyUsage, VelocityWindow};
 use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
 use hongbao_core::webhooks::{Delivery, DeliveryStatus, WebhookEndpoint};
-use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, OperatorId, ReversalId, Timestamp, TxnNo, UserId, WebhookId};
+use hongbao_core::{
+    Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, MerchantKeyId, OperatorId, ReversalId, Timestamp, TxnNo, UserId, WebhookId,
+};
 
 use crate::{ReadConn, StoreResult, corrupt};
 
@@ -1084,6 +1087,76 @@ impl Record for Delivery {
             last_error: fields.opt_text()?,
             delivered_at: fields.opt_time()?,
         })
+    }
+}
+
+/// A merchant key with the hash of its secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMerchantKey {
+    pub key: MerchantKey,
+    pub secret_hash: [u8; 32],
+}
+
+pub static MERCHANT_KEYS: Table = Table {
+    name: "merchant_keys",
+    columns: &[
+        ("id", Text),
+        ("user_id", Text),
+        ("name", Text),
+        ("secret_hash", Text),
+        ("scopes", Text),
+        ("allowed_cidrs", Text),
+        ("max_transaction", Int),
+        ("daily_max", Int),
+        ("created_at", Int),
+        ("revoked_at", Int),
+    ],
+    append_only: false,
+};
+
+impl Record for StoredMerchantKey {
+    const TABLE: &'static Table = &MERCHANT_KEYS;
+
+    fn to_row(&self) -> Row {
+        let key = &self.key;
+        vec![
+            text(&key.id),
+            text(&key.user_id),
+            text(&key.name),
+            text(hex(&self.secret_hash)),
+            joined(&key.scopes),
+            // CIDRs never hold a comma.
+            joined(&key.allowed_cidrs),
+            key.max_transaction.map_or(Value::Null, amount),
+            key.daily_max.map_or(Value::Null, amount),
+            time(key.created_at),
+            opt_time(key.revoked_at),
+        ]
+    }
+
+    fn from_row(row: Row) -> StoreResult<StoredMerchantKey> {
+        let mut fields = Fields::new(&MERCHANT_KEYS, row)?;
+        let id = fields.parsed(|text| ok(MerchantKeyId::parse(text)))?;
+        let user_id = fields.parsed(|text| ok(UserId::parse(text)))?;
+        let name = fields.text()?;
+        let secret_hash = fields.hash()?.0;
+        let scopes = fields.list(Scope::parse)?;
+        let allowed_cidrs = fields.list(|item| Some(item.to_owned()))?;
+        let optional_amount = |units: Option<i64>| units.map(Amount::new).transpose().map_err(|_| corrupt(format!("merchant key {id}: a limit out of range")));
+        let max_transaction = optional_amount(fields.opt_int()?)?;
+        let daily_max = optional_amount(fields.opt_int()?)?;
+        let key = MerchantKey {
+            id: id.clone(),
+            user_id,
+            name,
+            scopes,
+            allowed_cidrs,
+            max_transaction,
+            daily_max,
+            created_at: fields.time()?,
+            revoked_at: fields.opt_time()?,
+        };
+        Ok(StoredMerchantKey { key, secret_hash })
     }
 }
 

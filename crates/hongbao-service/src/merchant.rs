@@ -1,0 +1,163 @@
+//! Merchant API keys: created by the admin, shown once and kept hashed; the address allowlist in
+//! CIDR notation (IPv4 and IPv6); and the key's own limits, checked inside the writer next to the
+//! policy's so that a key's daily total cannot be raced past.
+
+use std::net::IpAddr;
+
+use hongbao_core::merchant::{MerchantKey, Scope};
+use hongbao_core::{Amount, MerchantKeyId, UserId};
+use hongbao_store::records::StoredMerchantKey;
+
+use crate::cases::Actor;
+use crate::error::{ServiceError, ServiceResult};
+use crate::ops::{OpContext, Outcome, new_token, token_hash};
+
+/// A network in CIDR notation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `203.0.113.0/24`, `2001:db8::/32`, or a single address (a /32 or /128).
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let network: IpAddr = address.parse().ok()?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(width);
+        (prefix <= width).then_some(Cidr { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        // An IPv4 client reaching an IPv6 socket shows as ::ffff:a.b.c.d; compare it as IPv4.
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, address) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                u32::from(network) & mask == u32::from(address) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a key may be used from `address`.
+pub fn address_allowed(key: &MerchantKey, address: IpAddr) -> bool {
+    key.allowed_cidrs.iter().filter_map(|cidr| Cidr::parse(cidr)).any(|cidr| cidr.contains(address))
+}
+
+#[derive(Clone, Debug)]
+pub enum MerchantOp {
+    Create {
+        actor: Actor,
+        user_id: UserId,
+        name: String,
+        scopes: Vec<Scope>,
+        allowed_cidrs: Vec<String>,
+        max_transaction: Option<Amount>,
+        daily_max: Option<Amount>,
+    },
+    Revoke {
+        actor: Actor,
+        key_id: MerchantKeyId,
+        reason: String,
+    },
+}
+
+impl OpContext<'_, '_> {
+    pub(crate) fn run_merchant(&mut self, op: MerchantOp) -> ServiceResult<Outcome> {
+        match op {
+            MerchantOp::Create { actor, user_id, name, scopes, allowed_cidrs, max_transaction, daily_max } => {
+                if actor != Actor::Admin {
+                    return Err(ServiceError::Forbidden("only the admin creates API keys".into()));
+                }
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.chars().count() > 64 {
+                    return Err(ServiceError::Validation("name must be 1 to 64 characters".into()));
+                }
+                if scopes.is_empty() {
+                    return Err(ServiceError::Validation("a key needs at least one scope".into()));
+                }
+                if allowed_cidrs.is_empty() {
+                    return Err(ServiceError::Validation("a key needs at least one allowed network (CIDR)".into()));
+                }
+                if let Some(bad) = allowed_cidrs.iter().find(|cidr| Cidr::parse(cidr).is_none()) {
+                    return Err(ServiceError::Validation(format!("{bad:?} is not a network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32")));
+                }
+                self.require_user(&user_id)?;
+                let secret = new_token(self.rng).replacen("hbt_", "hbk_", 1);
+                let key = MerchantKey {
+                    id: MerchantKeyId::generate(self.now, self.rng),
+                    user_id,
+                    name,
+                    scopes,
+                    allowed_cidrs,
+                    max_transaction,
+                    daily_max,
+                    created_at: self.now,
+                    revoked_at: None,
+                };
+                self.batch.put_record(&StoredMerchantKey { key: key.clone(), secret_hash: token_hash(&secret) });
+                let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
+                let detail = [("user", key.user_id.to_string()), ("scopes", scopes.join(",")), ("networks", key.allowed_cidrs.join(","))];
+                self.audit(&actor, "merchant_key.create", key.id.as_str(), "new API key", &detail)?;
+                Ok(Outcome::MerchantKeyCreated { key, secret })
+            }
+            MerchantOp::Revoke { actor, key_id, reason } => {
+                if actor != Actor::Admin {
+                    return Err(ServiceError::Forbidden("only the admin revokes API keys".into()));
+                }
+                let mut stored: StoredMerchantKey = self.batch.record(hongbao_store::records::text(&key_id))?.ok_or(ServiceError::NotFound("merchant key"))?;
+                if stored.key.revoked_at.is_some() {
+                    return Err(ServiceError::InvalidState("the key is already revoked".into()));
+                }
+                stored.key.revoked_at = Some(self.now);
+                self.batch.put_record(&stored);
+                self.audit(&actor, "merchant_key.revoke", key_id.as_str(), &reason, &[])?;
+                Ok(Outcome::MerchantKey(stored.key))
+            }
+        }
+    }
+
+    /// Refuses a payment past the calling key's own limits.
+    pub(crate) fn check_key_limits(&mut self, amount: Amount) -> ServiceResult<()> {
+        let Some(key) = self.key.clone() else { return Ok(()) };
+        let used = self.usage_of(key.id.as_str())?.usage.outgoing;
+        key.check_amount(amount, used).map_err(|error| ServiceError::LimitExceeded(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_in_both_families() {
+        let office = Cidr::parse("203.0.113.0/24").expect("valid");
+        assert!(office.contains(ip("203.0.113.7")) && !office.contains(ip("203.0.114.7")));
+        assert!(office.contains(ip("::ffff:203.0.113.9")), "an IPv4-mapped address is its IPv4 address");
+        let v6 = Cidr::parse("2001:db8::/32").expect("valid");
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::5")) && !v6.contains(ip("203.0.113.7")));
+        assert!(Cidr::parse("127.0.0.1").expect("a single address").contains(ip("127.0.0.1")));
+        assert!(!Cidr::parse("127.0.0.1").expect("a single address").contains(ip("127.0.0.2")));
+        assert!(Cidr::parse("0.0.0.0/0").expect("everything").contains(ip("8.8.8.8")));
+        for bad in ["10.0.0.0/33", "::/129", "10.0.0/8", "example.com", "10.0.0.0/x"] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
+    }
+}
