@@ -34,6 +34,10 @@ impl Drop for TempDir {
     }
 }
 
+/// Limits far above anything the benchmark sends; velocity and alerts as by default.
+const BENCH_POLICY: &str = "[limits]\nper_transaction_max = \"1000000000.00\"\ndaily_outgoing_max = \"10000000000.00\"\ndaily_packet_count = 1000000\n\n\
+                            [confirmation]\nthreshold = \"10000000000.00\"\n";
+
 pub struct Server {
     child: tokio::process::Child,
     pub base: String,
@@ -49,6 +53,12 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        // The benchmark measures the payment path, not the risk rules: its packets are larger and more
+        // numerous than a person's, so it runs under a policy whose limits it never reaches.
+        let policy = std::env::temp_dir().join(format!("hongbao-bench-policy-{}.toml", std::process::id()));
+        std::fs::write(&policy, BENCH_POLICY).context("while writing the benchmark's risk policy")?;
+        command.env("HONGBAO_POLICY", &policy);
+        command.env("HONGBAO_EVIDENCE_DIR", std::env::temp_dir().join("hongbao-bench-evidence"));
         for (name, value) in settings {
             command.env(name, value);
         }
