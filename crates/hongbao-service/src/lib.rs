@@ -90,6 +90,9 @@ pub struct Wallet {
     pub available: Amount,
 }
 
+/// A user with the device and address they called from.
+type Client = (UserId, Option<String>, Option<String>);
+
 /// The running service. Cheap to clone; every clone talks to the same writer.
 #[derive(Clone)]
 pub struct Service {
@@ -108,7 +111,7 @@ struct Inner {
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
     evidence: EvidenceStore,
     /// The (user, device, address) triples this process has already noted.
-    seen_clients: Mutex<std::collections::HashSet<(UserId, Option<String>, Option<String>)>>,
+    seen_clients: Mutex<std::collections::HashSet<Client>>,
     events_committed: Arc<tokio::sync::Notify>,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,

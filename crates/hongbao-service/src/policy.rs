@@ -60,6 +60,16 @@ fn line_of(text: &str, key: &str) -> usize {
             return index + 1;
         }
     }
+    // A key inside an inline table (`limits = { per_transaction_max = 5 }`): the line that sets the
+    // table's own key with the leaf inside the braces.
+    let table_leaf = table.rsplit('.').next().unwrap_or(table);
+    if !table.is_empty()
+        && let Some(index) = text.lines().position(|line| {
+            line.split_once('=').is_some_and(|(name, rest)| name.trim().trim_matches('"') == table_leaf && rest.contains('{') && rest.contains(leaf))
+        })
+    {
+        return index + 1;
+    }
     // A whole table (for an unknown one): its header line.
     text.lines().position(|line| line.trim().trim_start_matches('[').starts_with(key)).map_or(1, |index| index + 1)
 }
@@ -119,7 +129,7 @@ impl Reader<'_> {
 /// misspelt limit cannot be silently ignored.
 pub fn parse_policy(text: &str) -> Result<RiskPolicy, PolicyError> {
     let root: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-        let line = error.span().map_or(1, |span| text[..span.start.min(text.len())].lines().count().max(1));
+        let line = error.span().map_or(1, |span| text.as_bytes()[..span.start.min(text.len())].iter().filter(|byte| **byte == b'\n').count() + 1);
         PolicyError { line, key: String::new(), message: error.message().to_owned() }
     })?;
     let reader = Reader { text };

@@ -102,7 +102,7 @@ impl OpContext<'_, '_> {
     }
 
     fn remove_tag(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<Outcome> {
-        let Some(tag) = self.batch.record::<Tag>(Tag::key(owner_id, target_id))? else { return Err(ServiceError::NotFound("tag")) };
+        let tag = self.batch.record::<Tag>(Tag::key(owner_id, target_id))?.filter(|tag| !tag.tag.is_empty()).ok_or(ServiceError::NotFound("tag"))?;
         // A removed tag is kept as an empty one, so its row is simply replaced.
         let cleared = Tag { tag: String::new(), ..tag };
         self.batch.put_record(&cleared);

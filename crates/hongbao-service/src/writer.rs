@@ -209,7 +209,10 @@ fn run_job(
     let outcome = context.run(op)?;
     *effects = context.effects;
     let rendered = render.map(|render| render(&outcome));
-    if let (Some(scope), Some(rendered)) = (&idempotency, &rendered) {
+    // A payment waiting for its confirmation did not happen: like a refusal it is not remembered under
+    // the key, so the confirmed repeat with the same key goes through.
+    let completed = !matches!(outcome, Outcome::ConfirmationRequired { .. });
+    if let (Some(scope), Some(rendered), true) = (&idempotency, &rendered, completed) {
         let record =
             hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
         batch.put_idempotency_record(&scope.caller, &scope.key, record);

@@ -22,11 +22,14 @@ enum Behaviour {
     Succeed,
 }
 
+/// A request as the receiver saw it: event id, signature, attempt number, body.
+type Received = (String, String, String, Vec<u8>);
+
 #[derive(Clone, Default)]
 struct Receiver {
     script: Arc<Mutex<VecDeque<Behaviour>>>,
     /// Every request received: the headers that matter and the body.
-    received: Arc<Mutex<Vec<(String, String, String, Vec<u8>)>>>,
+    received: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: axum::body::Bytes) -> AxumStatus {
