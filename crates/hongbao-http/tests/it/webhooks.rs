@@ -39,7 +39,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: axu
     match behaviour {
         Behaviour::Fail => AxumStatus::INTERNAL_SERVER_ERROR,
         Behaviour::Hang => {
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(Duration::from_secs(6)).await;
             AxumStatus::OK
         }
         Behaviour::Succeed => AxumStatus::NO_CONTENT,
@@ -96,7 +96,7 @@ fn seconds_between(earlier: &Value, later: &Value) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_reaches_the_platform_signed_despite_failures_timeouts_and_a_restart() {
     let (receiver, url) = Receiver::start(&[Behaviour::Fail, Behaviour::Hang]).await;
-    let mut server = TestServer::start_with(Config { webhook_timeout_millis: 500, ..Config::default() }).await;
+    let mut server = TestServer::start_with(Config { webhook_timeout_millis: 2_000, ..Config::default() }).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let webhook = server.post("/v1/ops/webhooks", ADMIN_TOKEN, json!({ "url": url })).await.expect(StatusCode::CREATED);
