@@ -63,8 +63,15 @@ impl FromRequestParts<AppState> for Caller {
         if let Principal::User(user) = &principal {
             // New devices and addresses raise alerts: the device from `X-Device-Id`, the address the
             // connection came from.
-            let device =
-                parts.headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::trim).filter(|device| (1..=128).contains(&device.len()));
+            let device = match parts.headers.get("x-device-id") {
+                None => None,
+                Some(value) => {
+                    let valid =
+                        |device: &&str| (1..=128).contains(&device.len()) && device.bytes().all(|byte| byte.is_ascii_alphanumeric() || b".:_-".contains(&byte));
+                    let device = value.to_str().ok().map(str::trim).filter(valid);
+                    Some(device.ok_or_else(|| ApiError::validation("X-Device-Id must be 1 to 128 letters, digits, '.', ':', '_' or '-'"))?)
+                }
+            };
             let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
             state.service.observe_client(&user.id, device.map(str::to_owned), address).await?;
         }

@@ -7,7 +7,7 @@ use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
 use hongbao_core::risk::{DailyUsage, Outgoing, VelocityWindow, day_of, valid_tag};
 use hongbao_core::staff::Permission;
 use hongbao_core::{Amount, FreezeId, GroupId, Timestamp, UserId};
-use hongbao_store::records::{self, Confirmation, Query, Sighting, StoredUsage, StoredVelocity, Tag, text};
+use hongbao_store::records::{self, Confirmation, Query, Sightings, StoredUsage, StoredVelocity, Tag, text};
 use sha2::{Digest, Sha256};
 
 use crate::batch::POLICY_SETTING;
@@ -246,19 +246,28 @@ impl OpContext<'_, '_> {
     // ---- devices and addresses ----
 
     fn observe_client(&mut self, user_id: &UserId, device: Option<String>, address: Option<String>) -> ServiceResult<Outcome> {
-        for (kind, value) in [("device", device), ("address", address)] {
+        let stored: Option<Sightings> = self.batch.record(text(user_id))?;
+        let mut sightings = stored.unwrap_or(Sightings { user_id: user_id.clone(), devices: Vec::new(), addresses: Vec::new(), updated_at: self.now });
+        let mut changed = false;
+        for (kind, value, known) in [("device", device, &mut sightings.devices), ("address", address, &mut sightings.addresses)] {
             let Some(value) = value else { continue };
-            if self.batch.record::<Sighting>(Sighting::key(user_id, kind, &value))?.is_some() {
+            if known.contains(&value) {
                 continue;
             }
             // The first device or address a user is seen from sets the baseline; later new ones alert.
-            let query = Query::newest_first(&records::SIGHTINGS, 1).equal("user_id", text(user_id)).equal("kind", text(kind));
-            let seen_before = !self.batch.records::<Sighting>(&query)?.is_empty();
-            self.batch.put_record(&Sighting { user_id: user_id.clone(), kind: kind.to_owned(), value: value.clone(), first_seen_at: self.now });
-            if seen_before {
+            if !known.is_empty() {
                 let reason = if kind == "device" { "new_device" } else { "new_address" };
-                self.notify(user_id, EventKind::AlertRaised, user_id.as_str(), vec![("reason", reason.to_owned()), (kind, value)])?;
+                self.notify(user_id, EventKind::AlertRaised, user_id.as_str(), vec![("reason", reason.to_owned()), (kind, value.clone())])?;
             }
+            known.push(value);
+            if known.len() > Sightings::MAX_KEPT {
+                known.remove(0);
+            }
+            changed = true;
+        }
+        if changed {
+            sightings.updated_at = self.now;
+            self.batch.put_record(&sightings);
         }
         Ok(Outcome::Nothing)
     }

@@ -25,12 +25,10 @@ CREATE TABLE velocity (
 
 CREATE TABLE sightings (
     id         TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    value      TEXT NOT NULL,
+    devices    TEXT NOT NULL,
+    addresses  TEXT NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX sightings_by_user ON sightings (user_id, kind);
 
 CREATE TABLE confirmations (
     id          TEXT PRIMARY KEY,

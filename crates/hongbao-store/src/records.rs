@@ -932,36 +932,39 @@ impl Record for StoredVelocity {
     }
 }
 
-/// A device or an address a user was seen calling from.
+/// The devices and addresses a user was seen calling from, newest last, at most
+/// [`Sightings::MAX_KEPT`] of each.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sighting {
+pub struct Sightings {
     pub user_id: UserId,
-    /// `device` or `address`.
-    pub kind: String,
-    pub value: String,
-    pub first_seen_at: Timestamp,
+    /// Device ids from `X-Device-Id`: letters, digits and `.:_-` only, so a comma never occurs.
+    pub devices: Vec<String>,
+    pub addresses: Vec<String>,
+    pub updated_at: Timestamp,
 }
 
-impl Sighting {
-    pub fn key(user_id: &UserId, kind: &str, value: &str) -> Value {
-        text(format!("{user_id}|{kind}|{value}"))
-    }
+impl Sightings {
+    pub const MAX_KEPT: usize = 50;
 }
 
 pub static SIGHTINGS: Table =
-    Table { name: "sightings", columns: &[("id", Text), ("user_id", Text), ("kind", Text), ("value", Text), ("created_at", Int)], append_only: false };
+    Table { name: "sightings", columns: &[("id", Text), ("devices", Text), ("addresses", Text), ("created_at", Int)], append_only: false };
 
-impl Record for Sighting {
+impl Record for Sightings {
     const TABLE: &'static Table = &SIGHTINGS;
 
     fn to_row(&self) -> Row {
-        vec![Sighting::key(&self.user_id, &self.kind, &self.value), text(&self.user_id), text(&self.kind), text(&self.value), time(self.first_seen_at)]
+        vec![text(&self.user_id), joined(&self.devices), joined(&self.addresses), time(self.updated_at)]
     }
 
-    fn from_row(row: Row) -> StoreResult<Sighting> {
+    fn from_row(row: Row) -> StoreResult<Sightings> {
         let mut fields = Fields::new(&SIGHTINGS, row)?;
-        fields.text()?;
-        Ok(Sighting { user_id: fields.parsed(|text| ok(UserId::parse(text)))?, kind: fields.text()?, value: fields.text()?, first_seen_at: fields.time()? })
+        Ok(Sightings {
+            user_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            devices: fields.list(|item| Some(item.to_owned()))?,
+            addresses: fields.list(|item| Some(item.to_owned()))?,
+            updated_at: fields.time()?,
+        })
     }
 }
 

@@ -855,3 +855,19 @@ async fn the_service_refuses_to_start_with_an_invalid_policy_naming_line_and_key
     let bob = server.user("bob").await;
     expect_limit(&transfer(&server, &alice, &bob, 30_01, None).await, "30.01 is over the per-transaction limit of 30.00");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_device_id_is_refused_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    for device in ["phone 1", "a,b", &"x".repeat(129)] {
+        server
+            .call(Method::GET, "/v1/me", Some(&alice.token), None, &[("x-device-id", device)])
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "validation_failed");
+    }
+    me(&server, &alice, "phone-1").await;
+    me(&server, &alice, "phone-2").await;
+    let events = server.get("/v1/events", &alice.token).await.expect(StatusCode::OK);
+    assert_eq!(events["data"].as_array().expect("events").len(), 1, "only phone-2 is new; the refused ones were never recorded: {events}");
+}
