@@ -404,18 +404,41 @@ pub async fn get_case(State(state): State<AppState>, caller: Caller, Path(id): P
     get_complaint(State(state), caller, Path(id)).await
 }
 
-async fn case_step(
+/// The request, the id it names, and what the answer renders: the parts every "act on one record
+/// with a reason" route shares.
+struct Step<'a, I, B> {
+    id: &'a str,
+    parse: fn(&str) -> Result<I, hongbao_core::IdError>,
+    what: &'static str,
+    body: fn(&Outcome) -> Option<B>,
+}
+
+/// An operator action on one record, with a reason: parses the id (404 when it names nothing), builds
+/// the operation as the calling operator, and answers 200 with the record.
+async fn step<I, B: serde::Serialize + 'static>(
     state: &AppState,
     caller: &Caller,
     key: IdempotencyKey,
     uri: &Uri,
-    id: &str,
-    body: &JsonBody<ReasonRequest>,
-    step: fn(hongbao_service::Actor, ComplaintId, String) -> CaseOp,
+    request: &JsonBody<ReasonRequest>,
+    step: Step<'_, I, B>,
+    make: impl FnOnce(hongbao_service::Actor, I, String) -> CaseOp,
 ) -> ApiResult<Response> {
-    let complaint_id = parse_id(ComplaintId::parse, id, "case")?;
-    let op = Op::Case(step(caller.0.actor()?, complaint_id, body.value.reason.clone()));
-    write(state, caller, key, uri, &body.raw, op, Answer { status: StatusCode::OK, body: complaint_body }).await
+    let id = parse_id(step.parse, step.id, step.what)?;
+    let op = Op::Case(make(caller.0.actor()?, id, request.value.reason.clone()));
+    write(state, caller, key, uri, &request.raw, op, Answer { status: StatusCode::OK, body: step.body }).await
+}
+
+fn case_step(id: &str) -> Step<'_, ComplaintId, ComplaintBody> {
+    Step { id, parse: ComplaintId::parse, what: "case", body: complaint_body }
+}
+
+fn reversal_step(id: &str) -> Step<'_, ReversalId, ReversalBody> {
+    Step { id, parse: ReversalId::parse, what: "reversal", body: reversal_body }
+}
+
+fn disclosure_step(id: &str) -> Step<'_, DisclosureId, DisclosureBody> {
+    Step { id, parse: DisclosureId::parse, what: "disclosure", body: disclosure_body }
 }
 
 /// Take a case (support, reviewer): it moves to `under_review` with the caller as assignee.
@@ -429,7 +452,7 @@ pub async fn assign_case(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    case_step(&state, &caller, key, &uri, &id, &body, |actor, complaint_id, reason| CaseOp::Assign { actor, complaint_id, reason }).await
+    step(&state, &caller, key, &uri, &body, case_step(&id), |actor, complaint_id, reason| CaseOp::Assign { actor, complaint_id, reason }).await
 }
 
 /// Ask the complainant for more evidence (support, reviewer); the reason tells them what.
@@ -443,7 +466,7 @@ pub async fn request_case_evidence(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    case_step(&state, &caller, key, &uri, &id, &body, |actor, complaint_id, reason| CaseOp::RequestEvidence { actor, complaint_id, reason }).await
+    step(&state, &caller, key, &uri, &body, case_step(&id), |actor, complaint_id, reason| CaseOp::RequestEvidence { actor, complaint_id, reason }).await
 }
 
 /// Refund the complainant out of a freeze placed for the case (reviewer). Never overdraws.
@@ -593,20 +616,6 @@ pub async fn get_reversal(State(state): State<AppState>, caller: Caller, Path(id
     Ok(Json(ReversalBody::from(&state.service.reversal(&caller.0, &reversal_id).await?)))
 }
 
-async fn decide_reversal(
-    state: AppState,
-    caller: Caller,
-    key: IdempotencyKey,
-    uri: Uri,
-    id: String,
-    body: JsonBody<ReasonRequest>,
-    decision: Decision,
-) -> ApiResult<Response> {
-    let reversal_id = parse_id(ReversalId::parse, &id, "reversal")?;
-    let op = Op::Case(CaseOp::DecideReversal { actor: caller.0.actor()?, reversal_id, decision, reason: body.value.reason.clone() });
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: reversal_body }).await
-}
-
 /// Approve a reversal (a legal officer other than the one who asked): the money moves back now.
 #[utoipa::path(post, path = "/v1/ops/reversals/{id}/approve", tag = "ops", request_body = ReasonRequest,
     responses((status = 200, body = ReversalBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
@@ -618,7 +627,13 @@ pub async fn approve_reversal(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    decide_reversal(state, caller, key, uri, id, body, Decision::Approve).await
+    step(&state, &caller, key, &uri, &body, reversal_step(&id), |actor, reversal_id, reason| CaseOp::DecideReversal {
+        actor,
+        reversal_id,
+        decision: Decision::Approve,
+        reason,
+    })
+    .await
 }
 
 /// Reject a reversal (legal; the one who asked may withdraw it).
@@ -632,7 +647,13 @@ pub async fn reject_reversal(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    decide_reversal(state, caller, key, uri, id, body, Decision::Reject).await
+    step(&state, &caller, key, &uri, &body, reversal_step(&id), |actor, reversal_id, reason| CaseOp::DecideReversal {
+        actor,
+        reversal_id,
+        decision: Decision::Reject,
+        reason,
+    })
+    .await
 }
 
 fn disclosure_body(outcome: &Outcome) -> Option<DisclosureBody> {
@@ -682,20 +703,6 @@ pub async fn get_disclosure(State(state): State<AppState>, caller: Caller, Path(
     Ok(Json(DisclosureBody::from(&state.service.disclosure(&caller.0, &disclosure_id).await?)))
 }
 
-async fn decide_disclosure(
-    state: AppState,
-    caller: Caller,
-    key: IdempotencyKey,
-    uri: Uri,
-    id: String,
-    body: JsonBody<ReasonRequest>,
-    decision: Decision,
-) -> ApiResult<Response> {
-    let disclosure_id = parse_id(DisclosureId::parse, &id, "disclosure")?;
-    let op = Op::Case(CaseOp::DecideDisclosure { actor: caller.0.actor()?, disclosure_id, decision, reason: body.value.reason.clone() });
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: disclosure_body }).await
-}
-
 /// Approve a disclosure (a legal officer other than the one who asked).
 #[utoipa::path(post, path = "/v1/ops/disclosures/{id}/approve", tag = "ops", request_body = ReasonRequest,
     responses((status = 200, body = DisclosureBody), (status = 403, body = Problem), (status = 409, body = Problem)))]
@@ -707,7 +714,13 @@ pub async fn approve_disclosure(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    decide_disclosure(state, caller, key, uri, id, body, Decision::Approve).await
+    step(&state, &caller, key, &uri, &body, disclosure_step(&id), |actor, disclosure_id, reason| CaseOp::DecideDisclosure {
+        actor,
+        disclosure_id,
+        decision: Decision::Approve,
+        reason,
+    })
+    .await
 }
 
 /// Reject a disclosure (legal; the one who asked may withdraw it).
@@ -721,7 +734,13 @@ pub async fn reject_disclosure(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    decide_disclosure(state, caller, key, uri, id, body, Decision::Reject).await
+    step(&state, &caller, key, &uri, &body, disclosure_step(&id), |actor, disclosure_id, reason| CaseOp::DecideDisclosure {
+        actor,
+        disclosure_id,
+        decision: Decision::Reject,
+        reason,
+    })
+    .await
 }
 
 /// The audit log of operator actions, newest first (legal, auditor, admin).
