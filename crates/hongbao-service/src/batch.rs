@@ -161,6 +161,8 @@ pub struct Batch<'a> {
     return_requests: Records<ReturnRequestId, ReturnRequest>,
     /// Rows of the records tables read or written, by table and key.
     rows: Records<(&'static str, Value), (&'static Table, Row)>,
+    /// Records known not to exist, from a prefetch, so that asking for them reads nothing.
+    absent: HashSet<(&'static str, Value)>,
     /// The last sequence number of the audit log and of the event outbox, with the audit log's hash.
     audit_head: Option<(u64, JournalHash)>,
     event_head: Option<u64>,
@@ -196,6 +198,7 @@ impl<'a> Batch<'a> {
             transfers: Records::new(),
             return_requests: Records::new(),
             rows: Records::new(),
+            absent: HashSet::new(),
             audit_head: None,
             event_head: None,
             events: Vec::new(),
@@ -373,9 +376,27 @@ impl<'a> Batch<'a> {
         if let Some((_, row)) = self.rows.get(&slot_key) {
             return R::from_row(row.clone()).map(Some);
         }
+        if self.absent.contains(&slot_key) {
+            return Ok(None);
+        }
         let Some(row) = self.conn.select(&Query::by_key(R::TABLE, key))?.into_iter().next() else { return Ok(None) };
         self.rows.remember(slot_key, (R::TABLE, row.clone()));
         R::from_row(row).map(Some)
+    }
+
+    /// Loads, with one query, the records of these keys that the batch's operations will ask for.
+    pub fn prefetch_records<R: Record>(&mut self, keys: Vec<Value>) -> StoreResult<()> {
+        let keys: Vec<Value> = keys.into_iter().filter(|key| self.rows.get(&(R::TABLE.name, key.clone())).is_none()).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut missing: HashSet<Value> = keys.iter().cloned().collect();
+        for row in self.conn.select(&Query::by_keys(R::TABLE, keys))? {
+            missing.remove(&row[0]);
+            self.rows.remember((R::TABLE.name, row[0].clone()), (R::TABLE, row));
+        }
+        self.absent.extend(missing.into_iter().map(|key| (R::TABLE.name, key)));
+        Ok(())
     }
 
     /// The records a query selects, in their state within the batch; those the batch created or
@@ -605,6 +626,7 @@ impl<'a> Batch<'a> {
         self.wrote();
         let row = record.to_row();
         let key = (R::TABLE.name, row[0].clone());
+        self.absent.remove(&key);
         if self.rows.get(&key).is_some() {
             self.rows.update(&key, (R::TABLE, row));
         } else {

@@ -23,6 +23,8 @@ use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::ServiceMetrics;
 use crate::ops::{Effects, Op, OpContext, Outcome};
+use crate::risk::RiskOp;
+use hongbao_store::records::Sightings;
 
 /// A response as the HTTP layer sends it, kept for idempotent replays.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,8 +132,17 @@ impl Writer {
                 _ => None,
             })
             .collect();
+        // A crowd's first requests each note the client; their records come in one query too.
+        let observed: Vec<hongbao_store::records::Value> = jobs
+            .iter()
+            .filter_map(|job| match &job.op {
+                Op::Risk(RiskOp::ObserveClient { user_id, .. }) => Some(hongbao_store::records::text(user_id)),
+                _ => None,
+            })
+            .collect();
         let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
-        let mut abandoned = batch.prefetch_claims(&claims).err().map(|error| error_chain(&error));
+        let prefetched = batch.prefetch_claims(&claims).and_then(|()| batch.prefetch_records::<Sightings>(observed));
+        let mut abandoned = prefetched.err().map(|error| error_chain(&error));
         let mut effects = Effects::default();
         let mut answers = Vec::with_capacity(size);
         for job in jobs {

@@ -482,6 +482,9 @@ fn placeholder(index: usize) -> String {
     format!("${index}")
 }
 
+/// Rows of one table per statement; a statement takes at most 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
 /// A records value as a parameter; a null takes the type of its column.
 fn to_sql(value: &records::Value, column_type: records::ColumnType) -> Box<dyn ToSql + Sync> {
     match (value, column_type) {
@@ -682,11 +685,23 @@ impl WriteConn for PostgresConn {
                 "recording an idempotent response",
             )?;
         }
+        // One statement per table (a few hundred rows at most each), not one per row: each is a round
+        // trip under the writer lock.
+        let mut tables: Vec<(&'static records::Table, Vec<&records::Row>)> = Vec::new();
         for (table, row) in &changes.rows {
-            let sql = records::sql::upsert(table, placeholder);
-            let params: Vec<Box<dyn ToSql + Sync>> = row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index))).collect();
-            let statement = self.statement(&sql)?;
-            self.client.execute(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("writing a record")?;
+            match tables.iter_mut().find(|(known, _)| std::ptr::eq(*known, *table)) {
+                Some((_, rows)) => rows.push(row),
+                None => tables.push((table, vec![row])),
+            }
+        }
+        for (table, rows) in tables {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = records::sql::upsert_many(table, chunk.len(), placeholder);
+                let params: Vec<Box<dyn ToSql + Sync>> =
+                    chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
+                let statement = self.statement(&sql)?;
+                self.client.execute(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("writing records")?;
+            }
         }
         Ok(())
     }

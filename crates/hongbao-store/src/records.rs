@@ -62,6 +62,8 @@ pub struct Query {
     pub table: &'static Table,
     pub equal: Vec<(&'static str, Value)>,
     pub at_most: Option<(&'static str, Value)>,
+    /// The column is one of these values.
+    pub any_of: Option<(&'static str, Vec<Value>)>,
     pub order: &'static [&'static str],
     pub descending: bool,
     pub after: Option<Vec<Value>>,
@@ -73,11 +75,17 @@ impl Query {
     /// for the append-only logs keyed by their sequence number.
     pub fn newest_first(table: &'static Table, limit: u32) -> Query {
         let order: &'static [&'static str] = if table.columns[0].0 == "id" { &["created_at", "id"] } else { &["seq"] };
-        Query { table, equal: Vec::new(), at_most: None, order, descending: true, after: None, limit }
+        Query { table, equal: Vec::new(), at_most: None, any_of: None, order, descending: true, after: None, limit }
+    }
+
+    /// The rows with any of these keys, in one query.
+    pub fn by_keys(table: &'static Table, keys: Vec<Value>) -> Query {
+        let limit = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+        Query { table, equal: Vec::new(), at_most: None, any_of: Some((table.columns[0].0, keys)), order: &[], descending: false, after: None, limit }
     }
 
     pub fn by_key(table: &'static Table, key: Value) -> Query {
-        Query { table, equal: vec![(table.columns[0].0, key)], at_most: None, order: &[], descending: false, after: None, limit: 1 }
+        Query { table, equal: vec![(table.columns[0].0, key)], at_most: None, any_of: None, order: &[], descending: false, after: None, limit: 1 }
     }
 
     pub fn equal(mut self, column: &'static str, value: Value) -> Query {
@@ -105,6 +113,7 @@ impl Query {
         let value_of = |column: &str| &row[self.table.position(column)];
         self.equal.iter().all(|(column, value)| value_of(column) == value)
             && self.at_most.as_ref().is_none_or(|(column, limit)| !matches!(value_of(column), Value::Null) && value_of(column) <= limit)
+            && self.any_of.as_ref().is_none_or(|(column, values)| values.contains(value_of(column)))
             && self.after.as_ref().is_none_or(|after| {
                 let position: Vec<&Value> = self.order.iter().map(|column| value_of(column)).collect();
                 let after: Vec<&Value> = after.iter().collect();
@@ -139,6 +148,16 @@ pub mod sql {
             params.push((value, type_of(column)));
             clauses.push(format!("{column} <= {}", placeholder(params.len())));
         }
+        if let Some((column, values)) = &query.any_of {
+            let mut placeholders = Vec::new();
+            for value in values {
+                params.push((value, type_of(column)));
+                placeholders.push(placeholder(params.len()));
+            }
+            // `IN ()` is not SQL; an empty list selects nothing.
+            let list = if placeholders.is_empty() { "NULL".to_owned() } else { placeholders.join(", ") };
+            clauses.push(format!("{column} IN ({list})"));
+        }
         if with_position && let Some(after) = &query.after {
             let mut values = Vec::new();
             for (value, column) in after.iter().zip(query.order) {
@@ -171,9 +190,16 @@ pub mod sql {
 
     /// Inserts a row, or for a table that is not append-only replaces the row with the same key.
     pub fn upsert(table: &Table, placeholder: fn(usize) -> String) -> String {
+        upsert_many(table, 1, placeholder)
+    }
+
+    /// Inserts (or replaces) `rows` rows in one statement; their keys must differ.
+    pub fn upsert_many(table: &Table, rows: usize, placeholder: fn(usize) -> String) -> String {
         let columns: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
-        let values: Vec<String> = (1..=columns.len()).map(placeholder).collect();
-        let insert = format!("INSERT INTO {} ({}) VALUES ({})", table.name, columns.join(", "), values.join(", "));
+        let tuples: Vec<String> = (0..rows)
+            .map(|row| format!("({})", (1..=columns.len()).map(|column| placeholder(row * columns.len() + column)).collect::<Vec<_>>().join(", ")))
+            .collect();
+        let insert = format!("INSERT INTO {} ({}) VALUES {}", table.name, columns.join(", "), tuples.join(", "));
         if table.append_only {
             return insert;
         }
