@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use hongbao_core::merchant::{MerchantKey, Scope};
-use hongbao_service::{Op, Principal};
+use hongbao_service::{Op, Principal, RiskOp};
 use hongbao_store::{ListPosition, User};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -16,7 +16,10 @@ use crate::error::ApiError;
 
 /// The authenticated caller, from `Authorization: Bearer <token>`. A merchant API key acts as the
 /// user it belongs to, and is kept alongside so that its limits apply to what it pays.
-pub struct Caller(pub Principal, pub Option<MerchantKey>);
+///
+/// The third part is the note of a new device or address that a POST carries into its own write,
+/// rather than costing a write of its own.
+pub struct Caller(pub Principal, pub Option<MerchantKey>, pub Option<RiskOp>);
 
 impl Caller {
     /// The caller as a user with a wallet; the admin has none.
@@ -73,9 +76,14 @@ impl FromRequestParts<AppState> for Caller {
                 }
             };
             let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
-            state.service.observe_client(&user.id, device.map(str::to_owned), address).await?;
+            if let Some(observation) = state.service.observation(&user.id, device.map(str::to_owned), address) {
+                if parts.method == axum::http::Method::POST {
+                    return Ok(Caller(principal, None, Some(observation)));
+                }
+                state.service.observe(observation).await?;
+            }
         }
-        Ok(Caller(principal, None))
+        Ok(Caller(principal, None, None))
     }
 }
 
@@ -105,7 +113,7 @@ async fn merchant_caller(parts: &Parts, state: &AppState, secret: &str) -> Resul
     }
     let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_owned()).unwrap_or_default();
     match scope_of(&parts.method, &route) {
-        Some(scope) if key.allows(scope) => Ok(Caller(Principal::User(user), Some(key))),
+        Some(scope) if key.allows(scope) => Ok(Caller(Principal::User(user), Some(key), None)),
         Some(scope) => Err(ApiError::forbidden(format!("this API key lacks the {scope} scope"))),
         None => Err(ApiError::forbidden("API keys may not use this route")),
     }

@@ -71,7 +71,15 @@ pub(crate) async fn write<B: Serialize + 'static>(
     // without one, it is rendered here.
     let idempotency = key.0.map(|key| Idempotency { caller: caller.0.idempotency_scope(), key, request_hash: request_hash("POST", uri.path(), raw) });
     let render_in_writer: Option<hongbao_service::Render> = idempotency.as_ref().map(|_| Box::new(move |outcome: &Outcome| render(&answer, outcome)) as _);
-    let (rendered, replayed) = match state.service.submit(op, idempotency, render_in_writer).await? {
+    let op = match &caller.2 {
+        Some(observation) => Op::Observed { observation: observation.clone(), op: Box::new(op) },
+        None => op,
+    };
+    let reply = state.service.submit(op, idempotency, render_in_writer).await?;
+    if let (Some(observation), Reply::Done { .. }) = (&caller.2, &reply) {
+        state.service.observed(observation);
+    }
+    let (rendered, replayed) = match reply {
         Reply::Done { rendered: Some(rendered), .. } => (rendered, false),
         Reply::Done { outcome, rendered: None } => (render(&answer, &outcome), false),
         Reply::Replayed(rendered) => (rendered, true),

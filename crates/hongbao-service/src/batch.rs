@@ -316,9 +316,16 @@ impl<'a> Batch<'a> {
         if let Some(head) = self.head {
             return Ok(head);
         }
-        let head = self.conn.journal_head()?;
-        self.head = Some(head);
-        Ok(head)
+        self.load_heads()?;
+        Ok(self.head.expect("the heads were just loaded"))
+    }
+
+    /// Reads where the journal and the outbox end, once per batch, in one read.
+    fn load_heads(&mut self) -> StoreResult<()> {
+        let heads = self.conn.heads()?;
+        self.head.get_or_insert(heads.journal);
+        self.event_head.get_or_insert(heads.last_event_seq);
+        Ok(())
     }
 
     pub fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -445,13 +452,8 @@ impl<'a> Batch<'a> {
         if let Some(head) = self.event_head {
             return Ok(head);
         }
-        let last = self.conn.select(&Query::newest_first(&records::EVENTS, 1))?.into_iter().next();
-        let head = match last {
-            Some(row) => hongbao_core::events::Event::from_row(row)?.seq,
-            None => 0,
-        };
-        self.event_head = Some(head);
-        Ok(head)
+        self.load_heads()?;
+        Ok(self.event_head.expect("the heads were just loaded"))
     }
 
     /// A setting, including one written earlier in the batch.

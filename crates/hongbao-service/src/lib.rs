@@ -338,22 +338,33 @@ impl Service {
         .await
     }
 
-    /// Notes that a user called from a device and an address; one not seen before for the user raises
-    /// an alert. Each process remembers what it has already noted, so a known client costs nothing.
-    pub async fn observe_client(&self, user_id: &UserId, device: Option<String>, address: Option<String>) -> ServiceResult<()> {
+    /// The observation a request from this client still needs, if this process has not noted the
+    /// client yet: a user with the device and address they called from. A new one raises an alert.
+    pub fn observation(&self, user_id: &UserId, device: Option<String>, address: Option<String>) -> Option<RiskOp> {
         if device.is_none() && address.is_none() {
-            return Ok(());
+            return None;
         }
         let key = (user_id.clone(), device.clone(), address.clone());
         if self.inner.seen_clients.lock().expect("the client cache lock is never poisoned").contains(&key) {
-            return Ok(());
+            return None;
         }
-        self.execute(Op::Risk(RiskOp::ObserveClient { user_id: user_id.clone(), device, address })).await?;
+        Some(RiskOp::ObserveClient { user_id: user_id.clone(), device, address })
+    }
+
+    /// Remembers that an observation was carried out, so this process does not repeat it.
+    pub fn observed(&self, observation: &RiskOp) {
+        let RiskOp::ObserveClient { user_id, device, address } = observation else { return };
         let mut seen = self.inner.seen_clients.lock().expect("the client cache lock is never poisoned");
         if seen.len() >= MAX_CACHED_TOKENS {
             seen.clear();
         }
-        seen.insert(key);
+        seen.insert((user_id.clone(), device.clone(), address.clone()));
+    }
+
+    /// Carries out an observation by itself, for a request that changes nothing else.
+    pub async fn observe(&self, observation: RiskOp) -> ServiceResult<()> {
+        self.execute(Op::Risk(observation.clone())).await?;
+        self.observed(&observation);
         Ok(())
     }
 

@@ -136,6 +136,12 @@ pub enum Op {
     Webhook(WebhookOp),
     /// Merchant API keys.
     Merchant(MerchantOp),
+    /// An operation that also notes the client the request came from (a new device or address raises
+    /// an alert), after the operation succeeds, in the same transaction.
+    Observed {
+        observation: RiskOp,
+        op: Box<Op>,
+    },
     /// A payment made through a merchant API key: the key's own limits apply on top of the policy's.
     ViaKey {
         key: MerchantKey,
@@ -286,6 +292,11 @@ impl OpContext<'_, '_> {
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
             Op::Merchant(op) => self.run_merchant(op),
+            Op::Observed { observation, op } => {
+                let outcome = self.run(*op)?;
+                self.run_risk(observation)?;
+                Ok(outcome)
+            }
             Op::ViaKey { key, op } => {
                 self.key = Some(key);
                 let outcome = self.run(*op);

@@ -137,6 +137,7 @@ impl Writer {
             .iter()
             .filter_map(|job| match &job.op {
                 Op::Risk(RiskOp::ObserveClient { user_id, .. }) => Some(hongbao_store::records::text(user_id)),
+                Op::Observed { observation: RiskOp::ObserveClient { user_id, .. }, .. } => Some(hongbao_store::records::text(user_id)),
                 _ => None,
             })
             .collect();

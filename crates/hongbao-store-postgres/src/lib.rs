@@ -17,8 +17,8 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
-    records,
+    Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
+    corrupt, records,
 };
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
@@ -513,11 +513,16 @@ impl WriteConn for PostgresConn {
         self.client.batch_execute("ROLLBACK").ctx("rolling back")
     }
 
-    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
-        match self.query_opt("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1", &[], "reading the journal head")? {
-            None => Ok((0, JournalHash::GENESIS)),
-            Some(row) => Ok((get::<i64>(&row, 0)? as u64, hash(&get::<Vec<u8>>(&row, 1)?)?)),
-        }
+    fn heads(&mut self) -> StoreResult<Heads> {
+        // One round trip for both, under the writer lock.
+        const SQL: &str = "SELECT j.seq, j.hash, (SELECT coalesce(max(seq), 0) FROM events) \
+             FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
+        let row = self.query_opt(SQL, &[], "reading the journal and event heads")?.ok_or_else(|| corrupt("the heads query returned no row"))?;
+        let journal = match get::<Option<i64>>(&row, 0)? {
+            None => (0, JournalHash::GENESIS),
+            Some(seq) => (seq as u64, hash(&get::<Vec<u8>>(&row, 1)?)?),
+        };
+        Ok(Heads { journal, last_event_seq: get::<i64>(&row, 2)? as u64 })
     }
 
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {

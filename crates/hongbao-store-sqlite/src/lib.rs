@@ -16,8 +16,8 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn, corrupt,
-    records,
+    Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
+    corrupt, records,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -880,7 +880,13 @@ impl WriteConn for SqliteConn {
         self.conn.execute_batch("ROLLBACK").ctx("rolling back")
     }
 
-    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)> {
+    fn heads(&mut self) -> StoreResult<Heads> {
+        let last_event_seq: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+            .ctx("reading the event head")?
+            .query_row([], |row| row.get(0))
+            .ctx("reading the event head")?;
         let head: Option<(i64, Vec<u8>)> = self
             .conn
             .prepare_cached("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
@@ -888,10 +894,11 @@ impl WriteConn for SqliteConn {
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .ctx("reading the journal head")?;
-        match head {
-            None => Ok((0, JournalHash::GENESIS)),
-            Some((seq, bytes)) => Ok((seq as u64, hash(&bytes)?)),
-        }
+        let journal = match head {
+            None => (0, JournalHash::GENESIS),
+            Some((seq, bytes)) => (seq as u64, hash(&bytes)?),
+        };
+        Ok(Heads { journal, last_event_seq: last_event_seq as u64 })
     }
 
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {

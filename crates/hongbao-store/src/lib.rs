@@ -201,6 +201,13 @@ pub struct Changes {
     pub rows: Vec<(&'static records::Table, records::Row)>,
 }
 
+/// Where the journal and the event outbox end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heads {
+    pub journal: (u64, JournalHash),
+    pub last_event_seq: u64,
+}
+
 /// Writes, inside one transaction opened by [`WriteConn::begin`].
 ///
 /// `begin` takes the database's write lock for the whole batch (SQLite's `BEGIN IMMEDIATE`; a
@@ -211,8 +218,9 @@ pub trait WriteConn: ReadConn {
     fn begin(&mut self) -> StoreResult<()>;
     fn commit(&mut self) -> StoreResult<()>;
     fn rollback(&mut self) -> StoreResult<()>;
-    /// The last journal entry's sequence number and hash (0 and the genesis hash when empty).
-    fn journal_head(&mut self) -> StoreResult<(u64, JournalHash)>;
+    /// The last journal entry's sequence number and hash (0 and the genesis hash when empty), and the
+    /// last event's sequence number (0 when none): what a batch chains and numbers after, in one read.
+    fn heads(&mut self) -> StoreResult<Heads>;
     /// All pre-drawn shares of a packet, in claim order.
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>>;
     /// Which of `users` have claimed the packet.
