@@ -1,5 +1,5 @@
 //! Client commands for people, against a running server: balance, packets, transfers, return
-//! requests and history. Amounts are typed as decimals (`12.34`) and parsed exactly; answers are printed
+//! requests, history, tags, complaints with evidence, and events. Amounts are typed as decimals (`12.34`) and parsed exactly; answers are printed
 //! for people, or as the server's JSON with `--json`.
 
 use std::process::ExitCode;
@@ -66,6 +66,9 @@ pub enum ClientCommand {
         expires_in: Option<i64>,
         #[arg(long)]
         greeting: Option<String>,
+        /// Confirm a large packet without being asked.
+        #[arg(long)]
+        yes: bool,
     },
     /// Claim (抢) a share of a packet.
     Claim { packet_id: String },
@@ -83,6 +86,9 @@ pub enum ClientCommand {
         /// instant, delay_2h or delay_24h.
         #[arg(long, default_value = "instant")]
         arrival: String,
+        /// Confirm a large transfer without being asked.
+        #[arg(long)]
+        yes: bool,
     },
     /// Accept a transfer sent to you.
     Accept { transfer_id: String },
@@ -120,6 +126,36 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Tag a contact or a group (family, friends, work, strangers, or your own); its limits apply.
+    Tag { target_id: String, tag: String },
+    /// Remove a tag.
+    Untag { target_id: String },
+    /// File a complaint (投诉), uploading the evidence files first.
+    Complain {
+        /// fraud, minor, system_fault or other.
+        #[arg(long)]
+        kind: String,
+        /// A transaction the complaint is about; repeat for more.
+        #[arg(long = "txn")]
+        txn_nos: Vec<String>,
+        #[arg(long)]
+        description: String,
+        /// A file of evidence (image, video, PDF or text); repeat for more.
+        #[arg(long = "evidence")]
+        files: Vec<std::path::PathBuf>,
+        /// What the files show: chat_record, guardian_identity, guardianship_document, operation_recording, log, other.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Your complaints and where they stand.
+    Complaints,
+    /// Your notifications, newest first; with --follow, live as they happen.
+    Events {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        follow: bool,
+    },
 }
 
 struct Client {
@@ -152,12 +188,66 @@ impl Client {
             request = request.json(&body);
         }
         let response = request.send().with_context(|| format!("while calling {url}"))?;
+        self.answer(response)
+    }
+
+    /// A POST that may need confirming: a large payment's first answer is 409 `confirmation_required`
+    /// with what to confirm; the same request with its token goes through.
+    fn post_confirmed(&self, path: &str, body: Value, yes: bool) -> Result<Value> {
+        let url = format!("{}{path}", self.connection.server.trim_end_matches('/'));
+        let response = self.http.post(&url).bearer_auth(&self.token).json(&body).send().with_context(|| format!("while calling {url}"))?;
+        if response.status() != reqwest::StatusCode::CONFLICT {
+            return self.answer(response);
+        }
+        let problem: Value = response.json().unwrap_or(Value::Null);
+        if problem["code"] != "confirmation_required" {
+            bail!("{} ({}): {}", text(&problem["title"]), text(&problem["code"]), text(&problem["detail"]));
+        }
+        let summary = &problem["confirmation"];
+        let audience = match summary["audience_size"].as_u64() {
+            Some(size) => format!("the group {} ({}, {size} members)", text(&summary["audience_name"]), text(&summary["audience_id"])),
+            None => format!("{} ({})", text(&summary["audience_name"]), text(&summary["audience_id"])),
+        };
+        let memo = summary["memo"].as_str().map(|memo| format!(" \"{memo}\"")).unwrap_or_default();
+        eprintln!("confirm: {} to {audience}{memo}; the confirmation expires at {}", money(&summary["amount"]), text(&summary["expires_at"]));
+        if !yes {
+            eprint!("send it? type yes: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("while reading the answer")?;
+            if line.trim() != "yes" {
+                bail!("not confirmed; nothing was sent");
+            }
+        }
+        let token = text(&summary["token"]).to_owned();
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header("confirmation-token", token)
+            .json(&body)
+            .send()
+            .with_context(|| format!("while calling {url}"))?;
+        self.answer(response)
+    }
+
+    fn answer(&self, response: reqwest::blocking::Response) -> Result<Value> {
         let status = response.status();
         let body: Value = response.json().unwrap_or(Value::Null);
         if !status.is_success() {
             bail!("{} ({}): {}", text(&body["title"]), text(&body["code"]), text(&body["detail"]));
         }
         Ok(body)
+    }
+
+    /// Uploads one file of evidence; its type is told by its extension and checked by the server.
+    fn upload(&self, path: &std::path::Path, label: Option<&str>) -> Result<Value> {
+        let url = format!("{}/v1/evidence", self.connection.server.trim_end_matches('/'));
+        let mut form = reqwest::blocking::multipart::Form::new().file("file", path).with_context(|| format!("while reading {}", path.display()))?;
+        if let Some(label) = label {
+            form = form.text("label", label.to_owned());
+        }
+        let response = self.http.post(&url).bearer_auth(&self.token).multipart(form).send().with_context(|| format!("while uploading {}", path.display()))?;
+        self.answer(response)
     }
 
     fn get(&self, path: &str) -> Result<Value> {
@@ -245,7 +335,7 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
             let summary = format!("group {} ({}): {member_count} members", text(&group["id"]), text(&group["name"]));
             (group, summary)
         }
-        ClientCommand::SendPacket { kind, group, to, amount: amount_text, shares, expires_in, greeting } => {
+        ClientCommand::SendPacket { kind, group, to, amount: amount_text, shares, expires_in, greeting, yes } => {
             let units = amount(&amount_text)?;
             let mut body = json!({ "kind": kind });
             if let Some(group) = group {
@@ -268,7 +358,7 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
             if let Some(greeting) = greeting {
                 body["greeting"] = json!(greeting);
             }
-            let packet = client.post("/v1/packets", Some(body))?;
+            let packet = client.post_confirmed("/v1/packets", body, yes)?;
             let summary = describe_packet(&packet);
             (packet, summary)
         }
@@ -282,9 +372,9 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
             let summary = describe_packet(&packet);
             (packet, summary)
         }
-        ClientCommand::Transfer { to, amount: amount_text, memo, arrival } => {
+        ClientCommand::Transfer { to, amount: amount_text, memo, arrival, yes } => {
             let body = json!({ "recipient_id": to, "amount": amount(&amount_text)?, "memo": memo, "arrival": arrival });
-            let transfer = client.post("/v1/transfers", Some(body))?;
+            let transfer = client.post_confirmed("/v1/transfers", body, yes)?;
             let summary = describe_transfer(&transfer);
             (transfer, summary)
         }
@@ -340,6 +430,45 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
                 .collect();
             (list, if lines.is_empty() { "no transactions".to_owned() } else { lines.join("\n") })
         }
+        ClientCommand::Tag { target_id, tag } => {
+            let tag = client.call(reqwest::Method::PUT, &format!("/v1/tags/{target_id}"), Some(json!({ "tag": tag })))?;
+            let summary = format!("{} is tagged {}", text(&tag["target_id"]), text(&tag["tag"]));
+            (tag, summary)
+        }
+        ClientCommand::Untag { target_id } => {
+            client.call(reqwest::Method::DELETE, &format!("/v1/tags/{target_id}"), None)?;
+            (Value::Null, format!("{target_id} is no longer tagged"))
+        }
+        ClientCommand::Complain { kind, txn_nos, description, files, label } => {
+            let mut evidence_ids = Vec::new();
+            for file in &files {
+                let evidence = client.upload(file, label.as_deref())?;
+                eprintln!(
+                    "uploaded {} as {} ({}, sha256 {})",
+                    file.display(),
+                    text(&evidence["id"]),
+                    text(&evidence["content_type"]),
+                    text(&evidence["sha256"])
+                );
+                evidence_ids.push(text(&evidence["id"]).to_owned());
+            }
+            let body = json!({ "kind": kind, "txn_nos": txn_nos, "description": description, "evidence_ids": evidence_ids });
+            let complaint = client.post("/v1/complaints", Some(body))?;
+            let summary = describe_complaint(&complaint);
+            (complaint, summary)
+        }
+        ClientCommand::Complaints => {
+            let list = client.get("/v1/complaints")?;
+            let summary =
+                list["data"].as_array().map(|complaints| complaints.iter().map(describe_complaint).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+            (list, if summary.is_empty() { "no complaints".to_owned() } else { summary })
+        }
+        ClientCommand::Events { limit, follow: false } => {
+            let list = client.get(&format!("/v1/events?limit={limit}"))?;
+            let lines: Vec<String> = list["data"].as_array().into_iter().flatten().map(describe_event).collect();
+            (list, if lines.is_empty() { "no events".to_owned() } else { lines.join("\n") })
+        }
+        ClientCommand::Events { follow: true, .. } => return follow_events(&client, connection.json),
     };
     if connection.json {
         println!("{}", serde_json::to_string_pretty(&answer).context("while printing JSON")?);
@@ -347,6 +476,60 @@ pub fn run(connection: Connection, command: ClientCommand) -> Result<ExitCode> {
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn describe_complaint(complaint: &Value) -> String {
+    let outcome = complaint["outcome"].as_str().map(|outcome| format!(" ({outcome})")).unwrap_or_default();
+    let missing: Vec<&str> = complaint["missing_evidence"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let missing = if missing.is_empty() { String::new() } else { format!("; still needs {}", missing.join(", ")) };
+    let overdue = if complaint["overdue"] == true { "; overdue" } else { "" };
+    format!(
+        "complaint {} ({}): {}{outcome}, refunded {}, due {}{missing}{overdue}",
+        text(&complaint["id"]),
+        text(&complaint["kind"]),
+        text(&complaint["status"]),
+        money(&complaint["refunded_amount"]),
+        text(&complaint["due_at"]),
+    )
+}
+
+fn describe_event(event: &Value) -> String {
+    let data: Vec<String> = event["data"].as_object().into_iter().flatten().map(|(name, value)| format!("{name}={}", text(value))).collect();
+    format!("{}  {:<24} {}  {}", text(&event["created_at"]), text(&event["type"]), text(&event["subject_id"]), data.join(" "))
+}
+
+/// Prints events as the server streams them, resuming after the last one seen if the connection drops.
+fn follow_events(client: &Client, json: bool) -> Result<ExitCode> {
+    use std::io::BufRead;
+    let url = format!("{}/v1/events/stream", client.connection.server.trim_end_matches('/'));
+    let streaming = reqwest::blocking::Client::builder().build().context("while creating the HTTP client")?;
+    let mut last_id: Option<String> = None;
+    loop {
+        let mut request = streaming.get(&url).bearer_auth(&client.token);
+        if let Some(id) = &last_id {
+            request = request.header("last-event-id", id.as_str());
+        }
+        let response = match request.send() {
+            Ok(response) if response.status().is_success() => response,
+            Ok(response) => return client.answer(response).map(|_| ExitCode::FAILURE),
+            Err(error) => {
+                eprintln!("the stream dropped ({error}); reconnecting");
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            }
+        };
+        for line in std::io::BufReader::new(response).lines() {
+            let Ok(line) = line else { break };
+            if let Some(id) = line.strip_prefix("id:") {
+                last_id = Some(id.trim().to_owned());
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let event: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+                println!("{}", if json { event.to_string() } else { describe_event(&event) });
+            }
+        }
+        eprintln!("the stream ended; reconnecting");
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// Accept, return and cancel differ only in the path's last word.
