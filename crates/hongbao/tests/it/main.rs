@@ -2,6 +2,7 @@
 
 mod architecture;
 mod audit;
+mod cli;
 mod crash;
 mod multiprocess;
 mod process;
