@@ -101,15 +101,7 @@ impl Writer {
     pub fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             while let Some(first) = queue.blocking_recv() {
-                let mut batch = Vec::with_capacity(64);
-                batch.push(first);
-                while batch.len() < self.config.max_batch {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                self.process(batch);
+                self.process(first, &mut queue);
             }
         }));
         if outcome.is_err() {
@@ -118,13 +110,25 @@ impl Writer {
         }
     }
 
-    fn process(&mut self, jobs: Vec<Job>) {
-        let size = jobs.len();
+    /// Runs one batch: `first` and whatever else is queued once the write lock is held. Taking the
+    /// jobs after the lock, not before, matters when several processes share a database: the time
+    /// spent waiting for the others' batches fills this one, instead of leaving the requests that
+    /// arrived meanwhile for a batch of their own.
+    fn process(&mut self, first: Job, queue: &mut mpsc::Receiver<Job>) {
         if let Err(error) = self.conn.begin() {
             tracing::error!(error = %error_chain(&error), "could not begin a batch");
-            fail_all(jobs.into_iter().map(|job| job.reply), "the database refused to begin a transaction");
+            fail_all(std::iter::once(first.reply), "the database refused to begin a transaction");
             return;
         }
+        let mut jobs = Vec::with_capacity(64);
+        jobs.push(first);
+        while jobs.len() < self.config.max_batch {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = jobs.len();
         let claims: Vec<(PacketId, UserId)> = jobs
             .iter()
             .filter_map(|job| match &job.op {

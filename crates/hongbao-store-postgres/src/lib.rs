@@ -61,7 +61,7 @@ impl PostgresStore {
 
     fn connect(&self) -> StoreResult<PostgresConn> {
         let client = self.config.connect(NoTls).ctx("connecting to PostgreSQL")?;
-        Ok(PostgresConn { client, statements: HashMap::new() })
+        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None })
     }
 }
 
@@ -111,6 +111,8 @@ impl Store for PostgresStore {
 pub struct PostgresConn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// The heads read with the lock at the start of the batch, until the batch asks for them.
+    heads_at_begin: Option<Heads>,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -482,6 +484,10 @@ fn placeholder(index: usize) -> String {
     format!("${index}")
 }
 
+/// The journal's last sequence number and hash (hex) and the outbox's last sequence number, as one row.
+const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(max(seq), 0) FROM events) \
+     FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
+
 /// Rows of one table per statement; a statement takes at most 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 256;
 
@@ -501,26 +507,53 @@ fn strings<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
 
 impl WriteConn for PostgresConn {
     fn begin(&mut self) -> StoreResult<()> {
-        // One round trip: the lock is taken as the transaction begins.
-        self.client.batch_execute("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE").ctx("beginning a transaction under the writer lock")
+        // One round trip: the lock is taken as the transaction begins, and the heads every batch
+        // chains after are read under it.
+        let sql = format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}");
+        let messages = self.client.simple_query(&sql).ctx("beginning a transaction under the writer lock")?;
+        let row = messages
+            .iter()
+            .filter_map(|message| match message {
+                postgres::SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .find(|row| row.columns().len() == 3)
+            .ok_or_else(|| corrupt("the heads query returned no row"))?;
+        let number = |index: usize| row.get(index).map(|text| text.parse::<i64>().map_err(|_| corrupt(format!("a head {text:?}")))).transpose();
+        let journal = match number(0)? {
+            None => (0, JournalHash::GENESIS),
+            Some(seq) => {
+                let hex = row.get(1).ok_or_else(|| corrupt("a journal head without its hash"))?;
+                let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()).collect();
+                (seq as u64, hash(&bytes)?)
+            }
+        };
+        self.heads_at_begin = Some(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64 });
+        Ok(())
     }
 
     fn commit(&mut self) -> StoreResult<()> {
+        self.heads_at_begin = None;
         self.client.batch_execute("COMMIT").ctx("committing")
     }
 
     fn rollback(&mut self) -> StoreResult<()> {
+        self.heads_at_begin = None;
         self.client.batch_execute("ROLLBACK").ctx("rolling back")
     }
 
     fn heads(&mut self) -> StoreResult<Heads> {
-        // One round trip for both, under the writer lock.
-        const SQL: &str = "SELECT j.seq, j.hash, (SELECT coalesce(max(seq), 0) FROM events) \
-             FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
-        let row = self.query_opt(SQL, &[], "reading the journal and event heads")?.ok_or_else(|| corrupt("the heads query returned no row"))?;
+        if let Some(heads) = self.heads_at_begin.take() {
+            return Ok(heads);
+        }
+        let row = self.query_opt(HEADS_SQL, &[], "reading the journal and event heads")?.ok_or_else(|| corrupt("the heads query returned no row"))?;
         let journal = match get::<Option<i64>>(&row, 0)? {
             None => (0, JournalHash::GENESIS),
-            Some(seq) => (seq as u64, hash(&get::<Vec<u8>>(&row, 1)?)?),
+            Some(seq) => {
+                let hex: String = get(&row, 1)?;
+                let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()).collect();
+                (seq as u64, hash(&bytes)?)
+            }
         };
         Ok(Heads { journal, last_event_seq: get::<i64>(&row, 2)? as u64 })
     }
