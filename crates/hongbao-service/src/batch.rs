@@ -262,6 +262,11 @@ impl<'a> Batch<'a> {
             return Ok(Some(slot.packet.clone()));
         }
         let Some(packet) = self.conn.packet(id)? else { return Ok(None) };
+        // The escrow holds what was neither claimed nor refunded: the packet row and the escrow's
+        // balance change in the same transactions (verify checks that they agree), so the balance
+        // need not be read. The database's own check still refuses a negative balance.
+        let held = packet.total_amount.minor_units() - packet.claimed_amount.minor_units() - packet.refunded_amount.minor_units();
+        self.balances.entry(Account::PacketEscrow(id.clone())).or_insert(held);
         self.packets.insert(id.clone(), PacketSlot { packet: packet.clone(), new_shares: None, changed: false });
         self.packet_order.push(id.clone());
         Ok(Some(packet))
