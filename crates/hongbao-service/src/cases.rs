@@ -681,19 +681,24 @@ impl OpContext<'_, '_> {
     /// returned through accepted return requests and carried-out reversals.
     fn unreversed(&mut self, entry: &JournalEntry, except: Option<&ReversalId>) -> ServiceResult<Amount> {
         let txn_no = entry.txn.txn_no();
-        let mut corrected = 0i64;
+        let mut corrected = self.reversed_amount(txn_no, except)?;
         for request in self.batch.return_requests_for_txn(txn_no)? {
             if request.status == ReturnRequestStatus::Accepted {
                 corrected += request.amount.minor_units();
             }
         }
-        let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(txn_no));
-        for reversal in self.batch.records::<Reversal>(&query)? {
-            if reversal.approval.status == ApprovalStatus::Approved && Some(&reversal.id) != except {
-                corrected += reversal.amount.minor_units();
-            }
-        }
         Ok(Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO))
+    }
+
+    /// What approved reversals of a transaction have moved back, but for `except`.
+    pub(crate) fn reversed_amount(&mut self, txn_no: &TxnNo, except: Option<&ReversalId>) -> ServiceResult<i64> {
+        let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(txn_no));
+        let reversals = self.batch.records::<Reversal>(&query)?;
+        Ok(reversals
+            .iter()
+            .filter(|reversal| reversal.approval.status == ApprovalStatus::Approved && Some(&reversal.id) != except)
+            .map(|reversal| reversal.amount.minor_units())
+            .sum())
     }
 
     fn request_reversal(&mut self, actor: &Actor, txn_no: TxnNo, amount: Option<Amount>, why: &str, reference: &str) -> ServiceResult<Outcome> {
