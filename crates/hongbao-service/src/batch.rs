@@ -374,6 +374,18 @@ impl<'a> Batch<'a> {
         Ok(requests)
     }
 
+    /// What the corrections of a transaction have moved back, including those appended earlier in
+    /// the batch.
+    pub fn corrected_amount(&mut self, txn_no: &TxnNo) -> StoreResult<i64> {
+        let in_batch: i64 = self
+            .journal
+            .iter()
+            .filter(|(entry, _)| entry.txn.related().corrects_txn_no.as_ref() == Some(txn_no))
+            .map(|(entry, _)| entry.txn.amount().minor_units())
+            .sum();
+        Ok(self.conn.corrected_amount(txn_no)? + in_batch)
+    }
+
     /// A journal entry, including those appended earlier in the batch.
     pub fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
         if let Some((entry, _)) = self.journal.iter().find(|(entry, _)| entry.txn.txn_no() == txn_no) {

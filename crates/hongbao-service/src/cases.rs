@@ -10,7 +10,6 @@ use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Restriction};
 use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
 use hongbao_core::packet::PacketStatus;
-use hongbao_core::returns::ReturnRequestStatus;
 use hongbao_core::staff::{ADMIN_ACTOR, AuditRecord, Operator, Permission, Role, SYSTEM_ACTOR};
 use hongbao_core::{
     Account, Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, LedgerTxn, OperatorId, Related, ReversalId, Timestamp, TxnKind, TxnNo,
@@ -647,6 +646,16 @@ impl OpContext<'_, '_> {
             return Err(ServiceError::Validation(format!("freeze {freeze_id} was not placed for case {complaint_id}")));
         }
         freeze.check_refund(amount, self.now)?;
+        // The refund corrects the case's payment from the complainant to the frozen user, when the case
+        // names one: what a return or a reversal may still move back of it shrinks by as much.
+        let mut corrects_txn_no = None;
+        for txn_no in complaint.txn_nos.clone() {
+            let Some(entry) = self.batch.journal_entry(&txn_no)? else { continue };
+            if self.payer_and_recipient(&entry)? == Some((complaint.complainant_id.clone(), freeze.user_id.clone())) {
+                corrects_txn_no = Some(txn_no);
+                break;
+            }
+        }
         let txn_no = self.new_txn_no();
         let txn = LedgerTxn::transfer_between(
             txn_no,
@@ -655,7 +664,7 @@ impl OpContext<'_, '_> {
             amount,
             Account::Wallet(freeze.user_id.clone()),
             Account::Wallet(complaint.complainant_id.clone()),
-            Related::default(),
+            Related { corrects_txn_no, ..Related::default() },
         )
         .with_memo(Some(why.clone()))
         .with_reference(Some(complaint_id.to_string()));
@@ -677,28 +686,11 @@ impl OpContext<'_, '_> {
 
     // ---- reversals and disclosures ----
 
-    /// How much of a settled transaction is still in its recipient's hands: its amount less what was
-    /// returned through accepted return requests and carried-out reversals.
-    fn unreversed(&mut self, entry: &JournalEntry, except: Option<&ReversalId>) -> ServiceResult<Amount> {
-        let txn_no = entry.txn.txn_no();
-        let mut corrected = self.reversed_amount(txn_no, except)?;
-        for request in self.batch.return_requests_for_txn(txn_no)? {
-            if request.status == ReturnRequestStatus::Accepted {
-                corrected += request.amount.minor_units();
-            }
-        }
+    /// How much of a settled transaction is still in its recipient's hands: its amount less what the
+    /// journal's corrections of it (returns, case refunds, reversals) have moved back.
+    pub(crate) fn uncorrected(&mut self, entry: &JournalEntry) -> ServiceResult<Amount> {
+        let corrected = self.batch.corrected_amount(entry.txn.txn_no())?;
         Ok(Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO))
-    }
-
-    /// What approved reversals of a transaction have moved back, but for `except`.
-    pub(crate) fn reversed_amount(&mut self, txn_no: &TxnNo, except: Option<&ReversalId>) -> ServiceResult<i64> {
-        let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(txn_no));
-        let reversals = self.batch.records::<Reversal>(&query)?;
-        Ok(reversals
-            .iter()
-            .filter(|reversal| reversal.approval.status == ApprovalStatus::Approved && Some(&reversal.id) != except)
-            .map(|reversal| reversal.amount.minor_units())
-            .sum())
     }
 
     fn request_reversal(&mut self, actor: &Actor, txn_no: TxnNo, amount: Option<Amount>, why: &str, reference: &str) -> ServiceResult<Outcome> {
@@ -714,7 +706,7 @@ impl OpContext<'_, '_> {
         if self.batch.records::<Reversal>(&query)?.iter().any(|reversal| reversal.approval.status == ApprovalStatus::Pending) {
             return Err(ServiceError::InvalidState(format!("a reversal of {txn_no} is already waiting for approval")));
         }
-        let left = self.unreversed(&entry, None)?;
+        let left = self.uncorrected(&entry)?;
         let amount = amount.unwrap_or(left);
         if amount.is_zero() || amount > left {
             return Err(ServiceError::Validation(format!("a reversal of {txn_no} may move 0.01 to {left}; it was asked for {amount}")));
@@ -752,7 +744,7 @@ impl OpContext<'_, '_> {
             .batch
             .journal_entry(&reversal.txn_no)?
             .ok_or_else(|| hongbao_store::corrupt(format!("reversal of missing transaction {}", reversal.txn_no)))?;
-        let left = self.unreversed(&entry, Some(reversal_id))?;
+        let left = self.uncorrected(&entry)?;
         if reversal.amount > left {
             return Err(ServiceError::InvalidState(format!("only {left} of {} is left to reverse", reversal.txn_no)));
         }

@@ -849,9 +849,11 @@ impl OpContext<'_, '_> {
             return Err(ServiceError::Validation("this money went to yourself; there is nobody to ask".into()));
         }
         let earlier = self.batch.return_requests_for_txn(&txn_no)?;
-        // Money a reversal already moved back cannot be asked back again.
-        let reversed = self.reversed_amount(&txn_no, None)?;
-        let original_amount = Amount::new((entry.txn.amount().minor_units() - reversed).max(0)).unwrap_or(Amount::ZERO);
+        // Money a case refund or a reversal already moved back cannot be asked back again (accepted
+        // returns are counted by the rules below, from the earlier requests).
+        let returned: i64 = earlier.iter().filter(|request| request.status == ReturnRequestStatus::Accepted).map(|request| request.amount.minor_units()).sum();
+        let otherwise_corrected = self.batch.corrected_amount(&txn_no)? - returned;
+        let original_amount = Amount::new((entry.txn.amount().minor_units() - otherwise_corrected).max(0)).unwrap_or(Amount::ZERO);
         let new = NewRequest { original_amount, earlier_requests: &earlier, amount, reason: &reason, respond_within_seconds };
         let (amount, respond_by) = returns::check_new_request(&new, &self.config.returns, self.now)?;
         let request = ReturnRequest {
@@ -885,22 +887,12 @@ impl OpContext<'_, '_> {
     fn accept_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId) -> ServiceResult<Outcome> {
         let mut request = self.visible_return_request(request_id, user_id)?;
         request.check_accept(user_id, self.now)?;
-        // A reversal approved while the request waited may have moved some of the money back already.
+        // A case refund or a reversal while the request waited may have moved some of the money back.
         let original =
             self.batch.journal_entry(&request.txn_no)?.ok_or_else(|| hongbao_store::corrupt(format!("a request about missing {}", request.txn_no)))?;
-        let mut settled = self.reversed_amount(&request.txn_no, None)?;
-        for earlier in self.batch.return_requests_for_txn(&request.txn_no)? {
-            if earlier.status == ReturnRequestStatus::Accepted {
-                settled += earlier.amount.minor_units();
-            }
-        }
-        let left = original.txn.amount().minor_units() - settled;
-        if request.amount.minor_units() > left {
-            let left = Amount::new(left.max(0)).unwrap_or(Amount::ZERO);
-            return Err(ServiceError::InvalidState(format!(
-                "only {left} of {} is left to give back; a reversal or an earlier return took the rest",
-                request.txn_no
-            )));
+        let left = self.uncorrected(&original)?;
+        if request.amount > left {
+            return Err(ServiceError::InvalidState(format!("only {left} of {} is left to give back; a refund or a reversal took the rest", request.txn_no)));
         }
         self.require_available(user_id, request.amount)?;
         let txn_no = self.new_txn_no();

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_risk.sql")),
     (5, include_str!("../migrations/0005_webhooks.sql")),
     (6, include_str!("../migrations/0006_merchant_keys.sql")),
+    (7, include_str!("../migrations/0007_corrections.sql")),
 ];
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
@@ -422,6 +423,12 @@ impl ReadConn for PostgresConn {
         const SQL: &str = "SELECT id, txn_no, requester_id, recipient_id, amount, reason, status, created_at, respond_by, responded_at, decline_reason, return_txn_no \
              FROM return_requests WHERE id = $1";
         self.query_opt(SQL, &[&id.as_str()], "reading a return request")?.map(|row| return_request_from_row(&row)).transpose()
+    }
+
+    fn corrected_amount(&mut self, txn_no: &TxnNo) -> StoreResult<i64> {
+        let row =
+            self.query_opt("SELECT coalesce(sum(amount), 0)::bigint FROM journal WHERE corrects_txn_no = $1", &[&txn_no.as_str()], "reading corrections")?;
+        row.map_or(Ok(0), |row| get::<i64>(&row, 0))
     }
 
     fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_risk.sql")),
     (5, include_str!("../migrations/0005_webhooks.sql")),
     (6, include_str!("../migrations/0006_merchant_keys.sql")),
+    (7, include_str!("../migrations/0007_corrections.sql")),
 ];
 
 /// A SQLite database file.
@@ -616,6 +617,14 @@ impl ReadConn for SqliteConn {
             .optional()
             .ctx("reading a return request")?;
         row.map(ReturnRow::into_request).transpose()
+    }
+
+    fn corrected_amount(&mut self, txn_no: &TxnNo) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached("SELECT coalesce(sum(amount), 0) FROM journal WHERE corrects_txn_no = ?1")
+            .ctx("reading corrections")?
+            .query_row([txn_no.as_str()], |row| row.get(0))
+            .ctx("reading corrections")
     }
 
     fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {

@@ -158,6 +158,9 @@ pub trait ReadConn: Send {
     fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>>;
     /// Every request made about one original transaction, oldest first.
     fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>>;
+    /// What the journal's corrections of a transaction (returns, case refunds, reversals: the entries
+    /// whose `corrects_txn_no` names it) have moved back in all.
+    fn corrected_amount(&mut self, txn_no: &TxnNo) -> StoreResult<i64>;
     /// A user's requests, newest first, after `after` when given.
     fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>>;
     /// Pending requests whose deadline is at or before `now`.

@@ -1450,3 +1450,45 @@ async fn users_hear_of_their_own_cases_and_freezes_in_order_and_of_nothing_else(
     server.get("/v1/events", &reviewer.token).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
     server.get("/v1/events", ADMIN_TOKEN).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_a_case_refunded_cannot_be_reversed_or_asked_back_again() {
+    let server = TestServer::start().await;
+    let alice = server.funded_user("alice", 100_00).await;
+    let bob = server.funded_user("bob", 50_00).await;
+    let reviewer = operator(&server, "rita", "reviewer").await;
+    let (first_officer, second_officer) = (operator(&server, "lee", "legal").await, operator(&server, "lin", "legal").await);
+    let settle_txn = settled_transfer(&server, &alice, &bob, 30_00).await;
+    let case = complain(&server, &alice, json!({ "kind": "other", "txn_nos": [settle_txn], "description": "sent to the wrong person" }))
+        .await
+        .expect(StatusCode::CREATED);
+    let freeze = place_freeze(&server, &reviewer, json!({ "user_id": bob.id, "amount": 20_00, "case_id": id(&case), "reason": "hold" })).await;
+    let refund = server
+        .post(&format!("/v1/ops/cases/{}/refunds", id(&case)), &reviewer.token, json!({ "freeze_id": id(&freeze), "amount": 20_00, "reason": "back to alice" }))
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(refund["related"]["corrects_txn_no"], settle_txn.as_str(), "the refund names the payment it corrects");
+
+    // Only the 10.00 the case did not recover is left for a return request or a reversal.
+    server
+        .post("/v1/return-requests", &alice.token, json!({ "txn_no": settle_txn, "amount": 10_01, "reason": "the rest" }))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "validation_failed");
+    let reversal = server
+        .post("/v1/ops/reversals", &first_officer.token, json!({ "txn_no": settle_txn, "reason": "court order", "reference": "(2026) 7" }))
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(reversal["amount"], 10_00, "a reversal of the rest takes only what the refund left");
+    server
+        .post("/v1/ops/reversals", &first_officer.token, json!({ "txn_no": settle_txn, "amount": 10_01, "reason": "too much", "reference": "(2026) 8" }))
+        .await
+        .expect_error(StatusCode::CONFLICT, "invalid_state");
+    server.post(&format!("/v1/ops/reversals/{}/approve", id(&reversal)), &second_officer.token, json!({ "reason": "checked" })).await.expect(StatusCode::OK);
+    server
+        .post("/v1/return-requests", &alice.token, json!({ "txn_no": settle_txn, "reason": "anything?" }))
+        .await
+        .expect_error(StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(server.balance(&alice).await, 100_00, "alice got back exactly the 30.00 she paid, no more");
+    assert_eq!(server.balance(&bob).await, 50_00);
+    server.assert_verified();
+}
