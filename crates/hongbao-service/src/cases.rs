@@ -547,7 +547,7 @@ impl OpContext<'_, '_> {
 
     /// What the active freezes of a user allow now.
     pub(crate) fn restriction(&mut self, user_id: &UserId) -> ServiceResult<Restriction> {
-        let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", text(user_id));
+        let query = records::freezes_active_at(user_id, self.now);
         let freezes: Vec<Freeze> = self.batch.records(&query)?;
         Ok(Restriction::of(&freezes, self.now))
     }

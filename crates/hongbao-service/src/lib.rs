@@ -383,7 +383,7 @@ impl Service {
     /// A wallet with what its active freezes hold.
     pub async fn wallet(&self, user_id: &UserId) -> ServiceResult<Wallet> {
         let account = Account::Wallet(user_id.clone());
-        let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", records::text(user_id));
+        let query = records::freezes_active_at(user_id, self.inner.clock.now());
         let (balance, freezes) = self.read(move |conn| Ok((conn.balance(&account)?, records::list::<Freeze>(conn, &query)?))).await?;
         let balance = Amount::new(balance).map_err(|_| hongbao_store::corrupt(format!("a wallet holds {balance}")))?;
         let restriction = Restriction::of(&freezes, self.inner.clock.now());

@@ -7,7 +7,7 @@ use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
 use hongbao_core::risk::{DailyUsage, Outgoing, VelocityWindow, day_of, valid_tag};
 use hongbao_core::staff::Permission;
 use hongbao_core::{Amount, FreezeId, GroupId, Timestamp, UserId};
-use hongbao_store::records::{self, Confirmation, Query, Sightings, StoredUsage, StoredVelocity, Tag, text};
+use hongbao_store::records::{self, Confirmation, Sightings, StoredUsage, StoredVelocity, Tag, text};
 use sha2::{Digest, Sha256};
 
 use crate::batch::POLICY_SETTING;
@@ -215,7 +215,7 @@ impl OpContext<'_, '_> {
         if !tripped {
             return Ok(());
         }
-        let query = Query::newest_first(&records::FREEZES, 1_000).equal("user_id", text(user_id));
+        let query = records::freezes_active_at(user_id, self.now);
         let already =
             self.batch.records::<Freeze>(&query)?.iter().any(|freeze| freeze.is_active(self.now) && freeze.cause == FreezeCause::Rule("velocity".into()));
         if already {

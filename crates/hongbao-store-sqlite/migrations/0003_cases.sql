@@ -62,10 +62,12 @@ CREATE TABLE freezes (
     lifted_at       INTEGER,
     lifted_by       TEXT,
     lift_reason     TEXT,
+    active_until    INTEGER,
     CHECK ((case_id IS NULL) <> (rule IS NULL)),
     CHECK (scope = 'full' OR (scope = 'hold' AND amount > 0 AND refunded_amount <= amount))
 ) WITHOUT ROWID;
 CREATE INDEX freezes_by_user ON freezes (user_id, created_at, id);
+CREATE INDEX freezes_active ON freezes (user_id, active_until) WHERE active_until IS NOT NULL;
 CREATE INDEX freezes_by_case ON freezes (case_id) WHERE case_id IS NOT NULL;
 
 CREATE TABLE reversals (

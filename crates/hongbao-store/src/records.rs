@@ -62,6 +62,7 @@ pub struct Query {
     pub table: &'static Table,
     pub equal: Vec<(&'static str, Value)>,
     pub at_most: Option<(&'static str, Value)>,
+    pub at_least: Option<(&'static str, Value)>,
     /// The column is one of these values.
     pub any_of: Option<(&'static str, Vec<Value>)>,
     pub order: &'static [&'static str],
@@ -75,17 +76,37 @@ impl Query {
     /// for the append-only logs keyed by their sequence number.
     pub fn newest_first(table: &'static Table, limit: u32) -> Query {
         let order: &'static [&'static str] = if table.columns[0].0 == "id" { &["created_at", "id"] } else { &["seq"] };
-        Query { table, equal: Vec::new(), at_most: None, any_of: None, order, descending: true, after: None, limit }
+        Query { table, equal: Vec::new(), at_most: None, at_least: None, any_of: None, order, descending: true, after: None, limit }
     }
 
     /// The rows with any of these keys, in one query.
     pub fn by_keys(table: &'static Table, keys: Vec<Value>) -> Query {
         let limit = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        Query { table, equal: Vec::new(), at_most: None, any_of: Some((table.columns[0].0, keys)), order: &[], descending: false, after: None, limit }
+        Query {
+            table,
+            equal: Vec::new(),
+            at_most: None,
+            at_least: None,
+            any_of: Some((table.columns[0].0, keys)),
+            order: &[],
+            descending: false,
+            after: None,
+            limit,
+        }
     }
 
     pub fn by_key(table: &'static Table, key: Value) -> Query {
-        Query { table, equal: vec![(table.columns[0].0, key)], at_most: None, any_of: None, order: &[], descending: false, after: None, limit: 1 }
+        Query {
+            table,
+            equal: vec![(table.columns[0].0, key)],
+            at_most: None,
+            at_least: None,
+            any_of: None,
+            order: &[],
+            descending: false,
+            after: None,
+            limit: 1,
+        }
     }
 
     pub fn equal(mut self, column: &'static str, value: Value) -> Query {
@@ -95,6 +116,12 @@ impl Query {
 
     pub fn at_most(mut self, column: &'static str, value: Value) -> Query {
         self.at_most = Some((column, value));
+        self
+    }
+
+    /// The column holds at least `value` (a null never does).
+    pub fn at_least(mut self, column: &'static str, value: Value) -> Query {
+        self.at_least = Some((column, value));
         self
     }
 
@@ -113,6 +140,7 @@ impl Query {
         let value_of = |column: &str| &row[self.table.position(column)];
         self.equal.iter().all(|(column, value)| value_of(column) == value)
             && self.at_most.as_ref().is_none_or(|(column, limit)| !matches!(value_of(column), Value::Null) && value_of(column) <= limit)
+            && self.at_least.as_ref().is_none_or(|(column, floor)| !matches!(value_of(column), Value::Null) && value_of(column) >= floor)
             && self.any_of.as_ref().is_none_or(|(column, values)| values.contains(value_of(column)))
             && self.after.as_ref().is_none_or(|after| {
                 let position: Vec<&Value> = self.order.iter().map(|column| value_of(column)).collect();
@@ -147,6 +175,10 @@ pub mod sql {
         if let Some((column, value)) = &query.at_most {
             params.push((value, type_of(column)));
             clauses.push(format!("{column} <= {}", placeholder(params.len())));
+        }
+        if let Some((column, value)) = &query.at_least {
+            params.push((value, type_of(column)));
+            clauses.push(format!("{column} >= {}", placeholder(params.len())));
         }
         if let Some((column, values)) = &query.any_of {
             let mut placeholders = Vec::new();
@@ -553,9 +585,17 @@ pub static FREEZES: Table = Table {
         ("lifted_at", Int),
         ("lifted_by", Text),
         ("lift_reason", Text),
+        // Until when the freeze holds, for finding a wallet's active freezes in the index: its end, or
+        // the far future for one until lifted; null once lifted.
+        ("active_until", Int),
     ],
     append_only: false,
 };
+
+/// The `active_until` of freezes that hold at `now` or later.
+pub fn freezes_active_at(user_id: &UserId, now: Timestamp) -> Query {
+    Query::newest_first(&FREEZES, 10_000).equal("user_id", text(user_id)).at_least("active_until", Value::Int(now.millis() + 1))
+}
 
 impl Record for Freeze {
     const TABLE: &'static Table = &FREEZES;
@@ -585,6 +625,11 @@ impl Record for Freeze {
             opt_time(lift.map(|lift| lift.lifted_at)),
             opt_text(lift.map(|lift| &lift.lifted_by)),
             opt_text(lift.map(|lift| &lift.reason)),
+            match (lift, self.until) {
+                (Some(_), _) => Value::Null,
+                (None, Some(until)) => time(until),
+                (None, None) => Value::Int(i64::MAX),
+            },
         ]
     }
 
@@ -616,6 +661,7 @@ impl Record for Freeze {
             (None, None, None) => None,
             _ => return Err(corrupt(format!("freeze {id}: a partial lift"))),
         };
+        fields.opt_int()?;
         Ok(Freeze { id, user_id, scope, refunded_amount, cause, reason, created_by, created_at, until, lift })
     }
 }
@@ -1211,5 +1257,13 @@ mod tests {
         assert!(!due.matches(&complaint), "a resolved case (no open deadline) is never overdue");
         complaint[COMPLAINTS.position("open_due_at")] = Value::Int(9);
         assert!(due.matches(&complaint));
+        let active = freezes_active_at(&UserId::parse("usr_a").expect("id"), Timestamp::from_millis(100));
+        let mut freeze = vec![Value::Null; FREEZES.columns.len()];
+        freeze[FREEZES.position("user_id")] = text("usr_a");
+        assert!(!active.matches(&freeze), "a lifted freeze (no active_until) is not active");
+        freeze[FREEZES.position("active_until")] = Value::Int(100);
+        assert!(!active.matches(&freeze), "one that ends now is over");
+        freeze[FREEZES.position("active_until")] = Value::Int(i64::MAX);
+        assert!(active.matches(&freeze), "one until lifted holds");
     }
 }
