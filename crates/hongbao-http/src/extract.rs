@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for Caller {
                     Some(device.ok_or_else(|| ApiError::validation("X-Device-Id must be 1 to 128 letters, digits, '.', ':', '_' or '-'"))?)
                 }
             };
-            let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
+            let address = client_address(parts, state).map(|address| address.to_string());
             if let Some(observation) = state.service.observation(&user.id, device.map(str::to_owned), address) {
                 if parts.method == axum::http::Method::POST {
                     return Ok(Caller(principal, None, Some(observation)));
@@ -85,6 +85,13 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller(principal, None, None))
     }
+}
+
+/// The address the request came from, through the deployment's trusted proxies.
+fn client_address(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?.0.ip();
+    let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
+    Some(hongbao_service::merchant::client_address(peer, &forwarded, &state.service.config().trusted_proxies))
 }
 
 /// The scope a merchant key needs for a route; none for the routes keys may not use.
@@ -105,7 +112,7 @@ fn scope_of(method: &axum::http::Method, route: &str) -> Option<Scope> {
 /// routes outside its scopes.
 async fn merchant_caller(parts: &Parts, state: &AppState, secret: &str) -> Result<Caller, ApiError> {
     let (key, user) = state.service.authenticate_merchant(secret).await?.ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-    let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+    let address = client_address(parts, state);
     if !address.is_some_and(|address| hongbao_service::merchant::address_allowed(&key, address)) {
         let shown = address.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
         tracing::warn!(key_id = %key.id, address = %shown, "an API key was used from outside its allowed networks");

@@ -23,6 +23,9 @@ pub struct Config {
     pub webhook_retry: RetryPolicy,
     /// How long a webhook endpoint has to answer, in milliseconds.
     pub webhook_timeout_millis: u64,
+    /// The load balancers and proxies in front of the server, in CIDR notation: from a request that
+    /// comes through one, the client's address is taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<String>,
     /// The directory of the content-addressed evidence store.
     pub evidence_dir: PathBuf,
     pub max_group_members: u32,
@@ -46,6 +49,7 @@ impl Default for Config {
             complaints: ComplaintRules::default(),
             evidence_dir: PathBuf::from("hongbao-evidence"),
             policy_text: None,
+            trusted_proxies: Vec::new(),
             webhook_retry: RetryPolicy::default(),
             webhook_timeout_millis: 10_000,
             max_group_members: 500,

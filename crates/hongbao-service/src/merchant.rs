@@ -52,6 +52,19 @@ impl Cidr {
     }
 }
 
+/// The client's address: the connection's peer, or, when the peer is a trusted proxy, the address in
+/// `X-Forwarded-For` just before the trusted proxies (walking from the right, so that a client cannot
+/// put an address of its choosing in front).
+pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted_proxies: &[String]) -> IpAddr {
+    let trusted: Vec<Cidr> = trusted_proxies.iter().filter_map(|cidr| Cidr::parse(cidr)).collect();
+    let is_trusted = |address: IpAddr| trusted.iter().any(|cidr| cidr.contains(address));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded_for.iter().flat_map(|header| header.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
+    hops.iter().rev().copied().find(|hop| !is_trusted(*hop)).or_else(|| hops.first().copied()).unwrap_or(peer)
+}
+
 /// Whether a key may be used from `address`.
 pub fn address_allowed(key: &MerchantKey, address: IpAddr) -> bool {
     key.allowed_cidrs.iter().filter_map(|cidr| Cidr::parse(cidr)).any(|cidr| cidr.contains(address))
@@ -144,6 +157,17 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("an address")
+    }
+
+    #[test]
+    fn a_client_behind_trusted_proxies_is_found_in_x_forwarded_for() {
+        let proxies = vec!["10.0.0.0/8".to_owned()];
+        assert_eq!(client_address(ip("10.0.0.5"), &["203.0.113.9"], &proxies), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("10.0.0.5"), &["198.51.100.1, 203.0.113.9, 10.0.0.7"], &proxies), ip("203.0.113.9"), "the last untrusted hop");
+        assert_eq!(client_address(ip("192.0.2.1"), &["203.0.113.9"], &proxies), ip("192.0.2.1"), "an untrusted peer's header is ignored");
+        assert_eq!(client_address(ip("10.0.0.5"), &[], &proxies), ip("10.0.0.5"), "no header: the proxy itself");
+        assert_eq!(client_address(ip("10.0.0.5"), &["not an address"], &proxies), ip("10.0.0.5"));
+        assert_eq!(client_address(ip("10.0.0.5"), &["203.0.113.9"], &[]), ip("10.0.0.5"), "no proxies trusted by default");
     }
 
     #[test]

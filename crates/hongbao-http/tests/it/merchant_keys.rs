@@ -105,3 +105,38 @@ async fn networks_are_matched_over_ipv6_as_well() {
         .expect_error(StatusCode::BAD_REQUEST, "validation_failed");
     let _ = stop.send(());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
+    let config = hongbao_service::Config { trusted_proxies: vec!["127.0.0.0/8".into()], ..hongbao_service::Config::default() };
+    let server = TestServer::start_with(config).await;
+    let shop = server.funded_user("shop", 10_00).await;
+    let (_, secret) = create_key(&server, &shop, &["wallet:read"], &["203.0.113.0/24"], (None, None)).await;
+    let wallet = |forwarded: Option<&'static str>| {
+        let mut request = reqwest::Client::new().get(format!("{}/v1/wallet", server.base)).bearer_auth(&secret);
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        async move { request.send().await.expect("the server answers").status() }
+    };
+    assert_eq!(wallet(Some("203.0.113.9")).await, StatusCode::OK, "the load balancer's client is in the allowlist");
+    assert_eq!(wallet(Some("203.0.113.9, 127.0.0.2")).await, StatusCode::OK, "another trusted hop is skipped");
+    assert_eq!(wallet(Some("203.0.113.9, 198.51.100.7")).await, StatusCode::FORBIDDEN, "the hop nearest the proxy decides, not one the client wrote");
+    assert_eq!(wallet(None).await, StatusCode::FORBIDDEN, "without the header the proxy itself is the client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let server = TestServer::start().await;
+    let shop = server.funded_user("shop", 10_00).await;
+    let (_, secret) = create_key(&server, &shop, &["wallet:read"], &["203.0.113.0/24"], (None, None)).await;
+    let status = reqwest::Client::new()
+        .get(format!("{}/v1/wallet", server.base))
+        .bearer_auth(&secret)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("the server answers")
+        .status();
+    assert_eq!(status, StatusCode::FORBIDDEN, "a client cannot claim an address by writing a header");
+}
