@@ -110,13 +110,14 @@ pub fn check_new_request(request: &NewRequest<'_>, rules: &ReturnRules, now: Tim
     if request.earlier_requests.len() >= rules.max_requests_per_transaction {
         return Err(ReturnError::TooManyRequests { max: rules.max_requests_per_transaction });
     }
+    // Case refunds and reversals of the same payment count too (the caller takes them off
+    // `original_amount`), so what was returned may reach or pass it: then nothing is left.
     let returned = request
         .earlier_requests
         .iter()
         .filter(|earlier| earlier.status == ReturnRequestStatus::Accepted)
-        .try_fold(Amount::ZERO, |sum, earlier| sum.checked_add(earlier.amount))
-        .expect("returns never exceed what was paid");
-    let left = request.original_amount.checked_sub(returned).expect("returns never exceed what was paid");
+        .try_fold(Amount::ZERO, |sum, earlier| sum.checked_add(earlier.amount));
+    let left = returned.and_then(|returned| request.original_amount.checked_sub(returned)).unwrap_or(Amount::ZERO);
     if left.is_zero() {
         return Err(ReturnError::NothingLeft);
     }
@@ -216,6 +217,10 @@ mod tests {
         let three = [request(ReturnRequestStatus::Declined, 1), request(ReturnRequestStatus::Expired, 1), request(ReturnRequestStatus::Declined, 1)];
         assert_eq!(check(&three, None, "fourth", None), Err(ReturnError::TooManyRequests { max: 3 }));
         assert_eq!(check(&[request(ReturnRequestStatus::Accepted, 1_000)], None, "more", None), Err(ReturnError::NothingLeft));
+        // A case refund or a reversal may already have taken the rest: more returned than is left.
+        let earlier = [request(ReturnRequestStatus::Accepted, 300)];
+        let new = NewRequest { original_amount: amount(200), earlier_requests: &earlier, amount: None, reason: "more", respond_within_seconds: None };
+        assert_eq!(check_new_request(&new, &ReturnRules::default(), Timestamp::from_millis(0)), Err(ReturnError::NothingLeft));
     }
 
     #[test]
