@@ -89,8 +89,14 @@ async fn malformed_bodies_and_content_types_are_refused() {
             format!("{{\"amount\": 100, \"reference\": \"{}\"}}", "x".repeat(9 << 20)).into_bytes(),
         )
         .await;
-    assert_refused(&server, &before, "a body over the size limit", &oversized, StatusCode::PAYLOAD_TOO_LARGE, VALIDATION);
-    assert_eq!(oversized.headers.get("connection").and_then(|value| value.to_str().ok()), Some("close"), "the unread connection is closed");
+    match oversized {
+        Some(oversized) => {
+            assert_refused(&server, &before, "a body over the size limit", &oversized, StatusCode::PAYLOAD_TOO_LARGE, VALIDATION);
+            assert_eq!(oversized.headers.get("connection").and_then(|value| value.to_str().ok()), Some("close"), "the unread connection is closed");
+        }
+        // The answer was lost to the reset of the connection the server closed; nothing may have changed.
+        None => assert_eq!(server.ledger_state(), before, "a body over the size limit changed the ledger"),
+    }
     assert_eq!(server.balance(&alice).await, 10_00);
 }
 
