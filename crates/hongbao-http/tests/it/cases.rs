@@ -666,8 +666,8 @@ async fn a_referred_case_keeps_its_freeze_for_the_police() {
     server.assert_verified();
 }
 
-/// The value of an unlabelled Prometheus sample, if the text has it.
-fn metric(metrics: &str, name: &str) -> Option<f64> {
+/// The value of an unlabelled Prometheus sample that counts things, if the text has it.
+fn metric(metrics: &str, name: &str) -> Option<u64> {
     metrics.lines().find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|value| value.trim().parse().ok()))
 }
 
@@ -693,8 +693,8 @@ async fn an_open_case_past_its_deadline_is_flagged_listed_and_counted() {
     // Seven business days always span a weekend, and end at the end of a day.
     let created_at = timestamp(&fraud["created_at"]);
     let due_at = timestamp(&fraud["due_at"]);
-    let days = (due_at.millis() - created_at.millis()) as f64 / 86_400_000.0;
-    assert!((9.0..=12.0).contains(&days), "a fraud case is due in 7 business days, not {days} days: {fraud}");
+    let millis = due_at.millis() - created_at.millis();
+    assert!((9 * 86_400_000..=12 * 86_400_000).contains(&millis), "a fraud case is due in 7 business days, not {millis} ms later: {fraud}");
 
     server.clock.set(due_at);
     assert_eq!(server.get(&format!("/v1/ops/cases/{}", id(&fraud)), &support.token).await.expect(StatusCode::OK)["overdue"], false, "due, not yet overdue");
@@ -711,7 +711,7 @@ async fn an_open_case_past_its_deadline_is_flagged_listed_and_counted() {
     server.get("/v1/ops/cases?overdue=maybe", &support.token).await.expect_error(StatusCode::BAD_REQUEST, "validation_failed");
 
     let metrics = server.client.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
-    assert_eq!(metric(&metrics, "hongbao_cases_overdue"), Some(1.0), "GET /metrics has a hongbao_cases_overdue gauge of 1:\n{metrics}");
+    assert_eq!(metric(&metrics, "hongbao_cases_overdue"), Some(1), "GET /metrics has a hongbao_cases_overdue gauge of 1:\n{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -310,19 +310,19 @@ async fn short_deadlines_set_through_configuration() {
     let bob = server.user("bob").await;
     let delayed = send(&server, &alice, &bob, 1_00, "delay_2h").await;
     let seconds = |from: &Value, to: &Value| {
-        let parse = |value: &Value| value.as_str().expect("a time")[17..23].parse::<f64>().expect("seconds");
-        (parse(to) - parse(from)).rem_euclid(60.0)
+        let parse = |value: &Value| hongbao_http::case_dto::parse_time("a time", value.as_str().expect("a time")).expect("RFC 3339").millis();
+        (parse(to) - parse(from)) / 1000
     };
-    assert_eq!(seconds(&delayed["created_at"], &delayed["arrives_at"]), 2.0);
-    assert_eq!(seconds(&delayed["created_at"], &delayed["accept_by"]), 5.0);
+    assert_eq!(seconds(&delayed["created_at"], &delayed["arrives_at"]), 2);
+    assert_eq!(seconds(&delayed["created_at"], &delayed["accept_by"]), 5);
     let longer = send(&server, &alice, &bob, 1_00, "delay_24h").await;
-    assert_eq!(seconds(&longer["created_at"], &longer["arrives_at"]), 3.0);
+    assert_eq!(seconds(&longer["created_at"], &longer["arrives_at"]), 3);
 
     let settled = send(&server, &alice, &bob, 2_00, "instant").await;
     let accepted = server.post_empty(&format!("/v1/transfers/{}/accept", id(&settled)), &bob.token).await.expect(StatusCode::OK);
     let request =
         server.post("/v1/return-requests", &alice.token, json!({ "txn_no": accepted["txn_nos"][1], "reason": "test" })).await.expect(StatusCode::CREATED);
-    assert_eq!(seconds(&request["created_at"], &request["respond_by"]), 4.0);
+    assert_eq!(seconds(&request["created_at"], &request["respond_by"]), 4);
 
     server.clock.advance_seconds(5);
     assert_eq!(wait_for_transfer_end(&server, &id(&delayed), &alice).await["status"], "expired", "never accepted within the configured 5 s");
