@@ -284,6 +284,11 @@ impl LedgerTxn {
     }
 }
 
+/// Bytes as lowercase hex: hashes, tokens, signatures.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// The SHA-256 hash of one journal entry, chained to the one before.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JournalHash(pub [u8; 32]);
@@ -305,7 +310,7 @@ impl JournalHash {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        hex(&self.0)
     }
 }
 

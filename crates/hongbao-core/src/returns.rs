@@ -85,9 +85,12 @@ pub enum ReturnError {
     DeadlinePassed { respond_by: Timestamp },
 }
 
-/// What a new request may ask, given the original amount and the requests made so far.
+/// What a new request may ask, given what is still in the recipient's hands and the requests made so
+/// far.
 pub struct NewRequest<'a> {
-    pub original_amount: Amount,
+    /// The payment less everything that gave it back already: accepted returns, case refunds and
+    /// reversals (the journal's corrections of it).
+    pub left: Amount,
     pub earlier_requests: &'a [ReturnRequest],
     pub amount: Option<Amount>,
     pub reason: &'a str,
@@ -110,14 +113,7 @@ pub fn check_new_request(request: &NewRequest<'_>, rules: &ReturnRules, now: Tim
     if request.earlier_requests.len() >= rules.max_requests_per_transaction {
         return Err(ReturnError::TooManyRequests { max: rules.max_requests_per_transaction });
     }
-    // Case refunds and reversals of the same payment count too (the caller takes them off
-    // `original_amount`), so what was returned may reach or pass it: then nothing is left.
-    let returned = request
-        .earlier_requests
-        .iter()
-        .filter(|earlier| earlier.status == ReturnRequestStatus::Accepted)
-        .try_fold(Amount::ZERO, |sum, earlier| sum.checked_add(earlier.amount));
-    let left = returned.and_then(|returned| request.original_amount.checked_sub(returned)).unwrap_or(Amount::ZERO);
+    let left = request.left;
     if left.is_zero() {
         return Err(ReturnError::NothingLeft);
     }
@@ -196,9 +192,11 @@ mod tests {
         }
     }
 
+    /// A check of a payment of 10.00, of which what accepted returns in `earlier` took is gone.
     fn check(earlier: &[ReturnRequest], amount_asked: Option<i64>, reason: &str, within: Option<i64>) -> Result<(i64, i64), ReturnError> {
-        let new =
-            NewRequest { original_amount: amount(1_000), earlier_requests: earlier, amount: amount_asked.map(amount), reason, respond_within_seconds: within };
+        let returned: i64 = earlier.iter().filter(|request| request.status == ReturnRequestStatus::Accepted).map(|request| request.amount.minor_units()).sum();
+        let left = amount(1_000 - returned);
+        let new = NewRequest { left, earlier_requests: earlier, amount: amount_asked.map(amount), reason, respond_within_seconds: within };
         check_new_request(&new, &ReturnRules::default(), Timestamp::from_millis(0)).map(|(asked, by)| (asked.minor_units(), by.millis() / 1000))
     }
 
@@ -217,9 +215,8 @@ mod tests {
         let three = [request(ReturnRequestStatus::Declined, 1), request(ReturnRequestStatus::Expired, 1), request(ReturnRequestStatus::Declined, 1)];
         assert_eq!(check(&three, None, "fourth", None), Err(ReturnError::TooManyRequests { max: 3 }));
         assert_eq!(check(&[request(ReturnRequestStatus::Accepted, 1_000)], None, "more", None), Err(ReturnError::NothingLeft));
-        // A case refund or a reversal may already have taken the rest: more returned than is left.
-        let earlier = [request(ReturnRequestStatus::Accepted, 300)];
-        let new = NewRequest { original_amount: amount(200), earlier_requests: &earlier, amount: None, reason: "more", respond_within_seconds: None };
+        // A case refund or a reversal may have taken the rest without any return.
+        let new = NewRequest { left: Amount::ZERO, earlier_requests: &[], amount: None, reason: "more", respond_within_seconds: None };
         assert_eq!(check_new_request(&new, &ReturnRules::default(), Timestamp::from_millis(0)), Err(ReturnError::NothingLeft));
     }
 

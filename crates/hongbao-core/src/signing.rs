@@ -26,17 +26,14 @@ pub fn webhook_signature(secret: &str, unix_seconds: i64, body: &[u8]) -> String
     let mut message = format!("{unix_seconds}.").into_bytes();
     message.extend_from_slice(body);
     let mac = hmac_sha256(secret.as_bytes(), &message);
-    let hex: String = mac.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("t={unix_seconds},v1={hex}")
+    format!("t={unix_seconds},v1={}", crate::ledger::hex(&mac))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-    }
+    use crate::ledger::hex;
 
     #[test]
     fn matches_the_rfc_4231_test_vectors() {

@@ -33,6 +33,10 @@ pub enum Permission {
     RequestLegal,
     DecideLegal,
     ReadAuditLog,
+    /// Replace the risk policy.
+    ReplacePolicy,
+    /// Operators, webhooks and merchant API keys: the bootstrap admin's alone.
+    ManagePlatform,
 }
 
 impl Role {
@@ -40,7 +44,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Support => matches!(permission, ViewCases | TakeCase | RequestEvidence),
-            Role::Reviewer => matches!(permission, ViewCases | TakeCase | RequestEvidence | Freeze | RefundFromFreeze | ResolveCase),
+            Role::Reviewer => matches!(permission, ViewCases | TakeCase | RequestEvidence | Freeze | RefundFromFreeze | ResolveCase | ReplacePolicy),
             Role::Legal => matches!(permission, ViewCases | ViewLegal | RequestLegal | DecideLegal | ReadAuditLog),
             Role::Auditor => matches!(permission, ViewCases | ViewLegal | ReadAuditLog),
         }
@@ -126,10 +130,23 @@ mod tests {
     #[test]
     fn each_role_has_exactly_its_rights() {
         use Permission::*;
-        let all = [ViewCases, TakeCase, RequestEvidence, Freeze, RefundFromFreeze, ResolveCase, ViewLegal, RequestLegal, DecideLegal, ReadAuditLog];
+        let all = [
+            ViewCases,
+            TakeCase,
+            RequestEvidence,
+            Freeze,
+            RefundFromFreeze,
+            ResolveCase,
+            ViewLegal,
+            RequestLegal,
+            DecideLegal,
+            ReadAuditLog,
+            ReplacePolicy,
+            ManagePlatform,
+        ];
         let allowed = |role: Role| all.iter().copied().filter(|permission| role.allows(*permission)).collect::<Vec<_>>();
         assert_eq!(allowed(Role::Support), [ViewCases, TakeCase, RequestEvidence]);
-        assert_eq!(allowed(Role::Reviewer), [ViewCases, TakeCase, RequestEvidence, Freeze, RefundFromFreeze, ResolveCase]);
+        assert_eq!(allowed(Role::Reviewer), [ViewCases, TakeCase, RequestEvidence, Freeze, RefundFromFreeze, ResolveCase, ReplacePolicy]);
         assert_eq!(allowed(Role::Legal), [ViewCases, ViewLegal, RequestLegal, DecideLegal, ReadAuditLog]);
         assert_eq!(allowed(Role::Auditor), [ViewCases, ViewLegal, ReadAuditLog]);
     }

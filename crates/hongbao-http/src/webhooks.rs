@@ -145,7 +145,6 @@ pub async fn create_webhook(
     uri: Uri,
     body: JsonBody<CreateWebhookRequest>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let op = Op::Webhook(WebhookOp::Create { actor: caller.0.actor()?, url: body.value.url.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: webhook_body_with_secret }).await
 }
@@ -168,7 +167,6 @@ pub async fn disable_webhook(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let endpoint_id = WebhookId::parse(&id).map_err(|_| ApiError::not_found("webhook"))?;
     let op = Op::Webhook(WebhookOp::Disable { actor: caller.0.actor()?, endpoint_id, reason: body.value.reason.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: webhook_body }).await

@@ -52,7 +52,10 @@ impl Actor {
     /// Refuses with 403 unless the actor may do `permission`.
     pub fn require(&self, permission: Permission) -> ServiceResult<()> {
         let allowed = match self {
-            Actor::Admin => matches!(permission, Permission::ViewCases | Permission::ViewLegal | Permission::ReadAuditLog),
+            Actor::Admin => matches!(
+                permission,
+                Permission::ViewCases | Permission::ViewLegal | Permission::ReadAuditLog | Permission::ReplacePolicy | Permission::ManagePlatform
+            ),
             Actor::Operator(operator) => operator.role.allows(permission),
             Actor::System => true,
         };
@@ -83,6 +86,8 @@ fn describe(permission: Permission) -> &'static str {
         Permission::RequestLegal => "request reversals or disclosures",
         Permission::DecideLegal => "approve or reject reversals and disclosures",
         Permission::ReadAuditLog => "read the audit log",
+        Permission::ReplacePolicy => "replace the risk policy",
+        Permission::ManagePlatform => "manage operators, webhooks and API keys",
     }
 }
 
@@ -298,9 +303,7 @@ impl OpContext<'_, '_> {
     }
 
     fn disable_operator(&mut self, actor: &Actor, operator_id: &OperatorId, why: &str) -> ServiceResult<Outcome> {
-        if actor != &Actor::Admin {
-            return Err(ServiceError::Forbidden("only the admin manages operators".into()));
-        }
+        actor.require(Permission::ManagePlatform)?;
         let why = reason(why)?;
         let mut stored: StoredOperator = self.batch.record(text(operator_id))?.ok_or(ServiceError::NotFound("operator"))?;
         if stored.operator.disabled_at.is_some() {

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use hongbao_core::merchant::{MerchantKey, Scope};
+use hongbao_core::staff::Permission;
 use hongbao_core::{Amount, MerchantKeyId, UserId};
 use hongbao_store::records::StoredMerchantKey;
 
@@ -92,9 +93,7 @@ impl OpContext<'_, '_> {
     pub(crate) fn run_merchant(&mut self, op: MerchantOp) -> ServiceResult<Outcome> {
         match op {
             MerchantOp::Create { actor, user_id, name, scopes, allowed_cidrs, max_transaction, daily_max } => {
-                if actor != Actor::Admin {
-                    return Err(ServiceError::Forbidden("only the admin creates API keys".into()));
-                }
+                actor.require(Permission::ManagePlatform)?;
                 let name = name.trim().to_owned();
                 if name.is_empty() || name.chars().count() > 64 {
                     return Err(ServiceError::Validation("name must be 1 to 64 characters".into()));
@@ -128,9 +127,7 @@ impl OpContext<'_, '_> {
                 Ok(Outcome::MerchantKeyCreated { key, secret })
             }
             MerchantOp::Revoke { actor, key_id, reason } => {
-                if actor != Actor::Admin {
-                    return Err(ServiceError::Forbidden("only the admin revokes API keys".into()));
-                }
+                actor.require(Permission::ManagePlatform)?;
                 let mut stored: StoredMerchantKey = self.batch.record(hongbao_store::records::text(&key_id))?.ok_or(ServiceError::NotFound("merchant key"))?;
                 if stored.key.revoked_at.is_some() {
                     return Err(ServiceError::InvalidState("the key is already revoked".into()));

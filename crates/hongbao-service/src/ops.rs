@@ -230,7 +230,7 @@ pub struct OpContext<'a, 'b> {
 pub fn new_token(rng: &mut dyn RngCore) -> String {
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = hongbao_core::ledger::hex(&bytes);
     format!("hbt_{hex}")
 }
 
@@ -849,12 +849,9 @@ impl OpContext<'_, '_> {
             return Err(ServiceError::Validation("this money went to yourself; there is nobody to ask".into()));
         }
         let earlier = self.batch.return_requests_for_txn(&txn_no)?;
-        // Money a case refund or a reversal already moved back cannot be asked back again (accepted
-        // returns are counted by the rules below, from the earlier requests).
-        let returned: i64 = earlier.iter().filter(|request| request.status == ReturnRequestStatus::Accepted).map(|request| request.amount.minor_units()).sum();
-        let otherwise_corrected = self.batch.corrected_amount(&txn_no)? - returned;
-        let original_amount = Amount::new((entry.txn.amount().minor_units() - otherwise_corrected).max(0)).unwrap_or(Amount::ZERO);
-        let new = NewRequest { original_amount, earlier_requests: &earlier, amount, reason: &reason, respond_within_seconds };
+        // What returns, case refunds and reversals already gave back cannot be asked back again.
+        let left = self.uncorrected(&entry)?;
+        let new = NewRequest { left, earlier_requests: &earlier, amount, reason: &reason, respond_within_seconds };
         let (amount, respond_by) = returns::check_new_request(&new, &self.config.returns, self.now)?;
         let request = ReturnRequest {
             id: ReturnRequestId::generate(self.now, self.rng),

@@ -167,10 +167,7 @@ impl Service {
 
     /// Operators, newest first: for the admin and auditors.
     pub async fn operators(&self, viewer: &Principal, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Operator>> {
-        match viewer {
-            Principal::Admin => {}
-            _ => self.require(viewer, Permission::ReadAuditLog)?,
-        }
+        self.require(viewer, Permission::ReadAuditLog)?;
         let stored: Vec<StoredOperator> = self.list(Query::newest_first(&records::OPERATORS, limit).after(after)).await?;
         Ok(stored.into_iter().map(|stored| stored.operator).collect())
     }
@@ -196,18 +193,14 @@ impl Service {
 
     /// Merchant API keys, newest first: for the admin and auditors.
     pub async fn merchant_keys(&self, viewer: &Principal) -> ServiceResult<Vec<hongbao_core::merchant::MerchantKey>> {
-        if !matches!(viewer, Principal::Admin) {
-            self.require(viewer, Permission::ReadAuditLog)?;
-        }
+        self.require(viewer, Permission::ReadAuditLog)?;
         let stored: Vec<records::StoredMerchantKey> = self.list(Query::newest_first(&records::MERCHANT_KEYS, 1_000)).await?;
         Ok(stored.into_iter().map(|stored| stored.key).collect())
     }
 
     /// Webhook endpoints, newest first: for the admin and auditors.
     pub async fn webhooks(&self, viewer: &Principal) -> ServiceResult<Vec<hongbao_core::webhooks::WebhookEndpoint>> {
-        if !matches!(viewer, Principal::Admin) {
-            self.require(viewer, Permission::ReadAuditLog)?;
-        }
+        self.require(viewer, Permission::ReadAuditLog)?;
         self.list(Query::newest_first(&records::WEBHOOK_ENDPOINTS, 1_000)).await
     }
 
@@ -219,9 +212,7 @@ impl Service {
         after: RecordCursor,
         limit: u32,
     ) -> ServiceResult<Vec<hongbao_core::webhooks::Delivery>> {
-        if !matches!(viewer, Principal::Admin) {
-            self.require(viewer, Permission::ReadAuditLog)?;
-        }
+        self.require(viewer, Permission::ReadAuditLog)?;
         self.list(Query::newest_first(&records::DELIVERIES, limit).equal("endpoint_id", text(endpoint_id)).after(after)).await
     }
 

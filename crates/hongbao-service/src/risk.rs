@@ -275,10 +275,7 @@ impl OpContext<'_, '_> {
     // ---- the policy ----
 
     fn replace_policy(&mut self, actor: &Actor, policy_text: &str) -> ServiceResult<Outcome> {
-        match actor {
-            Actor::Admin => {}
-            _ => actor.require(Permission::Freeze)?,
-        }
+        actor.require(Permission::ReplacePolicy)?;
         let policy = crate::policy::parse_policy(policy_text).map_err(|error| ServiceError::Validation(format!("the policy is refused: {error}")))?;
         self.batch.put_setting(POLICY_SETTING, policy_text.as_bytes());
         let digest = fingerprint(policy_text);

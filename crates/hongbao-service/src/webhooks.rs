@@ -5,6 +5,7 @@
 //! receiver to drop duplicates. The HTTP sending itself lives in the HTTP crate.
 
 use hongbao_core::events::Event;
+use hongbao_core::staff::Permission;
 use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
 use hongbao_core::{Timestamp, WebhookId};
 use hongbao_store::records::{self, Query, Value, delivery_key, text};
@@ -80,9 +81,7 @@ impl OpContext<'_, '_> {
     }
 
     fn create_endpoint(&mut self, actor: &Actor, url: &str) -> ServiceResult<Outcome> {
-        if actor != &Actor::Admin {
-            return Err(ServiceError::Forbidden("only the admin registers webhooks".into()));
-        }
+        actor.require(Permission::ManagePlatform)?;
         let url = check_url(url)?;
         let mut secret = [0u8; 24];
         self.rng.fill_bytes(&mut secret);
@@ -102,9 +101,7 @@ impl OpContext<'_, '_> {
     }
 
     fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
-        if actor != &Actor::Admin {
-            return Err(ServiceError::Forbidden("only the admin manages webhooks".into()));
-        }
+        actor.require(Permission::ManagePlatform)?;
         let mut endpoint: WebhookEndpoint = self.batch.record(text(endpoint_id))?.ok_or(ServiceError::NotFound("webhook"))?;
         if endpoint.disabled_at.is_some() {
             return Err(ServiceError::InvalidState("the webhook is already disabled".into()));

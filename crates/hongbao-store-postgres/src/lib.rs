@@ -495,6 +495,27 @@ fn placeholder(index: usize) -> String {
 const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(max(seq), 0) FROM events) \
      FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
 
+/// The heads from the answer to [`HEADS_SQL`] (among others'), in the simple protocol's text form.
+fn heads_from(messages: &[postgres::SimpleQueryMessage]) -> StoreResult<Heads> {
+    let row = messages
+        .iter()
+        .filter_map(|message| match message {
+            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .find(|row| row.columns().len() == 3)
+        .ok_or_else(|| corrupt("the heads query returned no row"))?;
+    let number = |index: usize| row.get(index).map(|text| text.parse::<i64>().map_err(|_| corrupt(format!("a head {text:?}")))).transpose();
+    let journal = match number(0)? {
+        None => (0, JournalHash::GENESIS),
+        Some(seq) => {
+            let hex = row.get(1).ok_or_else(|| corrupt("a journal head without its hash"))?;
+            (seq as u64, records::parse_hex_hash(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
+        }
+    };
+    Ok(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64 })
+}
+
 /// Rows of one table per statement; a statement takes at most 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 256;
 
@@ -516,26 +537,11 @@ impl WriteConn for PostgresConn {
     fn begin(&mut self) -> StoreResult<()> {
         // One round trip: the lock is taken as the transaction begins, and the heads every batch
         // chains after are read under it.
-        let sql = format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}");
-        let messages = self.client.simple_query(&sql).ctx("beginning a transaction under the writer lock")?;
-        let row = messages
-            .iter()
-            .filter_map(|message| match message {
-                postgres::SimpleQueryMessage::Row(row) => Some(row),
-                _ => None,
-            })
-            .find(|row| row.columns().len() == 3)
-            .ok_or_else(|| corrupt("the heads query returned no row"))?;
-        let number = |index: usize| row.get(index).map(|text| text.parse::<i64>().map_err(|_| corrupt(format!("a head {text:?}")))).transpose();
-        let journal = match number(0)? {
-            None => (0, JournalHash::GENESIS),
-            Some(seq) => {
-                let hex = row.get(1).ok_or_else(|| corrupt("a journal head without its hash"))?;
-                let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()).collect();
-                (seq as u64, hash(&bytes)?)
-            }
-        };
-        self.heads_at_begin = Some(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64 });
+        let messages = self
+            .client
+            .simple_query(&format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}"))
+            .ctx("beginning a transaction under the writer lock")?;
+        self.heads_at_begin = Some(heads_from(&messages)?);
         Ok(())
     }
 
@@ -553,16 +559,8 @@ impl WriteConn for PostgresConn {
         if let Some(heads) = self.heads_at_begin.take() {
             return Ok(heads);
         }
-        let row = self.query_opt(HEADS_SQL, &[], "reading the journal and event heads")?.ok_or_else(|| corrupt("the heads query returned no row"))?;
-        let journal = match get::<Option<i64>>(&row, 0)? {
-            None => (0, JournalHash::GENESIS),
-            Some(seq) => {
-                let hex: String = get(&row, 1)?;
-                let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|index| u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()).collect();
-                (seq as u64, hash(&bytes)?)
-            }
-        };
-        Ok(Heads { journal, last_event_seq: get::<i64>(&row, 2)? as u64 })
+        let messages = self.client.simple_query(HEADS_SQL).ctx("reading the journal and event heads")?;
+        heads_from(&messages)
     }
 
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {

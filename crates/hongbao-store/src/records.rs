@@ -370,11 +370,10 @@ impl Fields {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
+pub use hongbao_core::ledger::hex;
 
-fn parse_hex_hash(hex: &str) -> Option<JournalHash> {
+/// A hash from its 64 hex digits.
+pub fn parse_hex_hash(hex: &str) -> Option<JournalHash> {
     if hex.len() != 64 {
         return None;
     }
