@@ -149,6 +149,16 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The operation itself, looking through the wrappers that only add checks or notes to it.
+    pub fn inner(&self) -> &Op {
+        match self {
+            Op::Observed { op, .. } | Op::ViaKey { op, .. } => op.inner(),
+            op => op,
+        }
+    }
+}
+
 /// A packet with its claims, as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketView {

@@ -131,7 +131,7 @@ impl Writer {
         let size = jobs.len();
         let claims: Vec<(PacketId, UserId)> = jobs
             .iter()
-            .filter_map(|job| match &job.op {
+            .filter_map(|job| match job.op.inner() {
                 Op::Claim { packet_id, user_id } => Some((packet_id.clone(), user_id.clone())),
                 _ => None,
             })
@@ -174,14 +174,23 @@ impl Writer {
             answers.push((job.reply, Some(result)));
         }
         let (changes, conn) = batch.into_changes();
+        const NOTHING_APPLIED: &str = "the database failed; nothing in this request was applied";
+        // A commit that fails may still have happened (the connection can drop after the database
+        // committed, and on PostgreSQL the wait for the disk comes after the commit): the caller can
+        // only learn the outcome by repeating the request with its key.
+        const OUTCOME_UNKNOWN: &str =
+            "the database failed while committing; the request may have been applied: repeat it with the same Idempotency-Key to learn its outcome";
         let failure = match abandoned {
-            Some(reason) => Some(reason),
-            None => conn.apply(&changes).and_then(|()| conn.commit()).err().map(|error| error_chain(&error)),
+            Some(reason) => Some((reason, NOTHING_APPLIED)),
+            None => match conn.apply(&changes) {
+                Err(error) => Some((error_chain(&error), NOTHING_APPLIED)),
+                Ok(()) => conn.commit().err().map(|error| (error_chain(&error), OUTCOME_UNKNOWN)),
+            },
         };
-        if let Some(reason) = failure {
+        if let Some((reason, answer)) = failure {
             tracing::error!(reason, operations = size, "abandoning a batch");
             let _ = conn.rollback();
-            fail_all(answers.into_iter().map(|(reply, _)| reply), "the database failed; nothing in this request was applied");
+            fail_all(answers.into_iter().map(|(reply, _)| reply), answer);
             return;
         }
         if !changes.events.is_empty() {
