@@ -491,6 +491,7 @@ async fn postgres_three_processes(options: &Options, claims: usize) -> Result<Th
     println!("6. PostgreSQL, three processes: {claims} users and a {claims}-share packet");
     let users = api.users(claims, options.concurrency).await?;
     let (packet_id, _, total) = setup_packet(&api, &users, claims).await?;
+    println!("   claiming through {} processes", bases.len());
     let result = claim_all(&bases, &packet_id, users.clone(), Some(total), options.concurrency).await?;
     println!("   {:.0} claims/s through three processes", result.per_second());
     let (mut commits, mut operations) = (0, 0);

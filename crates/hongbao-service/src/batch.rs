@@ -262,14 +262,19 @@ impl<'a> Batch<'a> {
             return Ok(Some(slot.packet.clone()));
         }
         let Some(packet) = self.conn.packet(id)? else { return Ok(None) };
+        self.remember_packet(packet.clone());
+        Ok(Some(packet))
+    }
+
+    /// A stored packet, read for the first time in this batch.
+    fn remember_packet(&mut self, packet: Packet) {
         // The escrow holds what was neither claimed nor refunded: the packet row and the escrow's
         // balance change in the same transactions (verify checks that they agree), so the balance
         // need not be read. The database's own check still refuses a negative balance.
         let held = packet.total_amount.minor_units() - packet.claimed_amount.minor_units() - packet.refunded_amount.minor_units();
-        self.balances.entry(Account::PacketEscrow(id.clone())).or_insert(held);
-        self.packets.insert(id.clone(), PacketSlot { packet: packet.clone(), new_shares: None, changed: false });
-        self.packet_order.push(id.clone());
-        Ok(Some(packet))
+        self.balances.entry(Account::PacketEscrow(packet.id.clone())).or_insert(held);
+        self.packet_order.push(packet.id.clone());
+        self.packets.insert(packet.id.clone(), PacketSlot { packet, new_shares: None, changed: false });
     }
 
     pub fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool> {
@@ -512,30 +517,30 @@ impl<'a> Batch<'a> {
         self.conn.txn_parties(entry.seq)
     }
 
-    /// Loads, with one query each, what the batch's claims will ask: who already claimed which packet
-    /// and who belongs to its group.
+    /// Loads at once what the batch's claims will ask: each packet, who among the claimers already
+    /// claimed it, and who belongs to its group.
     pub fn prefetch_claims(&mut self, claims: &[(PacketId, UserId)]) -> StoreResult<()> {
         let mut by_packet: HashMap<&PacketId, Vec<UserId>> = HashMap::new();
         for (packet_id, user_id) in claims {
             by_packet.entry(packet_id).or_default().push(user_id.clone());
         }
         for (packet_id, users) in by_packet {
-            let Some(packet) = self.packet(packet_id)? else { continue };
-            if users.len() < 2 {
+            if self.packets.get(packet_id).is_some() {
                 continue;
             }
-            let claimed: HashSet<UserId> = self.conn.claimed_among(packet_id, &users)?.into_iter().collect();
-            for user in &users {
+            let Some(context) = self.conn.claim_context(packet_id, &users)? else { continue };
+            let group_id = context.packet.audience.group_id().cloned();
+            self.remember_packet(context.packet);
+            let claimed: HashSet<UserId> = context.claimed.into_iter().collect();
+            let members: HashSet<UserId> = context.members.into_iter().collect();
+            for user in users {
                 let key = (packet_id.clone(), user.clone());
-                if claimed.contains(user) {
+                if claimed.contains(&user) {
                     self.claimed.insert(key);
                 } else {
                     self.checked_unclaimed.insert(key);
                 }
-            }
-            if let Some(group_id) = packet.audience.group_id() {
-                let members: HashSet<UserId> = self.conn.members_among(group_id, &users)?.into_iter().collect();
-                for user in users {
+                if let Some(group_id) = &group_id {
                     let is_member = members.contains(&user);
                     self.membership.entry((group_id.clone(), user)).or_insert(is_member);
                 }

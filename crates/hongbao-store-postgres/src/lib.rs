@@ -18,7 +18,7 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
+    Changes, Claim, ClaimContext, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
     corrupt, records,
 };
 use postgres::types::ToSql;
@@ -108,7 +108,14 @@ impl Store for PostgresStore {
         let mut conn = self.connect()?;
         // Batches commit without waiting for the disk, and `commit` waits afterwards, outside the
         // writer lock (see `WriteConn::commit` below).
-        conn.client.batch_execute("SET synchronous_commit = off").ctx("configuring the writer's connection")?;
+        //
+        // Everything the writer reads or updates, it finds by key, a few hundred rows at most. Without
+        // the planner's other choices, a table whose statistics are stale (a new deployment's tables
+        // grow faster than autovacuum analyzes them) is still read through its index, not scanned
+        // whole or hashed in every batch while the writer lock is held.
+        conn.client
+            .batch_execute("SET synchronous_commit = off; SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off")
+            .ctx("configuring the writer's connection")?;
         Ok(Box::new(conn))
     }
 
@@ -594,33 +601,22 @@ impl WriteConn for PostgresConn {
             .collect()
     }
 
-    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+    /// One statement: the packet's row, with arrays of the users who claimed it and of those in its
+    /// group. Each user is one index lookup whatever the table's statistics say (with `user_id =
+    /// ANY($2)`, a plan made while the packet had few claims scans all of them, and a hot packet's
+    /// claims grow by thousands a second).
+    fn claim_context(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Option<ClaimContext>> {
+        const SQL: &str = "SELECT id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
+             status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id, \
+             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
+                   LATERAL (SELECT 1 FROM packet_claims c WHERE c.packet_id = p.id AND c.user_id = u.user_id LIMIT 1) AS hit), \
+             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
+                   LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = u.user_id LIMIT 1) AS hit) \
+             FROM packets p WHERE id = $1";
         let users = strings(users);
-        // One index lookup per user, whatever the table's statistics say: with `user_id = ANY($2)` a
-        // plan made while the packet had few claims scans all of them, and a hot packet's claims grow
-        // by thousands a second.
-        self.query(
-            "SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
-             LATERAL (SELECT 1 FROM packet_claims c WHERE c.packet_id = $1 AND c.user_id = u.user_id LIMIT 1) AS hit",
-            &[&packet_id.as_str(), &users],
-            "checking claims",
-        )?
-        .iter()
-        .map(|row| user_id(&get::<String>(row, 0)?))
-        .collect()
-    }
-
-    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
-        let users = strings(users);
-        self.query(
-            "SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
-             LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = $1 AND m.user_id = u.user_id LIMIT 1) AS hit",
-            &[&group_id.as_str(), &users],
-            "checking membership",
-        )?
-        .iter()
-        .map(|row| user_id(&get::<String>(row, 0)?))
-        .collect()
+        let Some(row) = self.query_opt(SQL, &[&packet_id.as_str(), &users], "reading a packet with its claimers and members")? else { return Ok(None) };
+        let ids = |index: usize| -> StoreResult<Vec<UserId>> { get::<Vec<String>>(&row, index)?.iter().map(|id| user_id(id)).collect() };
+        Ok(Some(ClaimContext { packet: packet_from_row(&row)?, claimed: ids(18)?, members: ids(19)? }))
     }
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {

@@ -922,26 +922,6 @@ impl WriteConn for SqliteConn {
         units.into_iter().map(amount).collect()
     }
 
-    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
-        let mut claimed = Vec::new();
-        for user in users {
-            if self.has_claimed(packet_id, user)? {
-                claimed.push(user.clone());
-            }
-        }
-        Ok(claimed)
-    }
-
-    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
-        let mut members = Vec::new();
-        for user in users {
-            if self.is_member(group_id, user)? {
-                members.push(user.clone());
-            }
-        }
-        Ok(members)
-    }
-
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         let row: Option<(Vec<u8>, u16, Vec<u8>, i64)> = self
             .conn

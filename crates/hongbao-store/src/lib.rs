@@ -211,10 +211,20 @@ pub struct Heads {
     pub last_event_seq: u64,
 }
 
+/// A packet, with which of some users have claimed it and which belong to its group: what a batch of
+/// claims on the packet checks, read at once.
+#[derive(Clone, Debug)]
+pub struct ClaimContext {
+    pub packet: Packet,
+    pub claimed: Vec<UserId>,
+    /// Empty for a packet that is not for a group.
+    pub members: Vec<UserId>,
+}
+
 /// Writes, inside one transaction opened by [`WriteConn::begin`].
 ///
-/// `begin` takes the database's write lock for the whole batch (SQLite's `BEGIN IMMEDIATE`; a
-/// transaction-scoped advisory lock on PostgreSQL), so everything the batch reads stays as read until
+/// `begin` takes the database's write lock for the whole batch (SQLite's `BEGIN IMMEDIATE`; the row
+/// of `writer_lock` on PostgreSQL), so everything the batch reads stays as read until
 /// it commits, and batches of several processes never interleave: the journal's chain stays linear and
 /// locks are never taken in conflicting orders.
 pub trait WriteConn: ReadConn {
@@ -226,10 +236,24 @@ pub trait WriteConn: ReadConn {
     fn heads(&mut self) -> StoreResult<Heads>;
     /// All pre-drawn shares of a packet, in claim order.
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>>;
-    /// Which of `users` have claimed the packet.
-    fn claimed_among(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
-    /// Which of `users` are members of the group.
-    fn members_among(&mut self, group_id: &GroupId, users: &[UserId]) -> StoreResult<Vec<UserId>>;
+    /// The packet with, among `users`, those who claimed it and those in its group. The default asks
+    /// one question at a time, which costs nothing on an embedded database; a server database answers
+    /// in one round trip.
+    fn claim_context(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Option<ClaimContext>> {
+        let Some(packet) = self.packet(packet_id)? else { return Ok(None) };
+        let (mut claimed, mut members) = (Vec::new(), Vec::new());
+        for user in users {
+            if self.has_claimed(packet_id, user)? {
+                claimed.push(user.clone());
+            }
+            if let Some(group_id) = packet.audience.group_id()
+                && self.is_member(group_id, user)?
+            {
+                members.push(user.clone());
+            }
+        }
+        Ok(Some(ClaimContext { packet, claimed, members }))
+    }
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
     /// Writes a batch's changes.
     fn apply(&mut self, changes: &Changes) -> StoreResult<()>;
