@@ -413,21 +413,6 @@ impl<'a> Batch<'a> {
         R::from_row(row).map(Some)
     }
 
-    /// Loads, with one query, the records of these keys that the batch's operations will ask for.
-    pub fn prefetch_records<R: Record>(&mut self, keys: Vec<Value>) -> StoreResult<()> {
-        let keys: Vec<Value> = keys.into_iter().filter(|key| self.rows.get(&(R::TABLE.name, key.clone())).is_none()).collect();
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let mut missing: HashSet<Value> = keys.iter().cloned().collect();
-        for row in self.conn.select(&Query::by_keys(R::TABLE, keys))? {
-            missing.remove(&row[0]);
-            self.rows.remember((R::TABLE.name, row[0].clone()), (R::TABLE, row));
-        }
-        self.absent.extend(missing.into_iter().map(|key| (R::TABLE.name, key)));
-        Ok(())
-    }
-
     /// The records a query selects, in their state within the batch; those the batch created or
     /// changed so that they now match come after the stored ones.
     pub fn records<R: Record>(&mut self, query: &Query) -> StoreResult<Vec<R>> {
@@ -517,18 +502,28 @@ impl<'a> Batch<'a> {
         self.conn.txn_parties(entry.seq)
     }
 
-    /// Loads at once what the batch's claims will ask: each packet, who among the claimers already
-    /// claimed it, and who belongs to its group.
-    pub fn prefetch_claims(&mut self, claims: &[(PacketId, UserId)]) -> StoreResult<()> {
-        let mut by_packet: HashMap<&PacketId, Vec<UserId>> = HashMap::new();
+    /// Loads at once what the batch's operations will ask, in one round trip on a server database:
+    /// for each packet claimed, the packet, who among its claimers already claimed it and who belongs
+    /// to its group; and the records of type `R` with these keys.
+    pub fn prefetch<R: Record>(&mut self, claims: &[(PacketId, UserId)], keys: Vec<Value>) -> StoreResult<()> {
+        let mut packets: Vec<(PacketId, Vec<UserId>)> = Vec::new();
         for (packet_id, user_id) in claims {
-            by_packet.entry(packet_id).or_default().push(user_id.clone());
-        }
-        for (packet_id, users) in by_packet {
             if self.packets.get(packet_id).is_some() {
                 continue;
             }
-            let Some(context) = self.conn.claim_context(packet_id, &users)? else { continue };
+            match packets.iter_mut().find(|(known, _)| known == packet_id) {
+                Some((_, users)) => users.push(user_id.clone()),
+                None => packets.push((packet_id.clone(), vec![user_id.clone()])),
+            }
+        }
+        let keys: Vec<Value> = keys.into_iter().filter(|key| self.rows.get(&(R::TABLE.name, key.clone())).is_none()).collect();
+        let queries = if keys.is_empty() { Vec::new() } else { vec![Query::by_keys(R::TABLE, keys.clone())] };
+        if packets.is_empty() && queries.is_empty() {
+            return Ok(());
+        }
+        let prefetched = self.conn.prefetch(&packets, &queries)?;
+        for ((packet_id, users), context) in packets.into_iter().zip(prefetched.contexts) {
+            let Some(context) = context else { continue };
             let group_id = context.packet.audience.group_id().cloned();
             self.remember_packet(context.packet);
             let claimed: HashSet<UserId> = context.claimed.into_iter().collect();
@@ -545,6 +540,14 @@ impl<'a> Batch<'a> {
                     self.membership.entry((group_id.clone(), user)).or_insert(is_member);
                 }
             }
+        }
+        if let Some(rows) = prefetched.rows.into_iter().next() {
+            let mut missing: HashSet<Value> = keys.into_iter().collect();
+            for row in rows {
+                missing.remove(&row[0]);
+                self.rows.remember((R::TABLE.name, row[0].clone()), (R::TABLE, row));
+            }
+            self.absent.extend(missing.into_iter().map(|key| (R::TABLE.name, key)));
         }
         Ok(())
     }

@@ -127,8 +127,7 @@ fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn h
         policy::parse_policy(text).map_err(|error| ServiceError::Validation(format!("the risk policy is refused: {error}")))?;
         if conn.setting(batch::POLICY_SETTING)?.as_deref() != Some(text.as_bytes()) {
             conn.begin()?;
-            conn.apply(&hongbao_store::Changes { settings: vec![(batch::POLICY_SETTING.to_owned(), text.as_bytes().to_vec())], ..Default::default() })?;
-            conn.commit()?;
+            conn.commit(&hongbao_store::Changes { settings: vec![(batch::POLICY_SETTING.to_owned(), text.as_bytes().to_vec())], ..Default::default() })?;
         }
     }
     let admin_token = config.admin_token.as_deref();
@@ -143,8 +142,7 @@ fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn h
     let hash = ops::token_hash(&token);
     conn.begin()?;
     let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
-    conn.apply(&changes)?;
-    conn.commit()?;
+    conn.commit(&changes)?;
     Ok((conn, hash, Some(token)))
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hongbao_core::{PacketId, Timestamp, UserId};
-use hongbao_store::WriteConn;
+use hongbao_store::{StoreError, WriteConn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
@@ -146,7 +146,7 @@ impl Writer {
             })
             .collect();
         let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
-        let prefetched = batch.prefetch_claims(&claims).and_then(|()| batch.prefetch_records::<Sightings>(observed));
+        let prefetched = batch.prefetch::<Sightings>(&claims, observed);
         let mut abandoned = prefetched.err().map(|error| error_chain(&error));
         let mut effects = Effects::default();
         let mut answers = Vec::with_capacity(size);
@@ -175,16 +175,17 @@ impl Writer {
         }
         let (changes, conn) = batch.into_changes();
         const NOTHING_APPLIED: &str = "the database failed; nothing in this request was applied";
-        // A commit that fails may still have happened (the connection can drop after the database
-        // committed, and on PostgreSQL the wait for the disk comes after the commit): the caller can
-        // only learn the outcome by repeating the request with its key.
+        // A commit may fail after it happened (the connection can drop after the database committed,
+        // and on PostgreSQL the wait for the disk comes after the commit): the caller can only learn
+        // the outcome by repeating the request with its key.
         const OUTCOME_UNKNOWN: &str =
             "the database failed while committing; the request may have been applied: repeat it with the same Idempotency-Key to learn its outcome";
         let failure = match abandoned {
             Some(reason) => Some((reason, NOTHING_APPLIED)),
-            None => match conn.apply(&changes) {
+            None => match conn.commit(&changes) {
+                Ok(()) => None,
+                Err(error @ StoreError::CommitUnknown { .. }) => Some((error_chain(&error), OUTCOME_UNKNOWN)),
                 Err(error) => Some((error_chain(&error), NOTHING_APPLIED)),
-                Ok(()) => conn.commit().err().map(|error| (error_chain(&error), OUTCOME_UNKNOWN)),
             },
         };
         if let Some((reason, answer)) = failure {

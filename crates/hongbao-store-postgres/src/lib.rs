@@ -18,11 +18,14 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, ClaimContext, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
-    corrupt, records,
+    Changes, Claim, ClaimContext, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError,
+    StoreResult, User, WriteConn, corrupt, records,
 };
-use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, SimpleQueryMessage, Statement};
+
+mod conn;
+use conn::{Pg, Step};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
@@ -44,7 +47,7 @@ const FLUSH_SQL: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -57,7 +60,7 @@ trait Context<T> {
     fn ctx(self, context: &'static str) -> StoreResult<T>;
 }
 
-impl<T> Context<T> for Result<T, postgres::Error> {
+impl<T> Context<T> for Result<T, tokio_postgres::Error> {
     fn ctx(self, context: &'static str) -> StoreResult<T> {
         self.map_err(|source| StoreError::Database { context, source: Box::new(source) })
     }
@@ -65,12 +68,12 @@ impl<T> Context<T> for Result<T, postgres::Error> {
 
 impl PostgresStore {
     pub fn from_url(url: &str) -> StoreResult<PostgresStore> {
-        let config: postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
         Ok(PostgresStore { config })
     }
 
     fn connect(&self) -> StoreResult<PostgresConn> {
-        let client = self.config.connect(NoTls).ctx("connecting to PostgreSQL")?;
+        let client = Pg::connect(&self.config).map_err(|source| StoreError::Database { context: "connecting to PostgreSQL", source })?;
         Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None })
     }
 }
@@ -93,10 +96,16 @@ impl Store for PostgresStore {
                 if applied {
                     continue;
                 }
-                let mut transaction = client.transaction().ctx("beginning a migration")?;
-                transaction.batch_execute(sql).ctx("applying a migration")?;
-                transaction.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).ctx("recording a migration")?;
-                transaction.commit().ctx("committing a migration")?;
+                client.batch_execute("BEGIN").ctx("beginning a migration")?;
+                let applied = client
+                    .batch_execute(sql)
+                    .ctx("applying a migration")
+                    .and_then(|()| client.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).ctx("recording a migration"));
+                if let Err(error) = applied {
+                    let _ = client.batch_execute("ROLLBACK");
+                    return Err(error);
+                }
+                client.batch_execute("COMMIT").ctx("committing a migration")?;
             }
             Ok(())
         })();
@@ -130,7 +139,7 @@ impl Store for PostgresStore {
 
 /// One PostgreSQL connection with its prepared statements.
 pub struct PostgresConn {
-    client: Client,
+    client: Pg,
     statements: HashMap<String, Statement>,
     /// The heads read with the lock at the start of the batch, until the batch asks for them.
     heads_at_begin: Option<Heads>,
@@ -148,7 +157,7 @@ fn hash(bytes: &[u8]) -> StoreResult<JournalHash> {
     JournalHash::from_slice(bytes).ok_or_else(|| corrupt("a journal hash is not 32 bytes"))
 }
 
-fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult<T> {
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult<T> {
     row.try_get(index).map_err(|source| StoreError::Database { context: "reading a column", source: Box::new(source) })
 }
 
@@ -482,20 +491,9 @@ impl ReadConn for PostgresConn {
     }
 
     fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>> {
-        let (sql, params) = records::sql::select(query, placeholder);
-        let params: Vec<Box<dyn ToSql + Sync>> = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
-        let statement = self.statement(&sql)?;
-        let rows = self.client.query(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("reading records")?;
-        rows.iter()
-            .map(|row| {
-                (0..query.table.columns.len())
-                    .map(|index| match query.table.column_type(index) {
-                        records::ColumnType::Int => Ok(get::<Option<i64>>(row, index)?.map_or(records::Value::Null, records::Value::Int)),
-                        records::ColumnType::Text => Ok(get::<Option<String>>(row, index)?.map_or(records::Value::Null, records::Value::Text)),
-                    })
-                    .collect()
-            })
-            .collect()
+        let step = self.select_step(query)?;
+        let rows = self.client.query(&step.statement, &step.params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("reading records")?;
+        records_from(query, &rows)
     }
 
     fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
@@ -516,11 +514,11 @@ const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(m
      FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
 
 /// The heads from the answer to [`HEADS_SQL`] (among others'), in the simple protocol's text form.
-fn heads_from(messages: &[postgres::SimpleQueryMessage]) -> StoreResult<Heads> {
+fn heads_from(messages: &[SimpleQueryMessage]) -> StoreResult<Heads> {
     let row = messages
         .iter()
         .filter_map(|message| match message {
-            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            SimpleQueryMessage::Row(row) => Some(row),
             _ => None,
         })
         .find(|row| row.columns().len() == 3)
@@ -565,20 +563,46 @@ impl WriteConn for PostgresConn {
         Ok(())
     }
 
-    /// Commits in two steps. The batch's own commit does not wait for the disk, so it releases the
-    /// writer lock as soon as PostgreSQL has applied it, and the next batch, of this process or
-    /// another, can start while this one's log is still being written. Then a small commit that does
-    /// wait for the disk makes this batch durable, with everything before it; only after that does the
+    /// Writes and commits a batch with one round trip for most batches: the rows of the ledger and
+    /// the records go out in a pipeline with the `COMMIT` and the wait for the disk behind them.
+    ///
+    /// The batch's own commit does not wait for the disk (the writer's connection has
+    /// `synchronous_commit` off), so it releases the writer lock as soon as PostgreSQL has applied it,
+    /// and the next batch, of this process or another, can start while this one's log is still being
+    /// written. The small commit after it does wait for the disk ([`FLUSH_SQL`]); PostgreSQL's log is
+    /// flushed in order, so when that is done this batch is durable too, and only then does the
     /// writer answer. Held under the lock, the flush took most of a batch's turn; outside it, the
     /// flushes of several processes overlap and PostgreSQL writes them together.
     ///
     /// In that window a read through another connection (a `GET`) can see a batch that a crash of the
     /// database server would still lose. No write is answered on such data: whatever a batch read was
     /// committed before the batch's own flush, which covers it.
-    fn commit(&mut self) -> StoreResult<()> {
+    fn commit(&mut self, changes: &Changes) -> StoreResult<()> {
         self.heads_at_begin = None;
-        self.client.batch_execute("COMMIT").ctx("committing")?;
-        self.client.batch_execute(FLUSH_SQL).ctx("waiting for the batch's commit to reach the disk")
+        self.apply_one_by_one(changes)?;
+        let mut steps = Vec::new();
+        if let Some(step) = self.ledger_step(changes)? {
+            steps.push(step);
+        }
+        self.record_steps(changes, &mut steps)?;
+        let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
+        let unknown = |context: &'static str, source: tokio_postgres::Error| StoreError::CommitUnknown {
+            source: Box::new(StoreError::Database { context, source: Box::new(source) }),
+        };
+        for result in results.by_ref().take(steps.len()) {
+            match result {
+                Ok(_) => {}
+                // The database refused a write: the transaction is aborted, and the `COMMIT` behind
+                // it rolled it back.
+                Err(error) if error.as_db_error().is_some() => return Err(StoreError::Database { context: "writing the batch", source: Box::new(error) }),
+                // The connection failed: what reached the database is not known.
+                Err(error) => return Err(unknown("writing the batch", error)),
+            }
+        }
+        let (committed, flushed) = (results.next().expect("an answer to COMMIT"), results.next().expect("an answer to the flush"));
+        committed.map_err(|error| unknown("committing", error))?;
+        flushed.map_err(|error| unknown("waiting for the batch's commit to reach the disk", error))?;
+        Ok(())
     }
 
     fn rollback(&mut self) -> StoreResult<()> {
@@ -601,22 +625,31 @@ impl WriteConn for PostgresConn {
             .collect()
     }
 
-    /// One statement: the packet's row, with arrays of the users who claimed it and of those in its
-    /// group. Each user is one index lookup whatever the table's statistics say (with `user_id =
-    /// ANY($2)`, a plan made while the packet had few claims scans all of them, and a hot packet's
-    /// claims grow by thousands a second).
+    /// One statement (see `claim_context_step`).
     fn claim_context(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Option<ClaimContext>> {
-        const SQL: &str = "SELECT id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
-             status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id, \
-             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
-                   LATERAL (SELECT 1 FROM packet_claims c WHERE c.packet_id = p.id AND c.user_id = u.user_id LIMIT 1) AS hit), \
-             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
-                   LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = u.user_id LIMIT 1) AS hit) \
-             FROM packets p WHERE id = $1";
-        let users = strings(users);
-        let Some(row) = self.query_opt(SQL, &[&packet_id.as_str(), &users], "reading a packet with its claimers and members")? else { return Ok(None) };
-        let ids = |index: usize| -> StoreResult<Vec<UserId>> { get::<Vec<String>>(&row, index)?.iter().map(|id| user_id(id)).collect() };
-        Ok(Some(ClaimContext { packet: packet_from_row(&row)?, claimed: ids(18)?, members: ids(19)? }))
+        let step = self.claim_context_step(packet_id, users)?;
+        let row = self.client.query_opt(&step.statement, &step.params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx(CLAIM_CONTEXT_READ)?;
+        row.as_ref().map(claim_context_from).transpose()
+    }
+
+    /// The claim contexts and the records in one round trip.
+    fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[records::Query]) -> StoreResult<Prefetched> {
+        let mut steps = Vec::with_capacity(packets.len() + queries.len());
+        for (packet_id, users) in packets {
+            steps.push(self.claim_context_step(packet_id, users)?);
+        }
+        for query in queries {
+            steps.push(self.select_step(query)?);
+        }
+        let mut results = self.client.pipeline_queries(&steps).into_iter();
+        let mut prefetched = Prefetched::default();
+        for result in results.by_ref().take(packets.len()) {
+            prefetched.contexts.push(result.ctx(CLAIM_CONTEXT_READ)?.first().map(claim_context_from).transpose()?);
+        }
+        for (query, result) in queries.iter().zip(results) {
+            prefetched.rows.push(records_from(query, &result.ctx("reading records")?)?);
+        }
+        Ok(prefetched)
     }
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -635,8 +668,54 @@ impl WriteConn for PostgresConn {
             created_at: Timestamp::from_millis(get(&row, 3)?),
         }))
     }
+}
 
-    fn apply(&mut self, changes: &Changes) -> StoreResult<()> {
+const CLAIM_CONTEXT_READ: &str = "reading a packet with its claimers and members";
+
+/// The rows of a records query, as values of the table's column types.
+fn records_from(query: &records::Query, rows: &[Row]) -> StoreResult<Vec<records::Row>> {
+    rows.iter()
+        .map(|row| {
+            (0..query.table.columns.len())
+                .map(|index| match query.table.column_type(index) {
+                    records::ColumnType::Int => Ok(get::<Option<i64>>(row, index)?.map_or(records::Value::Null, records::Value::Int)),
+                    records::ColumnType::Text => Ok(get::<Option<String>>(row, index)?.map_or(records::Value::Null, records::Value::Text)),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn claim_context_from(row: &Row) -> StoreResult<ClaimContext> {
+    let ids = |index: usize| -> StoreResult<Vec<UserId>> { get::<Vec<String>>(row, index)?.iter().map(|id| user_id(id)).collect() };
+    Ok(ClaimContext { packet: packet_from_row(row)?, claimed: ids(18)?, members: ids(19)? })
+}
+
+impl PostgresConn {
+    fn select_step(&mut self, query: &records::Query) -> StoreResult<Step> {
+        let (sql, params) = records::sql::select(query, placeholder);
+        let params = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
+        Ok(Step { statement: self.statement(&sql)?, params })
+    }
+
+    /// The packet's row, with arrays of the users who claimed it and of those in its group. Each user
+    /// is one index lookup whatever the table's statistics say (with `user_id = ANY($2)`, a plan
+    /// made while the packet had few claims scans all of them, and a hot packet's claims grow by
+    /// thousands a second).
+    fn claim_context_step(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Step> {
+        const SQL: &str = "SELECT id, kind, sender_id, group_id, recipient_id, greeting, total_amount, shares, claimed_count, claimed_amount, \
+             status, created_at, expires_at, finished_at, refunded_amount, send_txn_no, refund_txn_no, luckiest_user_id, \
+             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
+                   LATERAL (SELECT 1 FROM packet_claims c WHERE c.packet_id = p.id AND c.user_id = u.user_id LIMIT 1) AS hit), \
+             ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
+                   LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = u.user_id LIMIT 1) AS hit) \
+             FROM packets p WHERE id = $1";
+        Ok(Step { statement: self.statement(SQL)?, params: vec![Box::new(packet_id.to_string()), Box::new(strings(users))] })
+    }
+
+    /// Writes the changes that are rare in a batch, a statement each: everything but the ledger's
+    /// rows and the records, which [`WriteConn::commit`] sends in a pipeline.
+    fn apply_one_by_one(&mut self, changes: &Changes) -> StoreResult<()> {
         for (key, value) in &changes.settings {
             self.execute(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -700,9 +779,6 @@ impl WriteConn for PostgresConn {
             )?;
         }
 
-        // Claims, packet counters, journal entries with their postings and parties, and balances: the
-        // rows every claim, refund and transfer step writes, in one statement and one round trip.
-        self.write_ledger(changes)?;
         for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
             let txn_nos: Vec<&str> = transfer.txn_nos.iter().map(TxnNo::as_str).collect();
             self.execute(
@@ -761,8 +837,11 @@ impl WriteConn for PostgresConn {
                 "recording an idempotent response",
             )?;
         }
-        // One statement per table (a few hundred rows at most each), not one per row: each is a round
-        // trip under the writer lock.
+        Ok(())
+    }
+
+    /// One statement per table of records (a few hundred rows at most each), not one per row.
+    fn record_steps(&mut self, changes: &Changes, steps: &mut Vec<Step>) -> StoreResult<()> {
         let mut tables: Vec<(&'static records::Table, Vec<&records::Row>)> = Vec::new();
         for (table, row) in &changes.rows {
             match tables.iter_mut().find(|(known, _)| std::ptr::eq(*known, *table)) {
@@ -773,10 +852,8 @@ impl WriteConn for PostgresConn {
         for (table, rows) in tables {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let sql = records::sql::upsert_many(table, chunk.len(), placeholder);
-                let params: Vec<Box<dyn ToSql + Sync>> =
-                    chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
-                let statement = self.statement(&sql)?;
-                self.client.execute(&statement, &params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("writing records")?;
+                let params = chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
+                steps.push(Step { statement: self.statement(&sql)?, params });
             }
         }
         Ok(())
@@ -809,7 +886,9 @@ impl Bulk {
 }
 
 impl PostgresConn {
-    fn write_ledger(&mut self, changes: &Changes) -> StoreResult<()> {
+    /// Claims, packet counters, journal entries with their postings and parties, events and balances:
+    /// the rows every claim, refund and transfer step writes, in one statement.
+    fn ledger_step(&mut self, changes: &Changes) -> StoreResult<Option<Step>> {
         let mut bulk = Bulk::default();
         if !changes.claims.is_empty() {
             let packets = bulk.param(changes.claims.iter().map(|(packet_id, _, _)| packet_id.to_string()).collect::<Vec<_>>(), "text[]");
@@ -920,13 +999,10 @@ impl PostgresConn {
             ));
         }
         if bulk.parts.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let sql = bulk.sql();
-        let statement = self.statement(&sql)?;
-        let params: Vec<&(dyn ToSql + Sync)> = bulk.params.iter().map(|param| param.as_ref()).collect();
-        self.client.execute(&statement, &params).ctx("writing the batch's ledger rows")?;
-        Ok(())
+        let statement = self.statement(&bulk.sql())?;
+        Ok(Some(Step { statement, params: bulk.params }))
     }
 
     /// Inserts new packets, in their state at the end of the batch, with one statement.

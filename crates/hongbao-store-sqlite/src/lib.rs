@@ -881,8 +881,9 @@ impl WriteConn for SqliteConn {
         self.conn.execute_batch("BEGIN IMMEDIATE").ctx("beginning a transaction")
     }
 
-    fn commit(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("COMMIT").ctx("committing")
+    fn commit(&mut self, changes: &Changes) -> StoreResult<()> {
+        self.apply(changes)?;
+        self.conn.execute_batch("COMMIT").ctx("committing").map_err(|error| StoreError::CommitUnknown { source: Box::new(error) })
     }
 
     fn rollback(&mut self) -> StoreResult<()> {
@@ -940,7 +941,10 @@ impl WriteConn for SqliteConn {
         })
         .transpose()
     }
+}
 
+impl SqliteConn {
+    /// Writes a batch's changes inside its transaction.
     fn apply(&mut self, changes: &Changes) -> StoreResult<()> {
         for (key, value) in &changes.settings {
             self.put_setting(key, value)?;

@@ -28,6 +28,13 @@ pub enum StoreError {
     /// A stored value does not parse: the database holds something the service never writes.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The commit was asked for but its outcome is not known: the connection failed on the way, or
+    /// the commit happened and the wait for the disk failed.
+    #[error("the outcome of a commit is unknown")]
+    CommitUnknown {
+        #[source]
+        source: Box<StoreError>,
+    },
     /// The database URL names no backend this build has.
     #[error("unsupported database url {0:?}")]
     UnsupportedUrl(String),
@@ -229,7 +236,9 @@ pub struct ClaimContext {
 /// locks are never taken in conflicting orders.
 pub trait WriteConn: ReadConn {
     fn begin(&mut self) -> StoreResult<()>;
-    fn commit(&mut self) -> StoreResult<()>;
+    /// Writes the batch's changes and commits them: when this returns `Ok`, they are durable. Any
+    /// error but [`StoreError::CommitUnknown`] means that nothing was committed.
+    fn commit(&mut self, changes: &Changes) -> StoreResult<()>;
     fn rollback(&mut self) -> StoreResult<()>;
     /// The last journal entry's sequence number and hash (0 and the genesis hash when empty), and the
     /// last event's sequence number (0 when none): what a batch chains and numbers after, in one read.
@@ -254,7 +263,20 @@ pub trait WriteConn: ReadConn {
         }
         Ok(Some(ClaimContext { packet, claimed, members }))
     }
+    /// What a batch reads before its operations run: for each packet with the users who claim it,
+    /// its [`ClaimContext`]; and the rows of each query. The default reads one after another; a
+    /// server database sends them all before waiting for the first answer.
+    fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[records::Query]) -> StoreResult<Prefetched> {
+        let contexts = packets.iter().map(|(packet_id, users)| self.claim_context(packet_id, users)).collect::<StoreResult<_>>()?;
+        let rows = queries.iter().map(|query| self.select(query)).collect::<StoreResult<_>>()?;
+        Ok(Prefetched { contexts, rows })
+    }
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
-    /// Writes a batch's changes.
-    fn apply(&mut self, changes: &Changes) -> StoreResult<()>;
+}
+
+/// The answers of [`WriteConn::prefetch`], in the order asked.
+#[derive(Clone, Debug, Default)]
+pub struct Prefetched {
+    pub contexts: Vec<Option<ClaimContext>>,
+    pub rows: Vec<Vec<records::Row>>,
 }
