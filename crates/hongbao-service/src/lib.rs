@@ -109,6 +109,8 @@ struct Inner {
     metrics: Arc<ServiceMetrics>,
     admin_token_hash: [u8; 32],
     users_by_token: Mutex<HashMap<[u8; 32], User>>,
+    /// The lookups of tokens the cache does not have, to the task that answers them together.
+    token_lookups: std::sync::OnceLock<mpsc::UnboundedSender<TokenLookup>>,
     evidence: EvidenceStore,
     /// The (user, device, address) triples this process has already noted.
     seen_clients: Mutex<std::collections::HashSet<Client>>,
@@ -157,6 +159,39 @@ impl Drop for Inner {
     }
 }
 
+/// A token hash to look up, with where its user goes.
+type TokenLookup = ([u8; 32], oneshot::Sender<ServiceResult<Option<User>>>);
+
+/// The most token lookups answered by one read.
+const MAX_TOKEN_LOOKUPS: usize = 256;
+
+/// Answers token lookups, all those waiting with one read, until the service is gone. It holds the
+/// service weakly, so that it does not keep it alive.
+async fn look_up_tokens(inner: std::sync::Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<TokenLookup>) {
+    while let Some(first) = receiver.recv().await {
+        let mut lookups = vec![first];
+        while lookups.len() < MAX_TOKEN_LOOKUPS {
+            match receiver.try_recv() {
+                Ok(lookup) => lookups.push(lookup),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let service = Service { inner };
+        let hashes: Vec<[u8; 32]> = lookups.iter().map(|(hash, _)| *hash).collect();
+        let found = service.read(move |conn| Ok(conn.users_by_token_hashes(&hashes)?)).await;
+        drop(service);
+        for (hash, reply) in lookups {
+            let answer = match &found {
+                Ok(users) => Ok(users.iter().find(|(known, _)| *known == hash).map(|(_, user)| user.clone())),
+                Err(ServiceError::Unavailable) => Err(ServiceError::Unavailable),
+                Err(error) => Err(ServiceError::Internal(format!("looking up a token failed: {error}"))),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+}
+
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service").field("backend", &self.inner.store.backend_name()).finish_non_exhaustive()
@@ -197,6 +232,7 @@ impl Service {
             metrics,
             admin_token_hash,
             users_by_token: Mutex::new(HashMap::new()),
+            token_lookups: std::sync::OnceLock::new(),
             evidence,
             seen_clients: Mutex::new(std::collections::HashSet::new()),
             events_committed,
@@ -262,6 +298,20 @@ impl Service {
         Ok(reply)
     }
 
+    /// The user of a token the cache does not have. Lookups that wait together are answered with one
+    /// read: a crowd of callers new to this process (a packet dropped into a large group) costs a read
+    /// per batch of them, not one each.
+    async fn look_up_token(&self, hash: [u8; 32]) -> ServiceResult<Option<User>> {
+        let lookups = self.inner.token_lookups.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(look_up_tokens(Arc::downgrade(&self.inner), receiver));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        lookups.send((hash, reply)).map_err(|_| ServiceError::Unavailable)?;
+        answer.await.map_err(|_| ServiceError::Unavailable)?
+    }
+
     fn cache_token(&self, hash: [u8; 32], user: User) {
         let mut cache = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned");
         if cache.len() >= MAX_CACHED_TOKENS {
@@ -309,8 +359,7 @@ impl Service {
         if let Some(user) = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned").get(&hash) {
             return Ok(Some(Principal::User(user.clone())));
         }
-        let user = self.read(move |conn| Ok(conn.user_by_token_hash(&hash)?)).await?;
-        if let Some(user) = user {
+        if let Some(user) = self.look_up_token(hash).await? {
             self.cache_token(hash, user.clone());
             return Ok(Some(Principal::User(user)));
         }

@@ -287,6 +287,23 @@ impl ReadConn for PostgresConn {
             .transpose()
     }
 
+    /// One index probe per hash, whatever the statistics of a fast-growing `users` table say.
+    fn users_by_token_hashes(&mut self, token_hashes: &[[u8; 32]]) -> StoreResult<Vec<([u8; 32], User)>> {
+        let hashes: Vec<&[u8]> = token_hashes.iter().map(|hash| &hash[..]).collect();
+        self.query(
+            "SELECT u.id, u.name, u.created_at, t.hash FROM UNNEST($1::bytea[]) AS t(hash), \
+             LATERAL (SELECT id, name, created_at FROM users WHERE token_hash = t.hash LIMIT 1) AS u",
+            &[&hashes],
+            "authenticating",
+        )?
+        .iter()
+        .map(|row| {
+            let hash: Vec<u8> = get(row, 3)?;
+            Ok((hash.try_into().map_err(|_| corrupt("a token hash is not 32 bytes"))?, Self::user_from_row(row)?))
+        })
+        .collect()
+    }
+
     fn balance(&mut self, account: &Account) -> StoreResult<i64> {
         let row = self.query_opt("SELECT balance FROM balances WHERE account = $1", &[&account.to_string()], "reading a balance")?;
         Ok(row.map(|row| get(&row, 0)).transpose()?.unwrap_or(0))
@@ -693,6 +710,23 @@ fn claim_context_from(row: &Row) -> StoreResult<ClaimContext> {
 
 impl PostgresConn {
     fn select_step(&mut self, query: &records::Query) -> StoreResult<Step> {
+        // A batch asks for the records of a different number of keys each time; each length is a
+        // statement of its own to prepare, a round trip under the writer lock. Padding the list to a
+        // power of two (repeating its last key, which selects nothing more) leaves a few lengths.
+        let mut padded;
+        let query = match &query.any_of {
+            Some((_, values)) if !values.is_empty() && !values.len().is_power_of_two() => {
+                padded = query.clone();
+                let (_, values) = padded.any_of.as_mut().expect("the list just seen");
+                let length = values.len();
+                values.resize(length.next_power_of_two(), values[length - 1].clone());
+                if padded.limit as usize == length {
+                    padded.limit = u32::try_from(values.len()).unwrap_or(u32::MAX);
+                }
+                &padded
+            }
+            _ => query,
+        };
         let (sql, params) = records::sql::select(query, placeholder);
         let params = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
         Ok(Step { statement: self.statement(&sql)?, params })
@@ -850,7 +884,13 @@ impl PostgresConn {
             }
         }
         for (table, rows) in tables {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            // Chunks of a power of two rows, so that a few statements are prepared, not one for
+            // every number of rows a batch has; they all go in the same pipeline.
+            let mut rest = &rows[..];
+            while !rest.is_empty() {
+                let length = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+                let (chunk, after) = rest.split_at(length);
+                rest = after;
                 let sql = records::sql::upsert_many(table, chunk.len(), placeholder);
                 let params = chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
                 steps.push(Step { statement: self.statement(&sql)?, params });

@@ -128,6 +128,17 @@ pub trait ReadConn: Send {
     fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     fn user(&mut self, id: &UserId) -> StoreResult<Option<User>>;
     fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>>;
+    /// The users of several token hashes, each with its hash; unknown hashes are left out. The default
+    /// asks one at a time; a server database answers in one round trip.
+    fn users_by_token_hashes(&mut self, token_hashes: &[[u8; 32]]) -> StoreResult<Vec<([u8; 32], User)>> {
+        let mut users = Vec::new();
+        for hash in token_hashes {
+            if let Some(user) = self.user_by_token_hash(hash)? {
+                users.push((*hash, user));
+            }
+        }
+        Ok(users)
+    }
     /// The balance of an account; zero for one that never had a posting.
     fn balance(&mut self, account: &Account) -> StoreResult<i64>;
     /// Every account with its stored balance.

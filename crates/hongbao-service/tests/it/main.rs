@@ -1,3 +1,4 @@
 //! Tests of the service layer against a real SQLite database, without HTTP.
 
 mod properties;
+mod tokens;
