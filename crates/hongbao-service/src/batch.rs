@@ -508,7 +508,7 @@ impl<'a> Batch<'a> {
     pub fn prefetch<R: Record>(&mut self, claims: &[(PacketId, UserId)], keys: Vec<Value>) -> StoreResult<()> {
         let mut packets: Vec<(PacketId, Vec<UserId>)> = Vec::new();
         for (packet_id, user_id) in claims {
-            if self.packets.get(packet_id).is_some() {
+            if self.packets.contains_key(packet_id) {
                 continue;
             }
             match packets.iter_mut().find(|(known, _)| known == packet_id) {

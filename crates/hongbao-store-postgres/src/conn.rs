@@ -15,6 +15,9 @@ use tokio_postgres::{Client, Config, Error, NoTls, Row, SimpleQueryMessage, Stat
 
 pub(crate) type Param = Box<dyn ToSql + Sync>;
 
+/// One request of a pipeline, waiting for its answer.
+type Request<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
+
 /// A statement to run in a pipeline: prepared, with its parameters.
 pub(crate) struct Step {
     pub statement: Statement,
@@ -76,7 +79,7 @@ impl Pg {
     pub fn pipeline(&mut self, steps: &[Step], then: &[&str]) -> Vec<Result<u64, Error>> {
         let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps.iter().map(|step| step.params.iter().map(|param| param.as_ref()).collect()).collect();
         let client = &self.client;
-        let mut requests: Vec<Pin<Box<dyn Future<Output = Result<u64, Error>> + '_>>> = Vec::new();
+        let mut requests: Vec<Request<'_, u64>> = Vec::new();
         for (step, params) in steps.iter().zip(&params) {
             requests.push(Box::pin(client.execute(&step.statement, params)));
         }
@@ -92,8 +95,8 @@ impl Pg {
     pub fn pipeline_queries(&mut self, steps: &[Step]) -> Vec<Result<Vec<Row>, Error>> {
         let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps.iter().map(|step| step.params.iter().map(|param| param.as_ref()).collect()).collect();
         let client = &self.client;
-        let requests: Vec<Pin<Box<dyn Future<Output = Result<Vec<Row>, Error>> + '_>>> =
-            steps.iter().zip(&params).map(|(step, params)| Box::pin(client.query(&step.statement, params)) as Pin<Box<_>>).collect();
+        let requests: Vec<Request<'_, Vec<Row>>> =
+            steps.iter().zip(&params).map(|(step, params)| Box::pin(client.query(&step.statement, params)) as Request<'_, _>).collect();
         self.runtime.block_on(in_order(requests))
     }
 }
