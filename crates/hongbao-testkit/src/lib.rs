@@ -104,6 +104,15 @@ impl TestDatabase {
         });
     }
 
+    /// Runs a query that returns one `bigint` on the test's schema, behind the server's back.
+    pub fn postgres_query_i64(&self, sql: &str) -> i64 {
+        let url = self.url.clone();
+        off_runtime(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test schema");
+            client.query_one(sql, &[]).expect("run a query on the test schema").get(0)
+        })
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         if self.is_postgres() {
             Arc::new(hongbao_store_postgres::PostgresStore::from_url(&self.url).expect("a PostgreSQL url"))

@@ -1,4 +1,5 @@
 //! Tests of the service layer against a real SQLite database, without HTTP.
 
+mod durability;
 mod properties;
 mod tokens;

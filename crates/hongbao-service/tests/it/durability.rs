@@ -1,0 +1,41 @@
+//! On PostgreSQL a batch commits without waiting for the disk, so that the writer lock is free at once,
+//! and is answered only after a small commit of the writer's own that does wait (`commit_flushes`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hongbao_core::{Amount, Timestamp};
+use hongbao_service::{Config, ManualClock, Op, Outcome, Service};
+use hongbao_testkit::{TestDatabase, skip_without_postgres};
+
+const FLUSHES: &str = "SELECT coalesce(sum(flushes), 0)::bigint FROM commit_flushes";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_committed_batch_on_postgres_is_followed_by_its_flush() {
+    let Some(server_url) = skip_without_postgres("every_committed_batch_on_postgres_is_followed_by_its_flush") else { return };
+    let database = TestDatabase::postgres(&server_url);
+    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
+    let service = Service::start(database.store(), config, clock).expect("start").service;
+    let batches_before = service.metrics().batches.load(Ordering::Relaxed);
+    let flushes_before = database.postgres_query_i64(FLUSHES);
+
+    let mut answers = Vec::new();
+    for index in 0..40 {
+        let service = service.clone();
+        answers.push(tokio::spawn(async move {
+            let Outcome::UserCreated { user, .. } = service.execute(Op::CreateUser { name: format!("user{index}") }).await.expect("create") else {
+                panic!("not a user")
+            };
+            service.execute(Op::TopUp { user_id: user.id, amount: Amount::new(100).expect("an amount"), reference: format!("top-up-{index}") }).await.expect("top up");
+        }));
+    }
+    for answer in answers {
+        answer.await.expect("the request task");
+    }
+
+    let batches = service.metrics().batches.load(Ordering::Relaxed) - batches_before;
+    let flushes = database.postgres_query_i64(FLUSHES) - flushes_before;
+    assert!(batches > 0);
+    assert_eq!(flushes, i64::try_from(batches).expect("a count"), "each answered batch waited for one flush of its own");
+}
