@@ -27,7 +27,10 @@ async fn every_committed_batch_on_postgres_is_followed_by_its_flush() {
             let Outcome::UserCreated { user, .. } = service.execute(Op::CreateUser { name: format!("user{index}") }).await.expect("create") else {
                 panic!("not a user")
             };
-            service.execute(Op::TopUp { user_id: user.id, amount: Amount::new(100).expect("an amount"), reference: format!("top-up-{index}") }).await.expect("top up");
+            service
+                .execute(Op::TopUp { user_id: user.id, amount: Amount::new(100).expect("an amount"), reference: format!("top-up-{index}") })
+                .await
+                .expect("top up");
         }));
     }
     for answer in answers {
