@@ -255,10 +255,6 @@ pub async fn list_events(State(state): State<AppState>, caller: Caller, list: Li
     Ok(Json(EventList { data: events.iter().map(EventBody::from).collect(), next_cursor }))
 }
 
-/// How long a stream waits for this process's writer before it looks again anyway, for the events
-/// other processes write.
-const STREAM_POLL: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// The caller's events as they happen (server-sent events). Each event's `id` is its sequence
 /// number: reconnecting with `Last-Event-ID` resumes right after it, losing nothing; without it the
 /// stream starts with the events that come next.
@@ -276,35 +272,42 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     };
     let service = state.service.clone();
     let closing = service.closing();
+    // This process's commits of the user's events wake the stream at once; other processes' are found
+    // by looking again now and then.
+    let waker = service.event_waker(&user_id);
+    let poll = std::time::Duration::from_millis(service.config().event_poll_millis);
     let start = (service, user_id, after, std::collections::VecDeque::new(), closing);
-    let stream = futures_util::stream::unfold(start, |(service, user_id, mut after, mut pending, mut closing)| async move {
-        loop {
-            if *closing.borrow() {
-                return None;
-            }
-            if let Some(event) = pending.pop_front() {
-                let event: hongbao_core::events::Event = event;
-                after = event.seq;
-                let body = serde_json::to_string(&EventBody::from(&event)).expect("an event always serializes");
-                let item = SseEvent::default().id(event.seq.to_string()).event(event.kind.as_str()).data(body);
-                return Some((Ok::<_, std::convert::Infallible>(item), (service, user_id, after, pending, closing)));
-            }
-            // Registered before looking, so a commit between the look and the wait still wakes it.
-            let committed = service.events_committed().notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
-            match service.events_after(&user_id, after, 100).await {
-                Ok(events) if !events.is_empty() => pending.extend(events),
-                Ok(_) => {
-                    tokio::select! {
-                        _ = committed => {}
-                        _ = closing.changed() => {}
-                        _ = tokio::time::sleep(STREAM_POLL) => {}
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(error = %error, "an event stream could not read; ending it so the client reconnects");
+    let stream = futures_util::stream::unfold(start, move |(service, user_id, mut after, mut pending, mut closing)| {
+        let waker = waker.clone();
+        async move {
+            loop {
+                if *closing.borrow() {
                     return None;
+                }
+                if let Some(event) = pending.pop_front() {
+                    let event: hongbao_core::events::Event = event;
+                    after = event.seq;
+                    let body = serde_json::to_string(&EventBody::from(&event)).expect("an event always serializes");
+                    let item = SseEvent::default().id(event.seq.to_string()).event(event.kind.as_str()).data(body);
+                    return Some((Ok::<_, std::convert::Infallible>(item), (service, user_id, after, pending, closing)));
+                }
+                // Registered before looking, so a commit between the look and the wait still wakes it.
+                let committed = waker.notified();
+                tokio::pin!(committed);
+                committed.as_mut().enable();
+                match service.events_after(&user_id, after, 100).await {
+                    Ok(events) if !events.is_empty() => pending.extend(events),
+                    Ok(_) => {
+                        tokio::select! {
+                            _ = committed => {}
+                            _ = closing.changed() => {}
+                            _ = tokio::time::sleep(poll) => {}
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "an event stream could not read; ending it so the client reconnects");
+                        return None;
+                    }
                 }
             }
         }

@@ -37,6 +37,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// How often the expiry scheduler looks for due packets, in milliseconds.
     pub scheduler_interval_millis: u64,
+    /// How often a live event stream looks for events that other processes wrote, in milliseconds.
+    /// This process's own commits wake the streams of their users at once.
+    pub event_poll_millis: u64,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             idempotency_ttl_seconds: 86_400,
             admin_token: None,
             scheduler_interval_millis: 200,
+            event_poll_millis: 1_000,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod evidence;
+pub mod live;
 pub mod merchant;
 pub mod metrics;
 pub mod ops;
@@ -114,7 +115,7 @@ struct Inner {
     evidence: EvidenceStore,
     /// The (user, device, address) triples this process has already noted.
     seen_clients: Mutex<std::collections::HashSet<Client>>,
-    events_committed: Arc<tokio::sync::Notify>,
+    event_wakers: Arc<live::EventWakers>,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -216,8 +217,8 @@ impl Service {
             .map_err(|error| ServiceError::Internal(format!("could not open the evidence store at {}: {error}", config.evidence_dir.display())))?;
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
-        let events_committed = Arc::new(tokio::sync::Notify::new());
-        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone(), events_committed.clone());
+        let event_wakers = Arc::new(live::EventWakers::default());
+        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone(), event_wakers.clone());
         std::thread::Builder::new()
             .name("hongbao-writer".into())
             .spawn(move || writer.run(receiver))
@@ -235,7 +236,7 @@ impl Service {
             token_lookups: std::sync::OnceLock::new(),
             evidence,
             seen_clients: Mutex::new(std::collections::HashSet::new()),
-            events_committed,
+            event_wakers,
             closing: tokio::sync::watch::channel(false).0,
         };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
@@ -253,10 +254,10 @@ impl Service {
         &self.inner.metrics
     }
 
-    /// Woken after each commit of this process that wrote events. Other processes' events are found
-    /// by looking again now and then.
-    pub fn events_committed(&self) -> &tokio::sync::Notify {
-        &self.inner.events_committed
+    /// Woken after each commit of this process that wrote events for the user. Other processes' events
+    /// are found by looking again now and then (`Config::event_poll_millis`).
+    pub fn event_waker(&self, user_id: &UserId) -> Arc<tokio::sync::Notify> {
+        self.inner.event_wakers.of(user_id)
     }
 
     /// Tells long-lived streams to end: the server is shutting down.

@@ -72,8 +72,8 @@ pub(crate) struct Writer {
     pub rng: StdRng,
     pub share_cache: ShareCache,
     pub policy_cache: PolicyCache,
-    /// Woken after each commit that wrote events, for the live event streams.
-    pub events_committed: Arc<tokio::sync::Notify>,
+    /// The live event streams, woken after each commit that wrote events for their users.
+    pub event_wakers: Arc<crate::live::EventWakers>,
 }
 
 impl Writer {
@@ -82,7 +82,7 @@ impl Writer {
         clock: Arc<dyn Clock>,
         config: Config,
         metrics: Arc<ServiceMetrics>,
-        events_committed: Arc<tokio::sync::Notify>,
+        event_wakers: Arc<crate::live::EventWakers>,
     ) -> Writer {
         Writer {
             conn,
@@ -92,7 +92,7 @@ impl Writer {
             rng: StdRng::from_entropy(),
             share_cache: ShareCache::default(),
             policy_cache: PolicyCache::default(),
-            events_committed,
+            event_wakers,
         }
     }
 
@@ -194,9 +194,7 @@ impl Writer {
             fail_all(answers.into_iter().map(|(reply, _)| reply), answer);
             return;
         }
-        if !changes.events.is_empty() {
-            self.events_committed.notify_waiters();
-        }
+        self.event_wakers.wake(changes.events.iter().map(|event| &event.user_id));
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         self.metrics.batched_operations.fetch_add(size as u64, Ordering::Relaxed);
         self.metrics.packets_sent.fetch_add(effects.packets_sent, Ordering::Relaxed);

@@ -145,3 +145,21 @@ async fn a_stream_refuses_a_bad_last_event_id_and_needs_a_user() {
     let answer = server.call(reqwest::Method::GET, "/v1/events/stream", None, None, &[]).await;
     answer.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+/// With the look for other processes' events an hour apart, a stream can only learn of its user's new
+/// events from this process's commit waking it: each user's stream is woken by the user's own events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_wakes_the_streams_of_the_users_it_wrote_events_for() {
+    let config = hongbao_service::Config { event_poll_millis: 3_600_000, ..crate::harness::without_velocity_rule() };
+    let server = TestServer::start_with(config).await;
+    let alice = server.funded_user("alice", 10_00).await;
+    let bob = server.funded_user("bob", 10_00).await;
+    let mut alices_stream = EventStream::open(&server, &alice, None).await;
+    let mut bobs_stream = EventStream::open(&server, &bob, None).await;
+
+    server.post("/v1/withdrawals", &alice.token, json!({ "amount": 1_00 })).await.expect(StatusCode::CREATED);
+    assert_eq!(types(&alices_stream.take(1).await), ["wallet.withdrawn"]);
+    server.post("/v1/transfers", &bob.token, json!({ "recipient_id": alice.id, "amount": 2_00, "arrival": "instant" })).await.expect(StatusCode::CREATED);
+    assert_eq!(types(&bobs_stream.take(1).await), ["transfer.created"]);
+    assert_eq!(types(&alices_stream.take(1).await), ["transfer.created"]);
+}
