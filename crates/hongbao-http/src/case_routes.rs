@@ -272,10 +272,10 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     };
     let service = state.service.clone();
     let closing = service.closing();
-    // This process's commits of the user's events wake the stream at once; other processes' are found
-    // by looking again now and then.
+    // Commits of the user's events wake the stream at once: this process's, and on PostgreSQL other
+    // processes' too; it also looks again now and then.
     let waker = service.event_waker(&user_id);
-    let poll = std::time::Duration::from_millis(service.config().event_poll_millis);
+    let poll = service.event_poll();
     let start = (service, user_id, after, std::collections::VecDeque::new(), closing);
     let stream = futures_util::stream::unfold(start, move |(service, user_id, mut after, mut pending, mut closing)| {
         let waker = waker.clone();

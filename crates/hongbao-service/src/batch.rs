@@ -503,18 +503,20 @@ impl<'a> Batch<'a> {
     }
 
     /// Loads at once what the batch's operations will ask, in one round trip on a server database:
-    /// for each packet claimed, the packet, who among its claimers already claimed it and who belongs
-    /// to its group; and the records of type `R` with these keys.
-    pub fn prefetch<R: Record>(&mut self, claims: &[(PacketId, UserId)], keys: Vec<Value>) -> StoreResult<()> {
+    /// each packet named, with who among its claimers (when it is claimed) already claimed it and who
+    /// belongs to its group; and the records of type `R` with these keys.
+    pub fn prefetch<R: Record>(&mut self, named: &[(PacketId, Option<UserId>)], keys: Vec<Value>) -> StoreResult<()> {
         let mut packets: Vec<(PacketId, Vec<UserId>)> = Vec::new();
-        for (packet_id, user_id) in claims {
+        let mut positions: HashMap<&PacketId, usize> = HashMap::new();
+        for (packet_id, user_id) in named {
             if self.packets.contains_key(packet_id) {
                 continue;
             }
-            match packets.iter_mut().find(|(known, _)| known == packet_id) {
-                Some((_, users)) => users.push(user_id.clone()),
-                None => packets.push((packet_id.clone(), vec![user_id.clone()])),
-            }
+            let position = *positions.entry(packet_id).or_insert_with(|| {
+                packets.push((packet_id.clone(), Vec::new()));
+                packets.len() - 1
+            });
+            packets[position].1.extend(user_id.iter().cloned());
         }
         let keys: Vec<Value> = keys.into_iter().filter(|key| self.rows.get(&(R::TABLE.name, key.clone())).is_none()).collect();
         let queries = if keys.is_empty() { Vec::new() } else { vec![Query::by_keys(R::TABLE, keys.clone())] };

@@ -116,6 +116,8 @@ struct Inner {
     /// The (user, device, address) triples this process has already noted.
     seen_clients: Mutex<std::collections::HashSet<Client>>,
     event_wakers: Arc<live::EventWakers>,
+    /// Whether the store wakes the streams for other processes' events.
+    events_watched: bool,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -218,6 +220,15 @@ impl Service {
         let metrics = Arc::new(ServiceMetrics::default());
         let (queue, receiver) = mpsc::channel(16_384);
         let event_wakers = Arc::new(live::EventWakers::default());
+        // Other processes' events wake this process's streams too, where the store can tell of them.
+        let watched = Arc::downgrade(&event_wakers);
+        let events_watched = store.watch_events(Box::new(move |users| match watched.upgrade() {
+            Some(wakers) => {
+                wakers.wake(users);
+                true
+            }
+            None => false,
+        }))?;
         let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone(), event_wakers.clone());
         std::thread::Builder::new()
             .name("hongbao-writer".into())
@@ -237,6 +248,7 @@ impl Service {
             evidence,
             seen_clients: Mutex::new(std::collections::HashSet::new()),
             event_wakers,
+            events_watched,
             closing: tokio::sync::watch::channel(false).0,
         };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
@@ -258,6 +270,12 @@ impl Service {
     /// are found by looking again now and then (`Config::event_poll_millis`).
     pub fn event_waker(&self, user_id: &UserId) -> Arc<tokio::sync::Notify> {
         self.inner.event_wakers.of(user_id)
+    }
+
+    /// How often a live stream looks for events anyway (see `Config::event_poll_millis`).
+    pub fn event_poll(&self) -> Duration {
+        let factor = if self.inner.events_watched { config::WATCHED_POLL_FACTOR } else { 1 };
+        Duration::from_millis(self.inner.config.event_poll_millis.saturating_mul(factor))
     }
 
     /// Tells long-lived streams to end: the server is shutting down.

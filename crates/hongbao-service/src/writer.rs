@@ -129,10 +129,12 @@ impl Writer {
             }
         }
         let size = jobs.len();
-        let claims: Vec<(PacketId, UserId)> = jobs
+        // The packets the batch's claims and expiries will read, with the claimers.
+        let packets: Vec<(PacketId, Option<UserId>)> = jobs
             .iter()
             .filter_map(|job| match job.op.inner() {
-                Op::Claim { packet_id, user_id } => Some((packet_id.clone(), user_id.clone())),
+                Op::Claim { packet_id, user_id } => Some((packet_id.clone(), Some(user_id.clone()))),
+                Op::Expire { packet_id } => Some((packet_id.clone(), None)),
                 _ => None,
             })
             .collect();
@@ -146,7 +148,7 @@ impl Writer {
             })
             .collect();
         let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
-        let prefetched = batch.prefetch::<Sightings>(&claims, observed);
+        let prefetched = batch.prefetch::<Sightings>(&packets, observed);
         let mut abandoned = prefetched.err().map(|error| error_chain(&error));
         let mut effects = Effects::default();
         let mut answers = Vec::with_capacity(size);

@@ -10,6 +10,7 @@
 //! answered (see [`WriteConn::commit`] here): the flush is outside the lock.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
 use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
@@ -18,13 +19,14 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, ClaimContext, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError,
+    Changes, Claim, ClaimContext, EventWake, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError,
     StoreResult, User, WriteConn, corrupt, records,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
 mod conn;
+mod listen;
 use conn::{Pg, Step};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -48,6 +50,8 @@ const FLUSH_SQL: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
     config: tokio_postgres::Config,
+    /// Names this process in its notifications, so that it does not wake its own streams twice.
+    origin: String,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -69,12 +73,13 @@ impl<T> Context<T> for Result<T, tokio_postgres::Error> {
 impl PostgresStore {
     pub fn from_url(url: &str) -> StoreResult<PostgresStore> {
         let config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
-        Ok(PostgresStore { config })
+        let origin = format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now())));
+        Ok(PostgresStore { config, origin })
     }
 
     fn connect(&self) -> StoreResult<PostgresConn> {
         let client = Pg::connect(&self.config).map_err(|source| StoreError::Database { context: "connecting to PostgreSQL", source })?;
-        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None })
+        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None, origin: self.origin.clone() })
     }
 }
 
@@ -135,6 +140,12 @@ impl Store for PostgresStore {
     fn backend_name(&self) -> &'static str {
         "postgres"
     }
+
+    fn watch_events(&self, wake: EventWake) -> StoreResult<bool> {
+        listen::spawn(self.config.clone(), self.origin.clone(), wake)
+            .map_err(|error| StoreError::Database { context: "starting the events listener", source: Box::new(error) })?;
+        Ok(true)
+    }
 }
 
 /// One PostgreSQL connection with its prepared statements.
@@ -143,6 +154,8 @@ pub struct PostgresConn {
     statements: HashMap<String, Statement>,
     /// The heads read with the lock at the start of the batch, until the batch asks for them.
     heads_at_begin: Option<Heads>,
+    /// The store's name for this process in the notifications of its batches.
+    origin: String,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -602,6 +615,14 @@ impl WriteConn for PostgresConn {
             steps.push(step);
         }
         self.record_steps(changes, &mut steps)?;
+        // Other processes' streams of these users learn of the events when the batch commits.
+        let mut users: Vec<&UserId> = changes.events.iter().map(|event| &event.user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        for payload in listen::payloads(&self.origin, users) {
+            let statement = self.statement("SELECT pg_notify($1, $2)")?;
+            steps.push(Step { statement, params: vec![Box::new(listen::CHANNEL), Box::new(payload)] });
+        }
         let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
         let unknown = |context: &'static str, source: tokio_postgres::Error| StoreError::CommitUnknown {
             source: Box::new(StoreError::Database { context, source: Box::new(source) }),

@@ -42,6 +42,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Told the users of events that other processes committed; returns whether it still wants to be.
+pub type EventWake = Box<dyn Fn(&[UserId]) -> bool + Send>;
+
 /// A storage backend. It hands out connections; the service decides what runs on them.
 pub trait Store: Send + Sync + 'static {
     /// Creates the schema or brings it up to date. Safe to call at every start.
@@ -52,6 +55,14 @@ pub trait Store: Send + Sync + 'static {
     fn open_reader(&self) -> StoreResult<Box<dyn ReadConn>>;
     /// A short name for logs: `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
+    /// For a store that several processes share: starts calling `wake` with the users of the events
+    /// that other processes commit, as they commit them, until it returns false (it is also called
+    /// with no users now and then, to ask). Returns whether it started; an embedded store, which one
+    /// process has to itself, has nothing to watch.
+    fn watch_events(&self, wake: EventWake) -> StoreResult<bool> {
+        let _ = wake;
+        Ok(false)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -42,3 +42,44 @@ async fn every_committed_batch_on_postgres_is_followed_by_its_flush() {
     assert!(batches > 0);
     assert_eq!(flushes, i64::try_from(batches).expect("a count"), "each answered batch waited for one flush of its own");
 }
+
+/// Two services on one PostgreSQL database stand for two processes: a commit of one wakes the other's
+/// streams of the users it wrote events for, through LISTEN/NOTIFY, without waiting for their poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_in_one_process_wakes_another_processs_streams_of_its_users() {
+    let Some(server_url) = skip_without_postgres("a_commit_in_one_process_wakes_another_processs_streams_of_its_users") else { return };
+    let database = TestDatabase::postgres(&server_url);
+    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
+    let writing = Service::start(database.store(), config.clone(), clock.clone()).expect("start").service;
+    let watching = Service::start(database.store(), config, clock).expect("start").service;
+    let Outcome::UserCreated { user, .. } = writing.execute(Op::CreateUser { name: "alice".into() }).await.expect("create") else { panic!("not a user") };
+    let Outcome::UserCreated { user: other, .. } = writing.execute(Op::CreateUser { name: "bob".into() }).await.expect("create") else { panic!("not a user") };
+
+    let (waker, others) = (watching.event_waker(&user.id), watching.event_waker(&other.id));
+    let woken = waker.notified();
+    let others_woken = others.notified();
+    tokio::pin!(woken, others_woken);
+    woken.as_mut().enable();
+    others_woken.as_mut().enable();
+    // The listener of the watching service may still be connecting: top up until it hears one.
+    let mut amount = 100;
+    let heard = loop {
+        writing
+            .execute(Op::TopUp { user_id: user.id.clone(), amount: Amount::new(amount).expect("an amount"), reference: format!("top-up-{amount}") })
+            .await
+            .expect("top up");
+        tokio::select! {
+            () = &mut woken => break true,
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+        }
+        amount += 1;
+        if amount > 100 + 150 {
+            break false;
+        }
+    };
+    assert!(heard, "the other process's commit woke alice's stream within 30 s");
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::future::Future::poll(others_woken.as_mut(), &mut context).is_pending(), "bob's stream was not woken: none of the events were his");
+    assert_eq!(watching.event_poll(), std::time::Duration::from_millis(1_000 * hongbao_service::config::WATCHED_POLL_FACTOR));
+}
