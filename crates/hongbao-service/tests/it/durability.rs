@@ -10,13 +10,18 @@ use hongbao_testkit::{TestDatabase, skip_without_postgres};
 
 const FLUSHES: &str = "SELECT coalesce(sum(flushes), 0)::bigint FROM commit_flushes";
 
+/// A service on the test's database: a process of its own, as far as the database can tell.
+fn process(database: &TestDatabase) -> Service {
+    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
+    Service::start(database.store(), config, clock).expect("start").service
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_committed_batch_on_postgres_is_followed_by_its_flush() {
     let Some(server_url) = skip_without_postgres("every_committed_batch_on_postgres_is_followed_by_its_flush") else { return };
     let database = TestDatabase::postgres(&server_url);
-    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
-    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
-    let service = Service::start(database.store(), config, clock).expect("start").service;
+    let service = process(&database);
     let batches_before = service.metrics().batches.load(Ordering::Relaxed);
     let flushes_before = database.postgres_query_i64(FLUSHES);
 
@@ -49,10 +54,7 @@ async fn every_committed_batch_on_postgres_is_followed_by_its_flush() {
 async fn a_commit_in_one_process_wakes_another_processs_streams_of_its_users() {
     let Some(server_url) = skip_without_postgres("a_commit_in_one_process_wakes_another_processs_streams_of_its_users") else { return };
     let database = TestDatabase::postgres(&server_url);
-    let config = Config { admin_token: Some("admin".into()), evidence_dir: database.evidence_dir(), ..Config::default() };
-    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
-    let writing = Service::start(database.store(), config.clone(), clock.clone()).expect("start").service;
-    let watching = Service::start(database.store(), config, clock).expect("start").service;
+    let (writing, watching) = (process(&database), process(&database));
     let Outcome::UserCreated { user, .. } = writing.execute(Op::CreateUser { name: "alice".into() }).await.expect("create") else { panic!("not a user") };
     let Outcome::UserCreated { user: other, .. } = writing.execute(Op::CreateUser { name: "bob".into() }).await.expect("create") else { panic!("not a user") };
 
