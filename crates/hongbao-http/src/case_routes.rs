@@ -273,9 +273,9 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     let service = state.service.clone();
     let closing = service.closing();
     // Commits of the user's events wake the stream at once: this process's, and on PostgreSQL other
-    // processes' too; it also looks again now and then.
+    // processes' too; it also looks again now and then, more often while PostgreSQL's notifications
+    // are not heard.
     let waker = service.event_waker(&user_id);
-    let poll = service.event_poll();
     let start = (service, user_id, after, std::collections::VecDeque::new(), closing);
     let stream = futures_util::stream::unfold(start, move |(service, user_id, mut after, mut pending, mut closing)| {
         let waker = waker.clone();
@@ -301,7 +301,7 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
                         tokio::select! {
                             _ = committed => {}
                             _ = closing.changed() => {}
-                            _ = tokio::time::sleep(poll) => {}
+                            _ = tokio::time::sleep(service.event_poll()) => {}
                         }
                     }
                     Err(error) => {

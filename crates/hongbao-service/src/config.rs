@@ -40,7 +40,7 @@ pub struct Config {
     /// How often a live event stream looks for events that other processes wrote, in milliseconds.
     /// This process's own commits wake the streams of their users at once. On PostgreSQL the other
     /// processes' commits do too (LISTEN/NOTIFY), so there the look is only a safety net and comes
-    /// `WATCHED_POLL_FACTOR` times less often.
+    /// `WATCHED_POLL_FACTOR` times less often, while the notifications are heard.
     pub event_poll_millis: u64,
 }
 

@@ -116,8 +116,9 @@ struct Inner {
     /// The (user, device, address) triples this process has already noted.
     seen_clients: Mutex<std::collections::HashSet<Client>>,
     event_wakers: Arc<live::EventWakers>,
-    /// Whether the store wakes the streams for other processes' events.
-    events_watched: bool,
+    /// True while the store wakes the streams for other processes' events; none for a store that
+    /// cannot.
+    events_watched: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -274,7 +275,8 @@ impl Service {
 
     /// How often a live stream looks for events anyway (see `Config::event_poll_millis`).
     pub fn event_poll(&self) -> Duration {
-        let factor = if self.inner.events_watched { config::WATCHED_POLL_FACTOR } else { 1 };
+        let watched = self.inner.events_watched.as_ref().is_some_and(|listening| listening.load(std::sync::atomic::Ordering::Relaxed));
+        let factor = if watched { config::WATCHED_POLL_FACTOR } else { 1 };
         Duration::from_millis(self.inner.config.event_poll_millis.saturating_mul(factor))
     }
 

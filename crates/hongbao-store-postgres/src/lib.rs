@@ -141,10 +141,11 @@ impl Store for PostgresStore {
         "postgres"
     }
 
-    fn watch_events(&self, wake: EventWake) -> StoreResult<bool> {
-        listen::spawn(self.config.clone(), self.origin.clone(), wake)
+    fn watch_events(&self, wake: EventWake) -> StoreResult<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> {
+        let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        listen::spawn(self.config.clone(), self.origin.clone(), wake, listening.clone())
             .map_err(|error| StoreError::Database { context: "starting the events listener", source: Box::new(error) })?;
-        Ok(true)
+        Ok(Some(listening))
     }
 }
 

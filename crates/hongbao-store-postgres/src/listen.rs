@@ -3,6 +3,8 @@
 //! notification arrives only if the batch commits. Each process listens on a connection of its own and
 //! wakes the live streams of those users at once, instead of every stream polling the database.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -50,7 +52,8 @@ fn users_of(payload: &str, origin: &str) -> Vec<UserId> {
 }
 
 /// Listens until `wake` returns false, on a thread of its own, connecting again after a failure.
-pub(crate) fn spawn(config: Config, origin: String, wake: EventWake) -> std::io::Result<()> {
+/// `listening` is true while a connection listens.
+pub(crate) fn spawn(config: Config, origin: String, wake: EventWake, listening: Arc<AtomicBool>) -> std::io::Result<()> {
     std::thread::Builder::new().name("hongbao-events-listener".into()).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
             Ok(runtime) => runtime,
@@ -61,7 +64,9 @@ pub(crate) fn spawn(config: Config, origin: String, wake: EventWake) -> std::io:
         };
         runtime.block_on(async {
             loop {
-                match listen(&config, &origin, wake.as_ref()).await {
+                let outcome = listen(&config, &origin, wake.as_ref(), &listening).await;
+                listening.store(false, Ordering::Relaxed);
+                match outcome {
                     Ok(Listening::NoLongerWanted) => return,
                     Ok(Listening::ConnectionEnded) => tracing::warn!("the events listener's connection ended; streams poll until it is back"),
                     Err(error) => tracing::warn!(%error, "the events listener failed; streams poll until it is back"),
@@ -82,7 +87,7 @@ enum Listening {
 }
 
 /// Listens on one connection, until `wake` says it is no longer wanted or the connection ends.
-async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool + Send)) -> Result<Listening, tokio_postgres::Error> {
+async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool + Send), listening: &AtomicBool) -> Result<Listening, tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
     // The connection's messages, with the notifications among them, come only from polling it.
@@ -97,6 +102,7 @@ async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool
         }
     });
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    listening.store(true, Ordering::Relaxed);
     let listening = loop {
         match tokio::time::timeout(CHECK_EVERY, notifications.recv()).await {
             Ok(Some(payload)) => {

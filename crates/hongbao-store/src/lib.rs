@@ -10,6 +10,8 @@
 pub mod records;
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
@@ -57,11 +59,12 @@ pub trait Store: Send + Sync + 'static {
     fn backend_name(&self) -> &'static str;
     /// For a store that several processes share: starts calling `wake` with the users of the events
     /// that other processes commit, as they commit them, until it returns false (it is also called
-    /// with no users now and then, to ask). Returns whether it started; an embedded store, which one
-    /// process has to itself, has nothing to watch.
-    fn watch_events(&self, wake: EventWake) -> StoreResult<bool> {
+    /// with no users now and then, to ask). Returns a flag that is true while the store is listening
+    /// (it is not while it reconnects), or none: an embedded store, which one process has to itself,
+    /// has nothing to watch.
+    fn watch_events(&self, wake: EventWake) -> StoreResult<Option<Arc<AtomicBool>>> {
         let _ = wake;
-        Ok(false)
+        Ok(None)
     }
 }
 
