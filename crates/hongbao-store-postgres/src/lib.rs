@@ -79,7 +79,7 @@ impl PostgresStore {
 
     fn connect(&self) -> StoreResult<PostgresConn> {
         let client = Pg::connect(&self.config).map_err(|source| StoreError::Database { context: "connecting to PostgreSQL", source })?;
-        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None, origin: self.origin.clone() })
+        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None, origin: self.origin.clone(), channel: String::new() })
     }
 }
 
@@ -130,6 +130,8 @@ impl Store for PostgresStore {
         conn.client
             .batch_execute("SET synchronous_commit = off; SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off")
             .ctx("configuring the writer's connection")?;
+        let schema: String = conn.client.query_one("SELECT current_schema()", &[]).ctx("reading the schema")?.get(0);
+        conn.channel = listen::channel(&schema);
         Ok(Box::new(conn))
     }
 
@@ -157,6 +159,8 @@ pub struct PostgresConn {
     heads_at_begin: Option<Heads>,
     /// The store's name for this process in the notifications of its batches.
     origin: String,
+    /// Where the writer's batches notify of their events (see `listen::channel`).
+    channel: String,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -622,7 +626,7 @@ impl WriteConn for PostgresConn {
         users.dedup();
         for payload in listen::payloads(&self.origin, users) {
             let statement = self.statement("SELECT pg_notify($1, $2)")?;
-            steps.push(Step { statement, params: vec![Box::new(listen::CHANNEL), Box::new(payload)] });
+            steps.push(Step { statement, params: vec![Box::new(self.channel.clone()), Box::new(payload)] });
         }
         let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
         let unknown = |context: &'static str, source: tokio_postgres::Error| StoreError::CommitUnknown {

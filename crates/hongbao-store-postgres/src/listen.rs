@@ -1,5 +1,5 @@
 //! Events committed by other processes, as PostgreSQL tells them: every batch that writes events
-//! sends `NOTIFY hongbao_events` with the users they are for, in its own transaction, so the
+//! notifies the channel `hongbao_events:<schema>` of the users they are for, in its own transaction, so the
 //! notification arrives only if the batch commits. Each process listens on a connection of its own and
 //! wakes the live streams of those users at once, instead of every stream polling the database.
 
@@ -12,8 +12,11 @@ use hongbao_core::UserId;
 use hongbao_store::EventWake;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
-/// The channel the batches notify on.
-pub(crate) const CHANNEL: &str = "hongbao_events";
+/// The channel the batches of a deployment notify on: one per schema, since PostgreSQL's channels
+/// are the database's, so that deployments in other schemas of the same database do not hear them.
+pub(crate) fn channel(schema: &str) -> String {
+    format!("hongbao_events:{schema}")
+}
 
 /// The most bytes of user ids in one notification (PostgreSQL takes payloads under 8,000 bytes).
 const PAYLOAD_BYTES: usize = 7_000;
@@ -101,7 +104,8 @@ async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool
             }
         }
     });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    let schema: String = client.query_one("SELECT current_schema()", &[]).await?.get(0);
+    client.batch_execute(&format!("LISTEN \"{}\"", channel(&schema).replace('"', "\"\""))).await?;
     listening.store(true, Ordering::Relaxed);
     let listening = loop {
         match tokio::time::timeout(CHECK_EVERY, notifications.recv()).await {
