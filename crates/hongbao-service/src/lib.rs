@@ -230,7 +230,7 @@ impl Service {
             }
             None => false,
         }))?;
-        let writer = Writer::new(conn, clock.clone(), config.clone(), metrics.clone(), event_wakers.clone());
+        let writer = Writer::new(conn, store.clone(), clock.clone(), config.clone(), metrics.clone(), event_wakers.clone());
         std::thread::Builder::new()
             .name("hongbao-writer".into())
             .spawn(move || writer.run(receiver))

@@ -66,6 +66,8 @@ pub struct Job {
 
 pub(crate) struct Writer {
     pub conn: Box<dyn WriteConn>,
+    /// Where a new connection comes from when the current one is lost.
+    pub store: Arc<dyn hongbao_store::Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub metrics: Arc<ServiceMetrics>,
@@ -79,6 +81,7 @@ pub(crate) struct Writer {
 impl Writer {
     pub fn new(
         conn: Box<dyn WriteConn>,
+        store: Arc<dyn hongbao_store::Store>,
         clock: Arc<dyn Clock>,
         config: Config,
         metrics: Arc<ServiceMetrics>,
@@ -86,6 +89,7 @@ impl Writer {
     ) -> Writer {
         Writer {
             conn,
+            store,
             clock,
             config,
             metrics,
@@ -116,9 +120,17 @@ impl Writer {
     /// arrived meanwhile for a batch of their own.
     fn process(&mut self, first: Job, queue: &mut mpsc::Receiver<Job>) {
         if let Err(error) = self.conn.begin() {
-            tracing::error!(error = %error_chain(&error), "could not begin a batch");
-            fail_all(std::iter::once(first.reply), "the database refused to begin a transaction");
-            return;
+            // The connection may be gone (the database restarted, or failed over to a standby):
+            // nothing of the batch has happened yet, so a new connection can simply begin it again.
+            tracing::warn!(error = %error_chain(&error), "could not begin a batch; connecting again");
+            match self.store.open_writer().and_then(|mut conn| conn.begin().map(|()| conn)) {
+                Ok(conn) => self.conn = conn,
+                Err(error) => {
+                    tracing::error!(error = %error_chain(&error), "could not begin a batch on a new connection either");
+                    fail_all(std::iter::once(first.reply), "the database refused to begin a transaction");
+                    return;
+                }
+            }
         }
         let mut jobs = Vec::with_capacity(64);
         jobs.push(first);

@@ -85,3 +85,20 @@ async fn a_commit_in_one_process_wakes_another_processs_streams_of_its_users() {
     assert!(std::future::Future::poll(others_woken.as_mut(), &mut context).is_pending(), "bob's stream was not woken: none of the events were his");
     assert_eq!(watching.event_poll(), std::time::Duration::from_millis(1_000 * hongbao_service::config::WATCHED_POLL_FACTOR));
 }
+
+/// The database can drop the writer's connection (a restart, a failover to a standby): the next batch
+/// connects again, instead of every write failing until the process is restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_connects_again_when_the_database_drops_its_connection() {
+    let Some(server_url) = skip_without_postgres("the_writer_connects_again_when_the_database_drops_its_connection") else { return };
+    let database = TestDatabase::postgres(&server_url);
+    let service = process(&database);
+    let Outcome::UserCreated { user, .. } = service.execute(Op::CreateUser { name: "alice".into() }).await.expect("create") else { panic!("not a user") };
+    // The writer's connection is the one that recorded its flushes.
+    let dropped = database.postgres_query_i64("SELECT count(*) FROM commit_flushes WHERE pg_terminate_backend(backend_pid)");
+    assert_eq!(dropped, 1, "the writer's connection was dropped");
+
+    let amount = Amount::new(500).expect("an amount");
+    service.execute(Op::TopUp { user_id: user.id.clone(), amount, reference: "after the drop".into() }).await.expect("a write after the drop");
+    assert_eq!(database.postgres_query_i64("SELECT count(*) FROM commit_flushes"), 2, "the writer flushes on a connection of its own again");
+}
