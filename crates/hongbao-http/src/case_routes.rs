@@ -443,6 +443,16 @@ fn disclosure_step(id: &str) -> Step<'_, DisclosureId, DisclosureBody> {
     Step { id, parse: DisclosureId::parse, what: "disclosure", body: disclosure_body }
 }
 
+/// The decision of the second legal officer on a reversal, as an operation.
+fn decide_reversal(decision: Decision) -> impl FnOnce(hongbao_service::Actor, ReversalId, String) -> CaseOp {
+    move |actor, reversal_id, reason| CaseOp::DecideReversal { actor, reversal_id, decision, reason }
+}
+
+/// The decision of the second legal officer on a disclosure, as an operation.
+fn decide_disclosure(decision: Decision) -> impl FnOnce(hongbao_service::Actor, DisclosureId, String) -> CaseOp {
+    move |actor, disclosure_id, reason| CaseOp::DecideDisclosure { actor, disclosure_id, decision, reason }
+}
+
 /// Take a case (support, reviewer): it moves to `under_review` with the caller as assignee.
 #[utoipa::path(post, path = "/v1/ops/cases/{id}/assign", tag = "ops", request_body = ReasonRequest,
     responses((status = 200, body = ComplaintBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -629,13 +639,7 @@ pub async fn approve_reversal(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    step(&state, &caller, key, &uri, &body, reversal_step(&id), |actor, reversal_id, reason| CaseOp::DecideReversal {
-        actor,
-        reversal_id,
-        decision: Decision::Approve,
-        reason,
-    })
-    .await
+    step(&state, &caller, key, &uri, &body, reversal_step(&id), decide_reversal(Decision::Approve)).await
 }
 
 /// Reject a reversal (legal; the one who asked may withdraw it).
@@ -649,13 +653,7 @@ pub async fn reject_reversal(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    step(&state, &caller, key, &uri, &body, reversal_step(&id), |actor, reversal_id, reason| CaseOp::DecideReversal {
-        actor,
-        reversal_id,
-        decision: Decision::Reject,
-        reason,
-    })
-    .await
+    step(&state, &caller, key, &uri, &body, reversal_step(&id), decide_reversal(Decision::Reject)).await
 }
 
 fn disclosure_body(outcome: &Outcome) -> Option<DisclosureBody> {
@@ -716,13 +714,7 @@ pub async fn approve_disclosure(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    step(&state, &caller, key, &uri, &body, disclosure_step(&id), |actor, disclosure_id, reason| CaseOp::DecideDisclosure {
-        actor,
-        disclosure_id,
-        decision: Decision::Approve,
-        reason,
-    })
-    .await
+    step(&state, &caller, key, &uri, &body, disclosure_step(&id), decide_disclosure(Decision::Approve)).await
 }
 
 /// Reject a disclosure (legal; the one who asked may withdraw it).
@@ -736,13 +728,7 @@ pub async fn reject_disclosure(
     Path(id): Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> ApiResult<Response> {
-    step(&state, &caller, key, &uri, &body, disclosure_step(&id), |actor, disclosure_id, reason| CaseOp::DecideDisclosure {
-        actor,
-        disclosure_id,
-        decision: Decision::Reject,
-        reason,
-    })
-    .await
+    step(&state, &caller, key, &uri, &body, disclosure_step(&id), decide_disclosure(Decision::Reject)).await
 }
 
 /// The audit log of operator actions, newest first (legal, auditor, admin).

@@ -23,9 +23,9 @@ pub struct Config {
     pub webhook_retry: RetryPolicy,
     /// How long a webhook endpoint has to answer, in milliseconds.
     pub webhook_timeout_millis: u64,
-    /// The load balancers and proxies in front of the server, in CIDR notation: from a request that
-    /// comes through one, the client's address is taken from `X-Forwarded-For`.
-    pub trusted_proxies: Vec<String>,
+    /// The load balancers and proxies in front of the server: from a request that comes through one,
+    /// the client's address is taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<crate::merchant::Cidr>,
     /// The directory of the content-addressed evidence store.
     pub evidence_dir: PathBuf,
     pub max_group_members: u32,

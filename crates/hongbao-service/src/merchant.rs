@@ -56,9 +56,8 @@ impl Cidr {
 /// The client's address: the connection's peer, or, when the peer is a trusted proxy, the address in
 /// `X-Forwarded-For` just before the trusted proxies (walking from the right, so that a client cannot
 /// put an address of its choosing in front).
-pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted_proxies: &[String]) -> IpAddr {
-    let trusted: Vec<Cidr> = trusted_proxies.iter().filter_map(|cidr| Cidr::parse(cidr)).collect();
-    let is_trusted = |address: IpAddr| trusted.iter().any(|cidr| cidr.contains(address));
+pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted_proxies: &[Cidr]) -> IpAddr {
+    let is_trusted = |address: IpAddr| trusted_proxies.iter().any(|cidr| cidr.contains(address));
     if !is_trusted(peer) {
         return peer;
     }
@@ -158,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_client_behind_trusted_proxies_is_found_in_x_forwarded_for() {
-        let proxies = vec!["10.0.0.0/8".to_owned()];
+        let proxies = vec![Cidr::parse("10.0.0.0/8").expect("a network")];
         assert_eq!(client_address(ip("10.0.0.5"), &["203.0.113.9"], &proxies), ip("203.0.113.9"));
         assert_eq!(client_address(ip("10.0.0.5"), &["198.51.100.1, 203.0.113.9, 10.0.0.7"], &proxies), ip("203.0.113.9"), "the last untrusted hop");
         assert_eq!(client_address(ip("192.0.2.1"), &["203.0.113.9"], &proxies), ip("192.0.2.1"), "an untrusted peer's header is ignored");

@@ -157,6 +157,15 @@ impl Op {
             op => op,
         }
     }
+
+    /// The user whose client this operation notes, looking through the same wrappers.
+    pub fn observed_user(&self) -> Option<&UserId> {
+        match self {
+            Op::Risk(RiskOp::ObserveClient { user_id, .. }) | Op::Observed { observation: RiskOp::ObserveClient { user_id, .. }, .. } => Some(user_id),
+            Op::ViaKey { op, .. } => op.observed_user(),
+            _ => None,
+        }
+    }
 }
 
 /// A packet with its claims, as the API shows it.

@@ -23,7 +23,6 @@ use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::ServiceMetrics;
 use crate::ops::{Effects, Op, OpContext, Outcome};
-use crate::risk::RiskOp;
 use hongbao_store::records::Sightings;
 
 /// A response as the HTTP layer sends it, kept for idempotent replays.
@@ -151,14 +150,7 @@ impl Writer {
             })
             .collect();
         // A crowd's first requests each note the client; their records come in one query too.
-        let observed: Vec<hongbao_store::records::Value> = jobs
-            .iter()
-            .filter_map(|job| match &job.op {
-                Op::Risk(RiskOp::ObserveClient { user_id, .. }) => Some(hongbao_store::records::text(user_id)),
-                Op::Observed { observation: RiskOp::ObserveClient { user_id, .. }, .. } => Some(hongbao_store::records::text(user_id)),
-                _ => None,
-            })
-            .collect();
+        let observed: Vec<hongbao_store::records::Value> = jobs.iter().filter_map(|job| job.op.observed_user()).map(hongbao_store::records::text).collect();
         let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
         let prefetched = batch.prefetch::<Sightings>(&packets, observed);
         let mut abandoned = prefetched.err().map(|error| error_chain(&error));

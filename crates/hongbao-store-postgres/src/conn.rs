@@ -24,6 +24,13 @@ pub(crate) struct Step {
     pub params: Vec<Param>,
 }
 
+impl Step {
+    /// The parameters as tokio-postgres takes them.
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|param| param.as_ref()).collect()
+    }
+}
+
 pub(crate) struct Pg {
     runtime: Runtime,
     client: Client,
@@ -74,29 +81,18 @@ impl Pg {
     }
 
     /// Sends every step, then each of `then` (simple statements, such as `COMMIT`), before waiting for
-    /// any answer; returns the steps' results and then those of `then`, in order. PostgreSQL runs
-    /// them in the order sent.
-    pub fn pipeline(&mut self, steps: &[Step], then: &[&str]) -> Vec<Result<u64, Error>> {
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps.iter().map(|step| step.params.iter().map(|param| param.as_ref()).collect()).collect();
+    /// any answer; returns the steps' rows and then an empty answer for each of `then`, in order.
+    /// PostgreSQL runs them in the order sent.
+    pub fn pipeline(&mut self, steps: &[Step], then: &[&str]) -> Vec<Result<Vec<Row>, Error>> {
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps.iter().map(Step::params).collect();
         let client = &self.client;
-        let mut requests: Vec<Request<'_, u64>> = Vec::new();
+        let mut requests: Vec<Request<'_, Vec<Row>>> = Vec::with_capacity(steps.len() + then.len());
         for (step, params) in steps.iter().zip(&params) {
-            requests.push(Box::pin(client.execute(&step.statement, params)));
+            requests.push(Box::pin(client.query(&step.statement, params)));
         }
         for sql in then {
-            requests.push(Box::pin(async move { client.batch_execute(sql).await.map(|()| 0) }));
+            requests.push(Box::pin(async move { client.batch_execute(sql).await.map(|()| Vec::new()) }));
         }
-        self.runtime.block_on(in_order(requests))
-    }
-}
-
-impl Pg {
-    /// Sends every query before waiting for any answer; returns their rows in order.
-    pub fn pipeline_queries(&mut self, steps: &[Step]) -> Vec<Result<Vec<Row>, Error>> {
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps.iter().map(|step| step.params.iter().map(|param| param.as_ref()).collect()).collect();
-        let client = &self.client;
-        let requests: Vec<Request<'_, Vec<Row>>> =
-            steps.iter().zip(&params).map(|(step, params)| Box::pin(client.query(&step.statement, params)) as Request<'_, _>).collect();
         self.runtime.block_on(in_order(requests))
     }
 }

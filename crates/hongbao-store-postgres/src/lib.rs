@@ -527,7 +527,7 @@ impl ReadConn for PostgresConn {
 
     fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>> {
         let step = self.select_step(query)?;
-        let rows = self.client.query(&step.statement, &step.params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx("reading records")?;
+        let rows = self.client.query(&step.statement, &step.params()).ctx("reading records")?;
         records_from(query, &rows)
     }
 
@@ -624,9 +624,12 @@ impl WriteConn for PostgresConn {
         let mut users: Vec<&UserId> = changes.events.iter().map(|event| &event.user_id).collect();
         users.sort_unstable();
         users.dedup();
-        for payload in listen::payloads(&self.origin, users) {
+        let payloads = listen::payloads(&self.origin, users);
+        if !payloads.is_empty() {
             let statement = self.statement("SELECT pg_notify($1, $2)")?;
-            steps.push(Step { statement, params: vec![Box::new(self.channel.clone()), Box::new(payload)] });
+            for payload in payloads {
+                steps.push(Step { statement: statement.clone(), params: vec![Box::new(self.channel.clone()), Box::new(payload)] });
+            }
         }
         let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
         let unknown = |context: &'static str, source: tokio_postgres::Error| StoreError::CommitUnknown {
@@ -668,13 +671,6 @@ impl WriteConn for PostgresConn {
             .collect()
     }
 
-    /// One statement (see `claim_context_step`).
-    fn claim_context(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Option<ClaimContext>> {
-        let step = self.claim_context_step(packet_id, users)?;
-        let row = self.client.query_opt(&step.statement, &step.params.iter().map(|param| param.as_ref()).collect::<Vec<_>>()).ctx(CLAIM_CONTEXT_READ)?;
-        row.as_ref().map(claim_context_from).transpose()
-    }
-
     /// The claim contexts and the records in one round trip.
     fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[records::Query]) -> StoreResult<Prefetched> {
         let mut steps = Vec::with_capacity(packets.len() + queries.len());
@@ -684,7 +680,7 @@ impl WriteConn for PostgresConn {
         for query in queries {
             steps.push(self.select_step(query)?);
         }
-        let mut results = self.client.pipeline_queries(&steps).into_iter();
+        let mut results = self.client.pipeline(&steps, &[]).into_iter();
         let mut prefetched = Prefetched::default();
         for result in results.by_ref().take(packets.len()) {
             prefetched.contexts.push(result.ctx(CLAIM_CONTEXT_READ)?.first().map(claim_context_from).transpose()?);

@@ -270,29 +270,29 @@ pub trait WriteConn: ReadConn {
     fn heads(&mut self) -> StoreResult<Heads>;
     /// All pre-drawn shares of a packet, in claim order.
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>>;
-    /// The packet with, among `users`, those who claimed it and those in its group. The default asks
-    /// one question at a time, which costs nothing on an embedded database; a server database answers
-    /// in one round trip.
-    fn claim_context(&mut self, packet_id: &PacketId, users: &[UserId]) -> StoreResult<Option<ClaimContext>> {
-        let Some(packet) = self.packet(packet_id)? else { return Ok(None) };
-        let (mut claimed, mut members) = (Vec::new(), Vec::new());
-        for user in users {
-            if self.has_claimed(packet_id, user)? {
-                claimed.push(user.clone());
-            }
-            if let Some(group_id) = packet.audience.group_id()
-                && self.is_member(group_id, user)?
-            {
-                members.push(user.clone());
-            }
-        }
-        Ok(Some(ClaimContext { packet, claimed, members }))
-    }
     /// What a batch reads before its operations run: for each packet with the users who claim it,
     /// its [`ClaimContext`]; and the rows of each query. The default reads one after another; a
     /// server database sends them all before waiting for the first answer.
     fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[records::Query]) -> StoreResult<Prefetched> {
-        let contexts = packets.iter().map(|(packet_id, users)| self.claim_context(packet_id, users)).collect::<StoreResult<_>>()?;
+        let mut contexts = Vec::with_capacity(packets.len());
+        for (packet_id, users) in packets {
+            let Some(packet) = self.packet(packet_id)? else {
+                contexts.push(None);
+                continue;
+            };
+            let (mut claimed, mut members) = (Vec::new(), Vec::new());
+            for user in users {
+                if self.has_claimed(packet_id, user)? {
+                    claimed.push(user.clone());
+                }
+                if let Some(group_id) = packet.audience.group_id()
+                    && self.is_member(group_id, user)?
+                {
+                    members.push(user.clone());
+                }
+            }
+            contexts.push(Some(ClaimContext { packet, claimed, members }));
+        }
         let rows = queries.iter().map(|query| self.select(query)).collect::<StoreResult<_>>()?;
         Ok(Prefetched { contexts, rows })
     }

@@ -76,37 +76,22 @@ impl Query {
     /// for the append-only logs keyed by their sequence number.
     pub fn newest_first(table: &'static Table, limit: u32) -> Query {
         let order: &'static [&'static str] = if table.columns[0].0 == "id" { &["created_at", "id"] } else { &["seq"] };
-        Query { table, equal: Vec::new(), at_most: None, at_least: None, any_of: None, order, descending: true, after: None, limit }
+        Query { order, descending: true, ..Query::all(table, limit) }
     }
 
     /// The rows with any of these keys, in one query.
     pub fn by_keys(table: &'static Table, keys: Vec<Value>) -> Query {
         let limit = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        Query {
-            table,
-            equal: Vec::new(),
-            at_most: None,
-            at_least: None,
-            any_of: Some((table.columns[0].0, keys)),
-            order: &[],
-            descending: false,
-            after: None,
-            limit,
-        }
+        Query { any_of: Some((table.columns[0].0, keys)), ..Query::all(table, limit) }
     }
 
     pub fn by_key(table: &'static Table, key: Value) -> Query {
-        Query {
-            table,
-            equal: vec![(table.columns[0].0, key)],
-            at_most: None,
-            at_least: None,
-            any_of: None,
-            order: &[],
-            descending: false,
-            after: None,
-            limit: 1,
-        }
+        Query { equal: vec![(table.columns[0].0, key)], ..Query::all(table, 1) }
+    }
+
+    /// Up to `limit` rows of the table, unfiltered and in no particular order.
+    fn all(table: &'static Table, limit: u32) -> Query {
+        Query { table, equal: Vec::new(), at_most: None, at_least: None, any_of: None, order: &[], descending: false, after: None, limit }
     }
 
     pub fn equal(mut self, column: &'static str, value: Value) -> Query {

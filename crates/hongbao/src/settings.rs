@@ -54,11 +54,15 @@ impl Settings {
             config.currency = currency;
         }
         if let Some(proxies) = var("HONGBAO_TRUSTED_PROXIES") {
-            let proxies: Vec<String> = proxies.split(',').map(|cidr| cidr.trim().to_owned()).filter(|cidr| !cidr.is_empty()).collect();
-            if let Some(bad) = proxies.iter().find(|cidr| hongbao_service::merchant::Cidr::parse(cidr).is_none()) {
-                bail!("HONGBAO_TRUSTED_PROXIES: {bad:?} is not a network in CIDR notation, such as 10.0.0.0/8");
-            }
-            config.trusted_proxies = proxies;
+            config.trusted_proxies = proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|cidr| !cidr.is_empty())
+                .map(|cidr| {
+                    hongbao_service::merchant::Cidr::parse(cidr)
+                        .with_context(|| format!("HONGBAO_TRUSTED_PROXIES: {cidr:?} is not a network in CIDR notation, such as 10.0.0.0/8"))
+                })
+                .collect::<Result<_>>()?;
         }
         if let Some(holidays) = var("HONGBAO_HOLIDAYS") {
             config.complaints.holidays = BusinessCalendar::parse_list(&holidays).context("HONGBAO_HOLIDAYS must list dates as YYYY-MM-DD, comma-separated")?;

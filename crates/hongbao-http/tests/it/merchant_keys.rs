@@ -108,7 +108,10 @@ async fn networks_are_matched_over_ipv6_as_well() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
-    let config = hongbao_service::Config { trusted_proxies: vec!["127.0.0.0/8".into()], ..hongbao_service::Config::default() };
+    let config = hongbao_service::Config {
+        trusted_proxies: vec![hongbao_service::merchant::Cidr::parse("127.0.0.0/8").expect("a network")],
+        ..hongbao_service::Config::default()
+    };
     let server = TestServer::start_with(config).await;
     let shop = server.funded_user("shop", 10_00).await;
     let (_, secret) = create_key(&server, &shop, &["wallet:read"], &["203.0.113.0/24"], (None, None)).await;
