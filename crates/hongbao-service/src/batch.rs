@@ -3,9 +3,13 @@
 //!
 //! Operations read through it and see their own and earlier operations' changes; they write only to
 //! it. The batch's transaction holds the database's write lock from the start, so anything read from
-//! the database can be cached for the rest of the batch. An operation must make every check that can
-//! refuse it before its first write; the writer treats a refusal after a write as a bug and abandons
-//! the batch rather than commit half an operation.
+//! the database can be cached for the rest of the batch.
+//!
+//! Each operation runs in a write scope of its own ([`Batch::open_scope`], TigerBeetle's
+//! `scope_open`/`scope_close`): every staged write is logged, and an operation that fails has its
+//! writes, journal entries and events undone by [`Batch::discard_scope`], so a refusal costs that
+//! operation alone and the rest of the batch commits. Reads stay cached across a discard: they
+//! describe the database, which nothing in the batch has changed yet.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -92,15 +96,36 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Records<K, T> {
         }
     }
 
-    fn insert(&mut self, key: K, value: T) {
+    /// Stages a new record; returns what undoes it.
+    fn insert(&mut self, key: K, value: T) -> SlotUndo<K, T> {
         self.order.push(key.clone());
-        self.slots.insert(key, Slot { value, is_new: true, changed: true });
+        let previous = self.slots.insert(key.clone(), Slot { value, is_new: true, changed: true });
+        SlotUndo { key, previous, ordered: true }
     }
 
-    fn update(&mut self, key: &K, value: T) {
+    /// Stages the new state of a record read or written before; returns what undoes it.
+    fn update(&mut self, key: &K, value: T) -> SlotUndo<K, T> {
         let slot = self.slots.get_mut(key).expect("a record is read before it is updated");
-        slot.value = value;
+        let previous = Slot { value: std::mem::replace(&mut slot.value, value), is_new: slot.is_new, changed: slot.changed };
         slot.changed = true;
+        SlotUndo { key: key.clone(), previous: Some(previous), ordered: false }
+    }
+
+    /// Puts back what a staged write replaced.
+    fn undo(&mut self, undo: SlotUndo<K, T>) {
+        if undo.ordered
+            && let Some(position) = self.order.iter().rposition(|key| key == &undo.key)
+        {
+            self.order.remove(position);
+        }
+        match undo.previous {
+            Some(previous) => {
+                self.slots.insert(undo.key, previous);
+            }
+            None => {
+                self.slots.remove(&undo.key);
+            }
+        }
     }
 
     fn entries(&self) -> impl Iterator<Item = (&K, &T)> {
@@ -124,6 +149,45 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Records<K, T> {
         }
         (new, changed)
     }
+}
+
+/// What undoes one staged write of a [`Records`] slot: the slot it replaced, if any, and whether the
+/// write added the key to the order.
+struct SlotUndo<K, T> {
+    key: K,
+    previous: Option<Slot<T>>,
+    ordered: bool,
+}
+
+/// One staged write of the batch that is not simply appended to a list, logged so that a discarded
+/// scope can put back what it replaced.
+enum Undo {
+    Membership { key: (GroupId, UserId), previous: Option<bool> },
+    MemberCount { group_id: GroupId, previous: u32 },
+    NewGroupMembers { group_id: GroupId, previous: Vec<UserId> },
+    PacketInserted(PacketId),
+    PacketUpdated { previous: Packet, previous_changed: bool },
+    Claimed((PacketId, UserId)),
+    Transfer(SlotUndo<TransferId, Transfer>),
+    ReturnRequest(SlotUndo<ReturnRequestId, ReturnRequest>),
+    Row { undo: SlotUndo<(&'static str, Value), (&'static Table, Row)>, was_absent: bool },
+    Idempotency { key: (String, String), previous: Option<IdempotencyRecord> },
+}
+
+/// Where a write scope began: the lengths of the append-only lists and the heads. Returned by
+/// [`Batch::open_scope`]; scopes do not nest, so the undo log belongs to the open scope.
+#[must_use = "a scope is closed or discarded"]
+pub struct Scope {
+    settings: usize,
+    users: usize,
+    new_groups: usize,
+    membership_log: usize,
+    new_claims: usize,
+    journal: usize,
+    events: usize,
+    head: Option<(u64, JournalHash)>,
+    audit_head: Option<(u64, JournalHash)>,
+    event_head: Option<u64>,
 }
 
 struct PacketSlot {
@@ -167,8 +231,8 @@ pub struct Batch<'a> {
     audit_head: Option<(u64, JournalHash)>,
     event_head: Option<u64>,
     events: Vec<hongbao_core::events::Event>,
-    /// Writes made by the operation running now.
-    pub(crate) writes_in_operation: usize,
+    /// The staged writes of the open scope that appending to a list does not undo.
+    undo: Vec<Undo>,
 }
 
 impl<'a> Batch<'a> {
@@ -202,7 +266,120 @@ impl<'a> Batch<'a> {
             audit_head: None,
             event_head: None,
             events: Vec::new(),
-            writes_in_operation: 0,
+            undo: Vec::new(),
+        }
+    }
+
+    // ---- write scopes ----
+
+    /// Opens the write scope of one operation: what it stages from here on can be undone as a whole.
+    pub fn open_scope(&mut self) -> Scope {
+        self.undo.clear();
+        Scope {
+            settings: self.settings.len(),
+            users: self.users.len(),
+            new_groups: self.new_groups.len(),
+            membership_log: self.membership_log.len(),
+            new_claims: self.new_claims.len(),
+            journal: self.journal.len(),
+            events: self.events.len(),
+            head: self.head,
+            audit_head: self.audit_head,
+            event_head: self.event_head,
+        }
+    }
+
+    /// Whether the operation of this scope has staged any write.
+    pub fn scope_wrote(&self, scope: &Scope) -> bool {
+        !self.undo.is_empty()
+            || self.settings.len() > scope.settings
+            || self.users.len() > scope.users
+            || self.new_groups.len() > scope.new_groups
+            || self.membership_log.len() > scope.membership_log
+            || self.new_claims.len() > scope.new_claims
+            || self.journal.len() > scope.journal
+            || self.events.len() > scope.events
+    }
+
+    /// Keeps what the scope's operation staged: it is part of the batch now.
+    pub fn close_scope(&mut self, scope: Scope) {
+        let _ = scope;
+        self.undo.clear();
+    }
+
+    /// Undoes everything the scope's operation staged, newest first, as if it had never run.
+    pub fn discard_scope(&mut self, scope: Scope) {
+        while let Some(undo) = self.undo.pop() {
+            self.apply_undo(undo);
+        }
+        for (entry, _) in self.journal.drain(scope.journal..) {
+            for posting in entry.txn.postings() {
+                *self.deltas.entry(posting.account.clone()).or_default() -= posting.amount;
+            }
+        }
+        if self.settings.len() > scope.settings {
+            self.settings.truncate(scope.settings);
+            self.policy = None;
+        }
+        self.users.truncate(scope.users);
+        self.new_groups.truncate(scope.new_groups);
+        self.membership_log.truncate(scope.membership_log);
+        self.new_claims.truncate(scope.new_claims);
+        self.events.truncate(scope.events);
+        self.head = scope.head;
+        self.audit_head = scope.audit_head;
+        self.event_head = scope.event_head;
+    }
+
+    fn apply_undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Membership { key, previous: Some(previous) } => {
+                self.membership.insert(key, previous);
+            }
+            Undo::Membership { key, previous: None } => {
+                self.membership.remove(&key);
+            }
+            Undo::MemberCount { group_id, previous } => {
+                self.member_counts.insert(group_id, previous);
+            }
+            Undo::NewGroupMembers { group_id, previous } => {
+                if let Some(group) = self.new_groups.iter_mut().find(|group| group.id == group_id) {
+                    group.member_ids = previous;
+                }
+            }
+            Undo::PacketInserted(packet_id) => {
+                self.packets.remove(&packet_id);
+                if let Some(position) = self.packet_order.iter().rposition(|id| id == &packet_id) {
+                    self.packet_order.remove(position);
+                }
+            }
+            Undo::PacketUpdated { previous, previous_changed } => {
+                let slot = self.packets.get_mut(&previous.id).expect("an updated packet keeps its slot");
+                slot.packet = previous;
+                slot.changed = previous_changed;
+            }
+            Undo::Claimed(key) => {
+                self.claimed.remove(&key);
+            }
+            Undo::Transfer(undo) => self.transfers.undo(undo),
+            Undo::ReturnRequest(undo) => self.return_requests.undo(undo),
+            Undo::Row { undo, was_absent } => {
+                if was_absent {
+                    self.absent.insert(undo.key.clone());
+                }
+                self.rows.undo(undo);
+            }
+            Undo::Idempotency { key, previous } => match previous {
+                Some(previous) => {
+                    self.idempotency.insert(key, previous);
+                }
+                None => {
+                    self.idempotency.remove(&key);
+                    if let Some(position) = self.idempotency_order.iter().rposition(|ordered| ordered == &key) {
+                        self.idempotency_order.remove(position);
+                    }
+                }
+            },
         }
     }
 
@@ -556,12 +733,7 @@ impl<'a> Batch<'a> {
 
     // ---- writes ----
 
-    fn wrote(&mut self) {
-        self.writes_in_operation += 1;
-    }
-
     pub fn put_setting(&mut self, key: &str, value: &[u8]) {
-        self.wrote();
         if key == POLICY_SETTING {
             self.policy = None;
         }
@@ -569,19 +741,19 @@ impl<'a> Batch<'a> {
     }
 
     pub fn insert_user(&mut self, user: User, token_hash: [u8; 32]) {
-        self.wrote();
         self.users.push((user, token_hash));
     }
 
     pub fn insert_group(&mut self, group: Group) {
-        self.wrote();
         self.new_groups.push(group);
     }
 
     pub fn set_membership(&mut self, group_id: &GroupId, user_id: &UserId, member: bool) {
-        self.wrote();
-        self.membership.insert((group_id.clone(), user_id.clone()), member);
+        let key = (group_id.clone(), user_id.clone());
+        let previous = self.membership.insert(key.clone(), member);
+        self.undo.push(Undo::Membership { key, previous });
         if let Some(group) = self.new_groups.iter_mut().find(|group| &group.id == group_id) {
+            self.undo.push(Undo::NewGroupMembers { group_id: group_id.clone(), previous: group.member_ids.clone() });
             group.member_ids.retain(|existing| existing != user_id);
             if member {
                 group.member_ids.push(user_id.clone());
@@ -589,6 +761,7 @@ impl<'a> Batch<'a> {
             return;
         }
         if let Some(count) = self.member_counts.get_mut(group_id) {
+            self.undo.push(Undo::MemberCount { group_id: group_id.clone(), previous: *count });
             if member {
                 *count += 1;
             } else {
@@ -599,7 +772,7 @@ impl<'a> Batch<'a> {
     }
 
     pub fn insert_packet(&mut self, packet: Packet, shares: Vec<Amount>) {
-        self.wrote();
+        self.undo.push(Undo::PacketInserted(packet.id.clone()));
         let shares = Arc::new(shares);
         self.share_cache.insert(packet.id.clone(), shares.clone());
         self.packet_order.push(packet.id.clone());
@@ -607,15 +780,17 @@ impl<'a> Batch<'a> {
     }
 
     pub fn update_packet(&mut self, packet: Packet) {
-        self.wrote();
         let slot = self.packets.get_mut(&packet.id).expect("a packet is read before it is updated");
-        slot.packet = packet;
-        slot.changed = true;
+        let previous = std::mem::replace(&mut slot.packet, packet);
+        let previous_changed = std::mem::replace(&mut slot.changed, true);
+        self.undo.push(Undo::PacketUpdated { previous, previous_changed });
     }
 
     pub fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: Claim) {
-        self.wrote();
-        self.claimed.insert((packet_id.clone(), claim.user_id.clone()));
+        let key = (packet_id.clone(), claim.user_id.clone());
+        if self.claimed.insert(key.clone()) {
+            self.undo.push(Undo::Claimed(key));
+        }
         self.new_claims.push((packet_id.clone(), index, claim));
     }
 
@@ -624,43 +799,38 @@ impl<'a> Batch<'a> {
         for posting in entry.txn.postings() {
             *self.deltas.entry(posting.account.clone()).or_default() += posting.amount;
         }
-        self.wrote();
         self.head = Some((entry.seq, entry.hash));
         self.journal.push((entry, parties));
         Ok(())
     }
 
     pub fn insert_transfer(&mut self, transfer: Transfer) {
-        self.wrote();
-        self.transfers.insert(transfer.id.clone(), transfer);
+        let undo = self.transfers.insert(transfer.id.clone(), transfer);
+        self.undo.push(Undo::Transfer(undo));
     }
 
     pub fn update_transfer(&mut self, transfer: Transfer) {
-        self.wrote();
-        self.transfers.update(&transfer.id.clone(), transfer);
+        let undo = self.transfers.update(&transfer.id.clone(), transfer);
+        self.undo.push(Undo::Transfer(undo));
     }
 
     pub fn insert_return_request(&mut self, request: ReturnRequest) {
-        self.wrote();
-        self.return_requests.insert(request.id.clone(), request);
+        let undo = self.return_requests.insert(request.id.clone(), request);
+        self.undo.push(Undo::ReturnRequest(undo));
     }
 
     pub fn update_return_request(&mut self, request: ReturnRequest) {
-        self.wrote();
-        self.return_requests.update(&request.id.clone(), request);
+        let undo = self.return_requests.update(&request.id.clone(), request);
+        self.undo.push(Undo::ReturnRequest(undo));
     }
 
     /// Writes a record: a new one, or the new state of one read earlier in the batch.
     pub fn put_record<R: Record>(&mut self, record: &R) {
-        self.wrote();
         let row = record.to_row();
         let key = (R::TABLE.name, row[0].clone());
-        self.absent.remove(&key);
-        if self.rows.get(&key).is_some() {
-            self.rows.update(&key, (R::TABLE, row));
-        } else {
-            self.rows.insert(key, (R::TABLE, row));
-        }
+        let was_absent = self.absent.remove(&key);
+        let undo = if self.rows.get(&key).is_some() { self.rows.update(&key, (R::TABLE, row)) } else { self.rows.insert(key, (R::TABLE, row)) };
+        self.undo.push(Undo::Row { undo, was_absent });
     }
 
     /// Appends an audit entry and moves the head past it.
@@ -671,17 +841,17 @@ impl<'a> Batch<'a> {
 
     /// Appends an event and moves the head past it.
     pub fn append_event(&mut self, event: hongbao_core::events::Event) {
-        self.wrote();
         self.event_head = Some(event.seq);
         self.events.push(event);
     }
 
     pub fn put_idempotency_record(&mut self, caller: &str, key: &str, record: IdempotencyRecord) {
-        self.wrote();
         let id = (caller.to_owned(), key.to_owned());
-        if self.idempotency.insert(id.clone(), record).is_none() {
-            self.idempotency_order.push(id);
+        let previous = self.idempotency.insert(id.clone(), record);
+        if previous.is_none() {
+            self.idempotency_order.push(id.clone());
         }
+        self.undo.push(Undo::Idempotency { key: id, previous });
     }
 
     /// The batch's changes, for the backend to apply.
@@ -726,5 +896,101 @@ impl<'a> Batch<'a> {
             rows: new_rows.into_iter().chain(changed_rows).collect(),
         };
         (changes, self.conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A discarded scope leaves the batch exactly as it was before the scope opened: the changes of a
+    //! batch whose middle operations were discarded equal those of a batch that never ran them.
+
+    use hongbao_core::packet::PacketSpec;
+    use hongbao_core::transfer::Arrival;
+    use hongbao_core::{Amount, GroupId, PacketId, Timestamp, UserId};
+    use hongbao_testkit::TestDatabase;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::{Batch, PolicyCache, ShareCache};
+    use crate::config::Config;
+    use crate::ops::{Effects, Op, OpContext, Outcome};
+    use crate::risk::RiskOp;
+
+    fn run(batch: &mut Batch<'_>, seed: u64, ops: Vec<Op>) -> Vec<Outcome> {
+        let config = Config::default();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let mut context = OpContext { batch, now, rng: &mut rng, config: &config, effects: Effects::default(), key: None };
+        ops.into_iter().map(|op| context.run(op).expect("the operation succeeds")).collect()
+    }
+
+    fn user(outcome: &Outcome) -> UserId {
+        let Outcome::UserCreated { user, .. } = outcome else { panic!("not a user: {outcome:?}") };
+        user.id.clone()
+    }
+
+    /// Runs a batch: users, a group, a lucky packet and a claim kept; then, when `discard` is set, a
+    /// scope with writes of every kind that is thrown away; then one more claim kept. Returns the
+    /// batch's changes, as text.
+    fn changes(discard: bool) -> String {
+        let database = TestDatabase::sqlite();
+        let store = database.store();
+        store.migrate().expect("migrate");
+        let mut conn = store.open_writer().expect("a writer");
+        conn.begin().expect("begin");
+        let (mut shares, mut policy) = (ShareCache::default(), PolicyCache::default());
+        let mut batch = Batch::new(conn.as_mut(), &mut shares, &mut policy);
+
+        let scope = batch.open_scope();
+        let names = ["alice", "bob", "carol"].map(|name| Op::CreateUser { name: name.into() });
+        let users: Vec<UserId> = run(&mut batch, 1, names.into()).iter().map(user).collect();
+        let (alice, bob, carol) = (users[0].clone(), users[1].clone(), users[2].clone());
+        let ops = vec![
+            Op::TopUp { user_id: alice.clone(), amount: Amount::new(100_00).expect("an amount"), reference: "bank-1".into() },
+            Op::CreateGroup { owner_id: alice.clone(), name: "family".into(), member_ids: vec![bob.clone(), carol.clone()] },
+        ];
+        let Outcome::Group(group) = &run(&mut batch, 2, ops)[1] else { panic!("not a group") };
+        let group_id: GroupId = group.id.clone();
+        let spec = PacketSpec::Lucky { group_id: group_id.clone(), total_amount: Amount::new(10_00).expect("an amount"), shares: 3 };
+        let sent = run(&mut batch, 3, vec![Op::SendPacket { sender_id: alice.clone(), spec, greeting: None, confirmation: None }]);
+        let Outcome::Packet(view) = &sent[0] else { panic!("not a packet") };
+        let packet_id: PacketId = view.packet.id.clone();
+        run(&mut batch, 4, vec![Op::Claim { packet_id: packet_id.clone(), user_id: bob.clone() }]);
+        assert!(batch.scope_wrote(&scope));
+        batch.close_scope(scope);
+
+        if discard {
+            let scope = batch.open_scope();
+            let ops = vec![
+                Op::CreateUser { name: "dave".into() },
+                Op::Claim { packet_id: packet_id.clone(), user_id: carol.clone() },
+                Op::SendTransfer {
+                    sender_id: alice.clone(),
+                    recipient_id: bob.clone(),
+                    amount: Amount::new(5_00).expect("an amount"),
+                    memo: Some("lunch".into()),
+                    arrival: Arrival::Instant,
+                    confirmation: None,
+                },
+                Op::RemoveMember { group_id: group_id.clone(), by: alice.clone(), user_id: carol.clone() },
+                Op::Risk(RiskOp::SetTag { owner_id: alice.clone(), target_id: bob.to_string(), tag: "family".into() }),
+                Op::Recall { packet_id: packet_id.clone(), user_id: alice.clone() },
+                Op::SetAdminTokenHash { token_hash: [7; 32] },
+            ];
+            run(&mut batch, 5, ops);
+            assert!(batch.scope_wrote(&scope));
+            batch.discard_scope(scope);
+        }
+
+        let scope = batch.open_scope();
+        run(&mut batch, 6, vec![Op::Claim { packet_id, user_id: carol }]);
+        batch.close_scope(scope);
+        let (changes, _) = batch.into_changes();
+        format!("{changes:?}")
+    }
+
+    #[test]
+    fn a_discarded_scope_leaves_nothing_behind() {
+        assert_eq!(changes(true), changes(false));
     }
 }

@@ -37,6 +37,13 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+impl ServiceError {
+    /// Whether this is a refusal by the rules (a 4xx), as opposed to a failure of the service.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, ServiceError::Internal(_) | ServiceError::Unavailable | ServiceError::Store(_))
+    }
+}
+
 impl From<SendError> for ServiceError {
     fn from(error: SendError) -> ServiceError {
         ServiceError::Validation(error.to_string())

@@ -298,6 +298,11 @@ impl Service {
         self.inner.store.backend_name()
     }
 
+    /// How many jobs wait for the writer, the one it is running aside.
+    pub fn queued_jobs(&self) -> usize {
+        self.inner.queue.max_capacity() - self.inner.queue.capacity()
+    }
+
     /// Runs an operation and returns its outcome once it is durable.
     pub async fn execute(&self, op: Op) -> ServiceResult<Outcome> {
         match self.submit(op, None, None).await? {
@@ -601,13 +606,20 @@ impl Service {
                 answers.push(answer);
             }
             let mut changed_now = 0;
+            let mut failed = None;
             for answer in answers {
                 match answer.await {
                     Ok(Ok(Reply::Done { outcome: Outcome::Nothing, .. })) => {}
                     Ok(Ok(_)) => changed_now += 1,
-                    Ok(Err(error)) => return Err(error),
+                    // A step the rules refuse for now (a refund into a wallet at its maximum) waits for
+                    // the next look; it must not hold up the other due steps.
+                    Ok(Err(error)) if error.is_refusal() => tracing::warn!(error = %error, "a due timer step was refused; it is tried again later"),
+                    Ok(Err(error)) => failed = Some(error),
                     Err(_) => return Err(ServiceError::Unavailable),
                 }
+            }
+            if let Some(error) = failed {
+                return Err(error);
             }
             // Another process may have done them all first; then there is nothing left to look for.
             if changed_now == 0 {

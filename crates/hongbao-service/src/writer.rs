@@ -33,8 +33,9 @@ pub struct Rendered {
 }
 
 /// Turns an outcome into the response to store with its `Idempotency-Key`. It runs on the writer,
-/// inside the job's transaction, so the stored response and the change commit together.
-pub type Render = Box<dyn FnOnce(&Outcome) -> Rendered + Send>;
+/// inside the job's transaction, so the stored response and the change commit together; it may run
+/// more than once when the job's batch runs again without another, failed, job.
+pub type Render = Box<dyn Fn(&Outcome) -> Rendered + Send>;
 
 /// The scope of an `Idempotency-Key`: the caller, the key, and a hash of the request it came with.
 #[derive(Clone, Debug)]
@@ -118,18 +119,9 @@ impl Writer {
     /// spent waiting for the others' batches fills this one, instead of leaving the requests that
     /// arrived meanwhile for a batch of their own.
     fn process(&mut self, first: Job, queue: &mut mpsc::Receiver<Job>) {
-        if let Err(error) = self.conn.begin() {
-            // The connection may be gone (the database restarted, or failed over to a standby):
-            // nothing of the batch has happened yet, so a new connection can simply begin it again.
-            tracing::warn!(error = %error_chain(&error), "could not begin a batch; connecting again");
-            match self.store.open_writer().and_then(|mut conn| conn.begin().map(|()| conn)) {
-                Ok(conn) => self.conn = conn,
-                Err(error) => {
-                    tracing::error!(error = %error_chain(&error), "could not begin a batch on a new connection either");
-                    fail_all(std::iter::once(first.reply), "the database refused to begin a transaction");
-                    return;
-                }
-            }
+        if let Err(reason) = self.begin() {
+            fail_all(std::iter::once(first.reply), &reason);
+            return;
         }
         let mut jobs = Vec::with_capacity(64);
         jobs.push(first);
@@ -139,7 +131,97 @@ impl Writer {
                 Err(_) => break,
             }
         }
-        let size = jobs.len();
+        self.run_batch(jobs);
+    }
+
+    /// Begins a batch's transaction. The connection may be gone (the database restarted, or failed
+    /// over to a standby): nothing of the batch has happened yet, so a new connection can simply
+    /// begin it again. The error is what the jobs are answered when that fails too.
+    fn begin(&mut self) -> Result<(), String> {
+        let Err(error) = self.conn.begin() else { return Ok(()) };
+        tracing::warn!(error = %error_chain(&error), "could not begin a batch; connecting again");
+        match self.store.open_writer().and_then(|mut conn| conn.begin().map(|()| conn)) {
+            Ok(conn) => {
+                self.conn = conn;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "could not begin a batch on a new connection either");
+                Err("the database refused to begin a transaction".to_owned())
+            }
+        }
+    }
+
+    /// Runs `jobs` in the transaction just begun, commits them, and answers each. One job cannot fail
+    /// the others:
+    /// - a refusal undoes that job's own writes (its write scope) and the rest go on;
+    /// - a job whose read fails in the database (which may leave the transaction unusable, as
+    ///   PostgreSQL does) is answered with an error, and the batch runs again without it;
+    /// - a commit that the database refuses, nothing applied, runs each half of the batch again in a
+    ///   transaction of its own, down to the one job whose writes the database refuses.
+    fn run_batch(&mut self, mut jobs: Vec<Job>) {
+        loop {
+            match self.attempt(&jobs) {
+                Attempt::Committed { results, effects } => {
+                    self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.batched_operations.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                    self.metrics.packets_sent.fetch_add(effects.packets_sent, Ordering::Relaxed);
+                    self.metrics.packets_claimed.fetch_add(effects.packets_claimed, Ordering::Relaxed);
+                    self.metrics.packets_refunded.fetch_add(effects.packets_refunded, Ordering::Relaxed);
+                    for (job, result) in jobs.into_iter().zip(results) {
+                        // The requester may have gone away; the change is durable either way.
+                        let _ = job.reply.send(result);
+                    }
+                    return;
+                }
+                Attempt::ReadFailed { index, reason } => {
+                    tracing::error!(reason, operations = jobs.len(), "a request's read failed in the database; running its batch again without it");
+                    let _ = self.conn.rollback();
+                    let culprit = jobs.remove(index);
+                    fail_all(std::iter::once(culprit.reply), NOTHING_APPLIED);
+                    if jobs.is_empty() {
+                        return;
+                    }
+                    if let Err(reason) = self.begin() {
+                        fail_all(jobs.into_iter().map(|job| job.reply), &reason);
+                        return;
+                    }
+                }
+                Attempt::PrefetchFailed(reason) => {
+                    tracing::error!(reason, operations = jobs.len(), "abandoning a batch: its reads failed");
+                    let _ = self.conn.rollback();
+                    fail_all(jobs.into_iter().map(|job| job.reply), NOTHING_APPLIED);
+                    return;
+                }
+                Attempt::CommitUnknown(reason) => {
+                    tracing::error!(reason, operations = jobs.len(), "the outcome of a batch's commit is unknown");
+                    let _ = self.conn.rollback();
+                    fail_all(jobs.into_iter().map(|job| job.reply), OUTCOME_UNKNOWN);
+                    return;
+                }
+                Attempt::CommitRefused(reason) => {
+                    let _ = self.conn.rollback();
+                    if jobs.len() == 1 {
+                        tracing::error!(reason, "the database refused a request's writes; nothing of it was applied");
+                        fail_all(jobs.into_iter().map(|job| job.reply), NOTHING_APPLIED);
+                        return;
+                    }
+                    tracing::warn!(reason, operations = jobs.len(), "the database refused a batch's writes; running each half on its own");
+                    let second = jobs.split_off(jobs.len() / 2);
+                    for half in [jobs, second] {
+                        match self.begin() {
+                            Ok(()) => self.run_batch(half),
+                            Err(reason) => fail_all(half.into_iter().map(|job| job.reply), &reason),
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs every job against a fresh [`Batch`] in the open transaction and commits; answers nothing.
+    fn attempt(&mut self, jobs: &[Job]) -> Attempt {
         // The packets the batch's claims and expiries will read, with the claimers.
         let packets: Vec<(PacketId, Option<UserId>)> = jobs
             .iter()
@@ -152,81 +234,66 @@ impl Writer {
         // A crowd's first requests each note the client; their records come in one query too.
         let observed: Vec<hongbao_store::records::Value> = jobs.iter().filter_map(|job| job.op.observed_user()).map(hongbao_store::records::text).collect();
         let mut batch = Batch::new(self.conn.as_mut(), &mut self.share_cache, &mut self.policy_cache);
-        let prefetched = batch.prefetch::<Sightings>(&packets, observed);
-        let mut abandoned = prefetched.err().map(|error| error_chain(&error));
+        if let Err(error) = batch.prefetch::<Sightings>(&packets, observed) {
+            return Attempt::PrefetchFailed(error_chain(&error));
+        }
         let mut effects = Effects::default();
-        let mut answers = Vec::with_capacity(size);
-        for job in jobs {
-            if abandoned.is_some() {
-                answers.push((job.reply, None));
-                continue;
-            }
-            batch.writes_in_operation = 0;
+        let mut results = Vec::with_capacity(jobs.len());
+        for (index, job) in jobs.iter().enumerate() {
+            let scope = batch.open_scope();
             let mut job_effects = Effects::default();
             let now = self.clock.now();
-            let result = run_job(&mut batch, &mut self.rng, &self.config, now, job.op, job.idempotency, job.render, &mut job_effects);
+            let result = run_job(&mut batch, &mut self.rng, &self.config, now, job, &mut job_effects);
             match &result {
                 Ok(_) => {
+                    batch.close_scope(scope);
                     effects.packets_sent += job_effects.packets_sent;
                     effects.packets_claimed += job_effects.packets_claimed;
                     effects.packets_refunded += job_effects.packets_refunded;
                 }
-                Err(ServiceError::Store(error)) => abandoned = Some(error_chain(error)),
-                Err(error) if batch.writes_in_operation > 0 => {
-                    abandoned = Some(format!("an operation was refused after it had written ({error}); this is a bug"));
-                }
-                Err(_) => {}
+                Err(ServiceError::Store(error)) => return Attempt::ReadFailed { index, reason: error_chain(error) },
+                Err(_) => batch.discard_scope(scope),
             }
-            answers.push((job.reply, Some(result)));
+            results.push(result);
         }
         let (changes, conn) = batch.into_changes();
-        const NOTHING_APPLIED: &str = "the database failed; nothing in this request was applied";
-        // A commit may fail after it happened (the connection can drop after the database committed,
-        // and on PostgreSQL the wait for the disk comes after the commit): the caller can only learn
-        // the outcome by repeating the request with its key.
-        const OUTCOME_UNKNOWN: &str =
-            "the database failed while committing; the request may have been applied: repeat it with the same Idempotency-Key to learn its outcome";
-        let failure = match abandoned {
-            Some(reason) => Some((reason, NOTHING_APPLIED)),
-            None => match conn.commit(&changes) {
-                Ok(()) => None,
-                Err(error @ StoreError::CommitUnknown { .. }) => Some((error_chain(&error), OUTCOME_UNKNOWN)),
-                Err(error) => Some((error_chain(&error), NOTHING_APPLIED)),
-            },
-        };
-        if let Some((reason, answer)) = failure {
-            tracing::error!(reason, operations = size, "abandoning a batch");
-            let _ = conn.rollback();
-            fail_all(answers.into_iter().map(|(reply, _)| reply), answer);
-            return;
-        }
-        self.event_wakers.wake(changes.events.iter().map(|event| &event.user_id));
-        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-        self.metrics.batched_operations.fetch_add(size as u64, Ordering::Relaxed);
-        self.metrics.packets_sent.fetch_add(effects.packets_sent, Ordering::Relaxed);
-        self.metrics.packets_claimed.fetch_add(effects.packets_claimed, Ordering::Relaxed);
-        self.metrics.packets_refunded.fetch_add(effects.packets_refunded, Ordering::Relaxed);
-        for (reply, result) in answers {
-            // The requester may have gone away; the change is durable either way.
-            if let Some(result) = result {
-                let _ = reply.send(result);
+        match conn.commit(&changes) {
+            Ok(()) => {
+                self.event_wakers.wake(changes.events.iter().map(|event| &event.user_id));
+                Attempt::Committed { results, effects }
             }
+            Err(error @ StoreError::CommitUnknown { .. }) => Attempt::CommitUnknown(error_chain(&error)),
+            Err(error) => Attempt::CommitRefused(error_chain(&error)),
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_job(
-    batch: &mut Batch<'_>,
-    rng: &mut StdRng,
-    config: &Config,
-    now: Timestamp,
-    op: Op,
-    idempotency: Option<Idempotency>,
-    render: Option<Render>,
-    effects: &mut Effects,
-) -> ServiceResult<Reply> {
-    if let Some(scope) = &idempotency
+const NOTHING_APPLIED: &str = "the database failed; nothing in this request was applied";
+/// A commit may fail after it happened (the connection can drop after the database committed, and on
+/// PostgreSQL the wait for the disk comes after the commit): the caller can only learn the outcome by
+/// repeating the request with its key.
+const OUTCOME_UNKNOWN: &str =
+    "the database failed while committing; the request may have been applied: repeat it with the same Idempotency-Key to learn its outcome";
+
+/// How one run of a batch's jobs ended.
+enum Attempt {
+    /// Durable: each job's answer, in order, and the counts for the metrics.
+    Committed { results: Vec<ServiceResult<Reply>>, effects: Effects },
+    /// The database failed the reads made before any job ran.
+    PrefetchFailed(String),
+    /// The database failed a read of the job at `index`.
+    ReadFailed { index: usize, reason: String },
+    /// The database refused the batch's writes; nothing was applied.
+    CommitRefused(String),
+    /// The commit may or may not have happened.
+    CommitUnknown(String),
+}
+
+/// Runs one job's operation against the batch, and renders and stages its answer under its key. A
+/// job may run more than once (when its batch runs again without a failed job), so it is borrowed.
+fn run_job(batch: &mut Batch<'_>, rng: &mut StdRng, config: &Config, now: Timestamp, job: &Job, effects: &mut Effects) -> ServiceResult<Reply> {
+    let idempotency = &job.idempotency;
+    if let Some(scope) = idempotency
         && let Some(record) = batch.idempotency_record(&scope.caller, &scope.key)?
         && record.created_at.plus_seconds(config.idempotency_ttl_seconds) > now
     {
@@ -236,13 +303,13 @@ fn run_job(
         return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
     }
     let mut context = OpContext { batch, now, rng, config, effects: Effects::default(), key: None };
-    let outcome = context.run(op)?;
+    let outcome = context.run(job.op.clone())?;
     *effects = context.effects;
-    let rendered = render.map(|render| render(&outcome));
+    let rendered = job.render.as_ref().map(|render| render(&outcome));
     // A payment waiting for its confirmation did not happen: like a refusal it is not remembered under
     // the key, so the confirmed repeat with the same key goes through.
     let completed = !matches!(outcome, Outcome::ConfirmationRequired { .. });
-    if let (Some(scope), Some(rendered), true) = (&idempotency, &rendered, completed) {
+    if let (Some(scope), Some(rendered), true) = (idempotency, &rendered, completed) {
         let record =
             hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
         batch.put_idempotency_record(&scope.caller, &scope.key, record);

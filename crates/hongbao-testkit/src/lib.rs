@@ -4,6 +4,8 @@
 //! (for example `postgres://root@127.0.0.1:5432/test`), every test gets its own schema in that
 //! PostgreSQL database; otherwise every test gets its own SQLite file. The same test code runs on both.
 
+pub mod faults;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

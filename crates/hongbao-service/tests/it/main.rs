@@ -3,3 +3,4 @@
 mod durability;
 mod properties;
 mod tokens;
+mod writer;
