@@ -22,6 +22,7 @@ pub mod signing;
 pub mod sniff;
 pub mod split;
 pub mod staff;
+pub mod text;
 pub mod time;
 pub mod transfer;
 pub mod webhooks;

@@ -195,6 +195,8 @@ pub enum SendError {
     TotalTooLarge,
     #[error("the greeting has {chars} characters; at most {max} are allowed")]
     GreetingTooLong { chars: usize, max: usize },
+    #[error("the greeting must not contain the NUL character")]
+    GreetingNotStorable,
     #[error("the countdown must be between {min} and {max} seconds")]
     CountdownOutOfRange { min: i64, max: i64 },
     #[error("a one-to-one packet cannot be sent to oneself")]
@@ -219,6 +221,9 @@ pub fn plan_packet(
     let greeting_chars = greeting.chars().count();
     if greeting_chars > limits.max_greeting_chars {
         return Err(SendError::GreetingTooLong { chars: greeting_chars, max: limits.max_greeting_chars });
+    }
+    if !crate::text::is_storable(greeting) {
+        return Err(SendError::GreetingNotStorable);
     }
     let audience = spec.audience();
     if audience.recipient_id() == Some(sender_id) {

@@ -65,7 +65,7 @@ pub struct ReturnRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReturnError {
-    #[error("a reason of 1 to {max} characters is required")]
+    #[error("a reason of 1 to {max} characters, without the NUL character, is required")]
     BadReason { max: usize },
     #[error("respond_within_seconds must be between 1 and {max}")]
     DeadlineOutOfRange { max: i64 },
@@ -100,7 +100,7 @@ pub struct NewRequest<'a> {
 /// Checks a new request; returns the amount asked and the deadline.
 pub fn check_new_request(request: &NewRequest<'_>, rules: &ReturnRules, now: Timestamp) -> Result<(Amount, Timestamp), ReturnError> {
     let reason_chars = request.reason.trim().chars().count();
-    if reason_chars == 0 || reason_chars > rules.max_reason_chars {
+    if reason_chars == 0 || reason_chars > rules.max_reason_chars || !crate::text::is_storable(request.reason) {
         return Err(ReturnError::BadReason { max: rules.max_reason_chars });
     }
     let seconds = request.respond_within_seconds.unwrap_or(rules.default_respond_within_seconds);

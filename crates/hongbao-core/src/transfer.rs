@@ -114,6 +114,8 @@ pub enum TransferError {
     ToSelf,
     #[error("the memo has {chars} characters; at most {max} are allowed")]
     MemoTooLong { chars: usize, max: usize },
+    #[error("the memo must not contain the NUL character")]
+    MemoNotStorable,
     #[error("only the recipient can {action} a transfer")]
     NotRecipient { action: &'static str },
     #[error("only the sender can cancel a transfer")]
@@ -161,6 +163,9 @@ impl Transfer {
             if chars > timings.max_memo_chars {
                 return Err(TransferError::MemoTooLong { chars, max: timings.max_memo_chars });
             }
+            if !crate::text::is_storable(memo) {
+                return Err(TransferError::MemoNotStorable);
+            }
         }
         let delay = match arrival {
             Arrival::Instant => 0,
@@ -185,8 +190,21 @@ impl Transfer {
         })
     }
 
-    fn require_open(&self) -> Result<(), TransferError> {
-        if self.status.is_open() { Ok(()) } else { Err(TransferError::Finished { status: self.status.as_str() }) }
+    /// The state the transfer is in at `now`, deadlines included: an accepted transfer whose arrival
+    /// time has come is settled, and a pending one past its acceptance deadline expired, whether or
+    /// not the timer has carried that out yet. Every step checks this, never the stored state alone,
+    /// so that a deadline holds to the millisecond.
+    pub fn status_at(&self, now: Timestamp) -> TransferStatus {
+        match self.status {
+            TransferStatus::Accepted if now >= self.arrives_at => TransferStatus::Settled,
+            TransferStatus::Pending if now >= self.accept_by => TransferStatus::Expired,
+            status => status,
+        }
+    }
+
+    fn require_open(&self, now: Timestamp) -> Result<(), TransferError> {
+        let status = self.status_at(now);
+        if status.is_open() { Ok(()) } else { Err(TransferError::Finished { status: status.as_str() }) }
     }
 
     /// Acceptance by `user` at `now`: settles at once when the arrival time has come.
@@ -194,12 +212,12 @@ impl Transfer {
         if user != &self.recipient_id {
             return Err(TransferError::NotRecipient { action: "accept" });
         }
-        self.require_open()?;
+        if self.status == TransferStatus::Pending && now >= self.accept_by {
+            return Err(TransferError::AcceptDeadlinePassed { accept_by: self.accept_by });
+        }
+        self.require_open(now)?;
         if self.status == TransferStatus::Accepted {
             return Err(TransferError::AlreadyAccepted);
-        }
-        if now >= self.accept_by {
-            return Err(TransferError::AcceptDeadlinePassed { accept_by: self.accept_by });
         }
         self.accepted_at = Some(now);
         if now >= self.arrives_at {
@@ -216,7 +234,7 @@ impl Transfer {
         if user != &self.recipient_id {
             return Err(TransferError::NotRecipient { action: "return" });
         }
-        self.require_open()?;
+        self.require_open(now)?;
         self.finish(TransferStatus::Returned, now);
         Ok(HoldRelease::Refund)
     }
@@ -229,7 +247,7 @@ impl Transfer {
         if !self.arrival.is_delayed() {
             return Err(TransferError::InstantNotCancellable);
         }
-        self.require_open()?;
+        self.require_open(now)?;
         self.finish(TransferStatus::Cancelled, now);
         Ok(HoldRelease::Refund)
     }
@@ -237,7 +255,7 @@ impl Transfer {
     /// The platform cancels an unsettled transfer because a system fault sent it: the money goes back
     /// to the sender whatever the arrival, as a cancel does.
     pub fn cancel_for_system_fault(&mut self, now: Timestamp) -> Result<HoldRelease, TransferError> {
-        self.require_open()?;
+        self.require_open(now)?;
         self.finish(TransferStatus::Cancelled, now);
         Ok(HoldRelease::Refund)
     }

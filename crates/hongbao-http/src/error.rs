@@ -72,6 +72,8 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::InvalidState(detail) => ApiError::new(StatusCode::CONFLICT, "invalid_state", detail),
             ServiceError::LimitExceeded(detail) => ApiError::new(StatusCode::CONFLICT, "limit_exceeded", detail),
+            error @ ServiceError::ReferenceReused { .. } => ApiError::new(StatusCode::CONFLICT, "reference_reused", error.to_string()),
+            error @ ServiceError::BalanceLimit { .. } => ApiError::new(StatusCode::CONFLICT, "balance_limit_exceeded", error.to_string()),
             ServiceError::IdempotencyKeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", ServiceError::IdempotencyKeyReused.to_string()),
             ServiceError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is shutting down"),
             error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {

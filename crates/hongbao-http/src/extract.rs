@@ -184,8 +184,38 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             ));
         }
         let value = serde_json::from_slice(&raw).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?;
+        if let Some(field) = field_with_nul(&raw) {
+            return Err(ApiError::validation(format!("{field} must not contain the NUL character (\\u0000), which text cannot hold")));
+        }
         Ok(JsonBody { value, raw })
     }
+}
+
+/// The first field of a JSON body whose text holds a NUL character, as a path (`memo`,
+/// `member_ids[2]`); none when no text does. PostgreSQL's text cannot hold NUL, so it is refused here
+/// for every backend alike. JSON can only write NUL as the escape `\u0000`, so a body without that
+/// escape is not parsed a second time.
+pub fn field_with_nul(raw: &[u8]) -> Option<String> {
+    const ESCAPE: &[u8] = br"\u0000";
+    if !raw.windows(ESCAPE.len()).any(|window| window.eq_ignore_ascii_case(ESCAPE)) {
+        return None;
+    }
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let within = |step: String| if path.is_empty() { step } else { format!("{path}.{step}") };
+        match value {
+            serde_json::Value::String(text) => text.contains('\0').then(|| if path.is_empty() { "the body".to_owned() } else { path.to_owned() }),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| find(item, &format!("{path}[{index}]"))),
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(name, field)| {
+                if name.contains('\0') {
+                    return Some(within("a field name".to_owned()));
+                }
+                find(field, &within(name.clone()))
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    find(&value, "")
 }
 
 /// The hash that ties an `Idempotency-Key` to one request: method, path and body.
@@ -266,7 +296,22 @@ pub fn encode_seq_cursor(seq: u64) -> String {
 }
 
 fn decode_seq_cursor(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.strip_prefix('c')?, 16).ok()
+    let hex = text.strip_prefix('c')?;
+    // Only what `encode_seq_cursor` writes: lowercase hex digits, no sign, within the stored range.
+    if hex.is_empty() || !hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok().filter(|seq| i64::try_from(*seq).is_ok())
+}
+
+/// A sequence number a client sends back (an event id in `Last-Event-ID`): decimal digits only, and
+/// no larger than any stored sequence number can be, so that no number wraps into another meaning.
+pub fn parse_sequence(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|seq| i64::try_from(*seq).is_ok())
 }
 
 /// A list ordered by creation time continues after `p`, the creation time in hex, `.`, and the id.
@@ -276,6 +321,9 @@ pub fn encode_position_cursor(position: &ListPosition) -> String {
 
 fn decode_position_cursor(text: &str) -> Option<ListPosition> {
     let (millis, id) = text.strip_prefix('p')?.split_once('.')?;
-    let valid_id = !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-    valid_id.then_some(ListPosition { created_at: hongbao_core::Timestamp::from_millis(i64::from_str_radix(millis, 16).ok()?), id: id.to_owned() })
+    let valid_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+    // Only what `encode_position_cursor` writes: lowercase hex digits, no sign.
+    let valid_millis = !millis.is_empty() && millis.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+    let millis = i64::from_str_radix(millis, 16).ok().filter(|_| valid_millis)?;
+    valid_id.then_some(ListPosition { created_at: hongbao_core::Timestamp::from_millis(millis), id: id.to_owned() })
 }

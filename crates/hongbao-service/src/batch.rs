@@ -568,6 +568,16 @@ impl<'a> Batch<'a> {
         Ok(self.conn.corrected_amount(txn_no)? + in_batch)
     }
 
+    /// The first entry of `kind` with an external `reference`, including those appended earlier in
+    /// the batch.
+    pub fn journal_entry_by_reference(&mut self, kind: hongbao_core::TxnKind, reference: &str) -> StoreResult<Option<JournalEntry>> {
+        if let Some(stored) = self.conn.journal_entry_by_reference(kind, reference)? {
+            return Ok(Some(stored));
+        }
+        let in_batch = self.journal.iter().find(|(entry, _)| entry.txn.kind() == kind && entry.txn.reference() == Some(reference));
+        Ok(in_batch.map(|(entry, _)| entry.clone()))
+    }
+
     /// A journal entry, including those appended earlier in the batch.
     pub fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
         if let Some((entry, _)) = self.journal.iter().find(|(entry, _)| entry.txn.txn_no() == txn_no) {
@@ -704,9 +714,13 @@ impl<'a> Batch<'a> {
         for ((packet_id, users), context) in packets.into_iter().zip(prefetched.contexts) {
             let Some(context) = context else { continue };
             let group_id = context.packet.audience.group_id().cloned();
+            self.balances.entry(Account::Wallet(context.packet.sender_id.clone())).or_insert(context.sender_balance);
             self.remember_packet(context.packet);
             let claimed: HashSet<UserId> = context.claimed.into_iter().collect();
             let members: HashSet<UserId> = context.members.into_iter().collect();
+            for (user, balance) in users.iter().zip(context.wallet_balances) {
+                self.balances.entry(Account::Wallet(user.clone())).or_insert(balance);
+            }
             for user in users {
                 let key = (packet_id.clone(), user.clone());
                 if claimed.contains(&user) {

@@ -442,7 +442,7 @@ impl OpContext<'_, '_> {
                 }
                 (TxnKind::TransferSend, _, Some(transfer_id)) => {
                     let mut transfer = self.batch.transfer(transfer_id)?.ok_or_else(|| hongbao_store::corrupt(format!("missing transfer {transfer_id}")))?;
-                    if transfer.sender_id != complainant || !transfer.status.is_open() {
+                    if transfer.sender_id != complainant || !transfer.status_at(self.now).is_open() {
                         everything = false;
                         continue;
                     }

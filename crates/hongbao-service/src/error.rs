@@ -27,6 +27,12 @@ pub enum ServiceError {
     InvalidState(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// An external reference already names another top-up or withdrawal.
+    #[error("the reference {reference:?} was already used by {kind} {txn_no} for another user or amount")]
+    ReferenceReused { kind: &'static str, reference: String, txn_no: hongbao_core::TxnNo },
+    /// A wallet would hold more than the largest amount ([`hongbao_core::money::MAX_AMOUNT`]).
+    #[error("{account} would hold more than {} minor units, the most a wallet may hold", hongbao_core::money::MAX_AMOUNT)]
+    BalanceLimit { account: String },
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("internal error: {0}")]
@@ -53,7 +59,7 @@ impl From<SendError> for ServiceError {
 impl From<TransferError> for ServiceError {
     fn from(error: TransferError) -> ServiceError {
         match error {
-            TransferError::ToSelf | TransferError::MemoTooLong { .. } => ServiceError::Validation(error.to_string()),
+            TransferError::ToSelf | TransferError::MemoTooLong { .. } | TransferError::MemoNotStorable => ServiceError::Validation(error.to_string()),
             TransferError::NotRecipient { .. } | TransferError::NotSender => ServiceError::Forbidden(error.to_string()),
             TransferError::InstantNotCancellable
             | TransferError::Finished { .. }

@@ -355,6 +355,14 @@ impl OpContext<'_, '_> {
     /// constraint is the second line of defence.
     pub(crate) fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
         for posting in txn.postings() {
+            // No wallet holds more than the largest amount: every amount the service shows or moves
+            // stays within it, so a wallet at the limit takes no more money in.
+            if posting.amount > 0 && matches!(posting.account, Account::Wallet(_)) {
+                let balance = self.batch.balance(&posting.account)?;
+                if balance.checked_add(posting.amount).is_none_or(|after| after > hongbao_core::money::MAX_AMOUNT) {
+                    return Err(ServiceError::BalanceLimit { account: posting.account.to_string() });
+                }
+            }
             if posting.amount < 0 && posting.account.must_stay_non_negative() {
                 let balance = self.batch.balance(&posting.account)?;
                 if balance + posting.amount < 0 {
@@ -385,9 +393,23 @@ impl OpContext<'_, '_> {
         Ok(Outcome::UserCreated { user, token })
     }
 
+    /// The top-up or withdrawal an external reference already made (PRODUCT.md: an external reference
+    /// names one movement of money). The same movement asked again, as a retried bank callback does,
+    /// is answered with that first transaction; a different one under the same reference is refused.
+    fn earlier_movement(&mut self, kind: TxnKind, reference: &str, user_id: &UserId, amount: Amount) -> ServiceResult<Option<JournalEntry>> {
+        let Some(entry) = self.batch.journal_entry_by_reference(kind, reference)? else { return Ok(None) };
+        if entry.txn.amount() == amount && entry.txn.delta_for(&Account::Wallet(user_id.clone())) != 0 {
+            return Ok(Some(entry));
+        }
+        Err(ServiceError::ReferenceReused { kind: kind.as_str(), reference: reference.to_owned(), txn_no: entry.txn.txn_no().clone() })
+    }
+
     fn top_up(&mut self, user_id: &UserId, amount: Amount, reference: String) -> ServiceResult<Outcome> {
         check_reference(&reference)?;
         self.require_user(user_id)?;
+        if let Some(first) = self.earlier_movement(TxnKind::TopUp, &reference, user_id, amount)? {
+            return Ok(Outcome::Posted(first));
+        }
         let txn_no = self.new_txn_no();
         let txn = LedgerTxn::transfer_between(txn_no, TxnKind::TopUp, self.now, amount, Account::Funding, Account::Wallet(user_id.clone()), Related::default())
             .with_reference(Some(reference));
@@ -399,6 +421,9 @@ impl OpContext<'_, '_> {
     fn withdraw(&mut self, user_id: &UserId, amount: Amount, reference: Option<String>) -> ServiceResult<Outcome> {
         if let Some(reference) = &reference {
             check_reference(reference)?;
+            if let Some(first) = self.earlier_movement(TxnKind::Withdrawal, reference, user_id, amount)? {
+                return Ok(Outcome::Posted(first));
+            }
         }
         self.require_available(user_id, amount)?;
         self.check_limits(user_id, Outgoing::Withdrawal, amount, None)?;
@@ -932,8 +957,8 @@ impl OpContext<'_, '_> {
     }
 
     fn decline_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId, reason: Option<String>) -> ServiceResult<Outcome> {
-        if reason.as_ref().is_some_and(|reason| reason.chars().count() > self.config.returns.max_reason_chars) {
-            return Err(ServiceError::Validation(format!("a reason has at most {} characters", self.config.returns.max_reason_chars)));
+        if reason.as_ref().is_some_and(|reason| reason.chars().count() > self.config.returns.max_reason_chars || !hongbao_core::text::is_storable(reason)) {
+            return Err(ServiceError::Validation(format!("a reason has at most {} characters, and no NUL character", self.config.returns.max_reason_chars)));
         }
         let mut request = self.visible_return_request(request_id, user_id)?;
         request.decline(user_id, reason, self.now)?;

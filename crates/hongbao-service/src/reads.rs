@@ -161,7 +161,7 @@ impl Service {
     /// The audit log, newest first, before sequence number `before_seq` when given.
     pub async fn audit_log(&self, viewer: &Principal, before_seq: Option<u64>, limit: u32) -> ServiceResult<Vec<AuditEntry>> {
         self.require(viewer, Permission::ReadAuditLog)?;
-        let after = before_seq.map(|seq| vec![Value::Int(seq as i64)]);
+        let after = before_seq.map(|seq| vec![Value::Int(i64::try_from(seq).unwrap_or(i64::MAX))]);
         self.list(Query::newest_first(&records::AUDIT_LOG, limit).after(after)).await
     }
 
@@ -174,7 +174,7 @@ impl Service {
 
     /// A user's own events, newest first, before sequence number `before_seq` when given.
     pub async fn events(&self, user_id: &UserId, before_seq: Option<u64>, limit: u32) -> ServiceResult<Vec<Event>> {
-        let after = before_seq.map(|seq| vec![Value::Int(seq as i64)]);
+        let after = before_seq.map(|seq| vec![Value::Int(i64::try_from(seq).unwrap_or(i64::MAX))]);
         self.list(Query::newest_first(&records::EVENTS, limit).equal("user_id", text(user_id)).after(after)).await
     }
 }
@@ -182,7 +182,7 @@ impl Service {
 impl Service {
     /// A user's events after sequence number `after_seq`, oldest first, for the live stream.
     pub async fn events_after(&self, user_id: &UserId, after_seq: u64, limit: u32) -> ServiceResult<Vec<Event>> {
-        let after = Some(vec![Value::Int(after_seq as i64)]);
+        let after = Some(vec![Value::Int(i64::try_from(after_seq).unwrap_or(i64::MAX))]);
         self.list(Query::newest_first(&records::EVENTS, limit).ascending().equal("user_id", text(user_id)).after(after)).await
     }
 

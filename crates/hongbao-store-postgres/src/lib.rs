@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_merchant_keys.sql")),
     (7, include_str!("../migrations/0007_corrections.sql")),
     (8, include_str!("../migrations/0008_commit_flushes.sql")),
+    (9, include_str!("../migrations/0009_references.sql")),
 ];
 
 /// Makes everything committed so far durable: a commit that waits for the disk, of a write to this
@@ -426,6 +427,13 @@ impl ReadConn for PostgresConn {
         Ok(self.entries(rows)?.pop())
     }
 
+    fn journal_entry_by_reference(&mut self, kind: TxnKind, reference: &str) -> StoreResult<Option<JournalEntry>> {
+        const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id \
+             FROM journal WHERE kind = $1 AND reference = $2 ORDER BY seq LIMIT 1";
+        let rows = self.query(SQL, &[&kind.as_str(), &reference], "reading the journal by reference")?;
+        Ok(self.entries(rows)?.pop())
+    }
+
     fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>> {
         self.query("SELECT user_id FROM txn_parties WHERE seq = $1", &[&(seq as i64)], "reading parties")?
             .iter()
@@ -436,7 +444,7 @@ impl ReadConn for PostgresConn {
     fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>> {
         const SQL: &str = "SELECT seq, txn_no, kind, created_at, amount, memo, reference, packet_id, transfer_id, corrects_txn_no, prev_hash, hash, return_request_id FROM journal \
              WHERE seq IN (SELECT DISTINCT seq FROM postings WHERE account = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) ORDER BY seq DESC";
-        let before = before_seq.map_or(i64::MAX, |seq| seq as i64);
+        let before = before_seq.map_or(i64::MAX, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
         let rows = self.query(SQL, &[&account.to_string(), &before, &i64::from(limit)], "reading the journal")?;
         self.entries(rows)
     }
@@ -727,7 +735,7 @@ fn records_from(query: &records::Query, rows: &[Row]) -> StoreResult<Vec<records
 
 fn claim_context_from(row: &Row) -> StoreResult<ClaimContext> {
     let ids = |index: usize| -> StoreResult<Vec<UserId>> { get::<Vec<String>>(row, index)?.iter().map(|id| user_id(id)).collect() };
-    Ok(ClaimContext { packet: packet_from_row(row)?, claimed: ids(18)?, members: ids(19)? })
+    Ok(ClaimContext { packet: packet_from_row(row)?, claimed: ids(18)?, members: ids(19)?, wallet_balances: get::<Vec<i64>>(row, 20)?, sender_balance: get(row, 21)? })
 }
 
 impl PostgresConn {
@@ -764,7 +772,10 @@ impl PostgresConn {
              ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
                    LATERAL (SELECT 1 FROM packet_claims c WHERE c.packet_id = p.id AND c.user_id = u.user_id LIMIT 1) AS hit), \
              ARRAY(SELECT u.user_id FROM UNNEST($2::text[]) AS u(user_id), \
-                   LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = u.user_id LIMIT 1) AS hit) \
+                   LATERAL (SELECT 1 FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = u.user_id LIMIT 1) AS hit), \
+             ARRAY(SELECT coalesce((SELECT b.balance FROM balances b WHERE b.account = 'wallet:' || u.user_id), 0) \
+                   FROM UNNEST($2::text[]) WITH ORDINALITY AS u(user_id, position) ORDER BY u.position), \
+             coalesce((SELECT b.balance FROM balances b WHERE b.account = 'wallet:' || p.sender_id), 0) \
              FROM packets p WHERE id = $1";
         Ok(Step { statement: self.statement(SQL)?, params: vec![Box::new(packet_id.to_string()), Box::new(strings(users))] })
     }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_webhooks.sql")),
     (6, include_str!("../migrations/0006_merchant_keys.sql")),
     (7, include_str!("../migrations/0007_corrections.sql")),
+    (8, include_str!("../migrations/0008_references.sql")),
 ];
 
 /// A SQLite database file.
@@ -522,6 +523,11 @@ impl ReadConn for SqliteConn {
         Ok(self.query_journal(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE txn_no = ?1"), [txn_no.as_str()])?.pop())
     }
 
+    fn journal_entry_by_reference(&mut self, kind: TxnKind, reference: &str) -> StoreResult<Option<JournalEntry>> {
+        let sql = format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE kind = ?1 AND reference = ?2 ORDER BY seq LIMIT 1");
+        Ok(self.query_journal(&sql, [kind.as_str(), reference])?.pop())
+    }
+
     fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>> {
         let users: Vec<String> = self
             .conn
@@ -535,7 +541,7 @@ impl ReadConn for SqliteConn {
     }
 
     fn journal_for_account(&mut self, account: &Account, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        let before = before_seq.map_or(i64::MAX, |seq| seq as i64);
+        let before = before_seq.map_or(i64::MAX, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
         self.query_journal(
             &format!(
                 "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq IN \

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::Transfer;
-use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
+use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -171,6 +171,8 @@ pub trait ReadConn: Send {
     /// Open packets whose `expires_at` is at or before `now`, soonest first.
     fn due_packets(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<PacketId>>;
     fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>>;
+    /// The first entry of `kind` that carries the external `reference`, if any.
+    fn journal_entry_by_reference(&mut self, kind: TxnKind, reference: &str) -> StoreResult<Option<JournalEntry>>;
     /// The users a transaction concerns, who may look it up.
     fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>>;
     /// Entries with a posting to `account`, newest first, with `seq` below `before_seq` when given.
@@ -243,14 +245,19 @@ pub struct Heads {
     pub last_event_seq: u64,
 }
 
-/// A packet, with which of some users have claimed it and which belong to its group: what a batch of
-/// claims on the packet checks, read at once.
+/// A packet, with which of some users have claimed it, which belong to its group, and what their
+/// wallets hold: what a batch of claims on the packet checks, read at once.
 #[derive(Clone, Debug)]
 pub struct ClaimContext {
     pub packet: Packet,
     pub claimed: Vec<UserId>,
     /// Empty for a packet that is not for a group.
     pub members: Vec<UserId>,
+    /// The balance of each claimer's wallet, in the order the claimers were asked for (a claim checks
+    /// that the wallet stays within the largest amount).
+    pub wallet_balances: Vec<i64>,
+    /// The balance of the sender's wallet, which a refund credits.
+    pub sender_balance: i64,
 }
 
 /// Writes, inside one transaction opened by [`WriteConn::begin`].
@@ -280,8 +287,9 @@ pub trait WriteConn: ReadConn {
                 contexts.push(None);
                 continue;
             };
-            let (mut claimed, mut members) = (Vec::new(), Vec::new());
+            let (mut claimed, mut members, mut wallet_balances) = (Vec::new(), Vec::new(), Vec::new());
             for user in users {
+                wallet_balances.push(self.balance(&Account::Wallet(user.clone()))?);
                 if self.has_claimed(packet_id, user)? {
                     claimed.push(user.clone());
                 }
@@ -291,7 +299,8 @@ pub trait WriteConn: ReadConn {
                     members.push(user.clone());
                 }
             }
-            contexts.push(Some(ClaimContext { packet, claimed, members }));
+            let sender_balance = self.balance(&Account::Wallet(packet.sender_id.clone()))?;
+            contexts.push(Some(ClaimContext { packet, claimed, members, wallet_balances, sender_balance }));
         }
         let rows = queries.iter().map(|query| self.select(query)).collect::<StoreResult<_>>()?;
         Ok(Prefetched { contexts, rows })

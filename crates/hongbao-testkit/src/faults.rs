@@ -185,6 +185,9 @@ impl ReadConn for FaultyWriter {
     fn journal_entry(&mut self, txn_no: &TxnNo) -> StoreResult<Option<JournalEntry>> {
         self.inner.journal_entry(txn_no)
     }
+    fn journal_entry_by_reference(&mut self, kind: hongbao_core::TxnKind, reference: &str) -> StoreResult<Option<JournalEntry>> {
+        self.inner.journal_entry_by_reference(kind, reference)
+    }
     fn txn_parties(&mut self, seq: u64) -> StoreResult<Vec<UserId>> {
         self.inner.txn_parties(seq)
     }

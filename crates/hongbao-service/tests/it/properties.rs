@@ -262,7 +262,7 @@ async fn world() -> World {
         }
     }
     for user_id in &users {
-        service.execute(Op::TopUp { user_id: user_id.clone(), amount: amount(1_000_00), reference: "start".into() }).await.expect("top up");
+        service.execute(Op::TopUp { user_id: user_id.clone(), amount: amount(1_000_00), reference: format!("start-{user_id}") }).await.expect("top up");
     }
     let Outcome::Group(group) =
         service.execute(Op::CreateGroup { owner_id: users[0].clone(), name: "g".into(), member_ids: users.clone() }).await.expect("group")
@@ -321,7 +321,7 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
     let users = &world.users;
     let mut expect_forbidden = false;
     let op = match step {
-        Step::TopUp { user, amount: units } => Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: "prop".into() },
+        Step::TopUp { user, amount: units } => Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: format!("prop-{}", hongbao_service::random_u64()) },
         Step::Withdraw { user, amount: units } => Op::Withdraw { user_id: users[*user].clone(), amount: amount(*units), reference: None },
         Step::Lucky { sender, total, shares } => Op::SendPacket {
             sender_id: users[*sender].clone(),
