@@ -31,8 +31,11 @@ pub struct Appended {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a tree of {size} leaves has {expected} frontier hashes, not {actual}")]
 pub struct FrontierMismatch {
+    /// The tree size given.
     pub size: u64,
+    /// How many hashes that size has on its frontier: the bits set in it.
     pub expected: usize,
+    /// How many were given.
     pub actual: usize,
 }
 

@@ -29,6 +29,7 @@ impl Hash {
         Hash::from_slice(&STANDARD.decode(text).ok()?)
     }
 
+    /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -21,14 +21,25 @@
 //! checked against the published test vectors of transparency-dev/merkle (`tests/vectors/`).
 
 mod append;
+mod checkpoint;
+mod consistency;
 mod hash;
+mod note;
 mod prove;
 mod ranges;
+mod receipt;
+mod report;
 mod storage;
+mod text;
 mod verify;
 
 pub use append::{Appended, Frontier, FrontierMismatch};
+pub use checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint, open_checkpoint};
+pub use consistency::{ConsistencyError, VerifiedConsistency, format_proof, parse_proof, verify_consistency};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
+pub use note::{KeyError, KeyId, NoteError, SignerKey, VerifierKey, is_valid_key_name};
 pub use prove::{BuildError, consistency_proof, inclusion_proof, root_at};
+pub use receipt::{RECEIPT_FILE_EXTENSION, RECEIPT_HEADER, Receipt, ReceiptError, VerifiedReceipt, verify_receipt};
+pub use report::{describe_account, describe_kind};
 pub use storage::{LogId, MemoryNodes, MissingNode, NodeId, NodeSource, StoredNode};
 pub use verify::{ProofError, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency_proof, verify_inclusion_proof};

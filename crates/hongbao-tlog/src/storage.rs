@@ -20,10 +20,12 @@ impl LogId {
     /// The journal's single log.
     pub const JOURNAL: LogId = LogId(0);
 
+    /// The log with this number, as storage keys it.
     pub const fn new(id: u32) -> LogId {
         LogId(id)
     }
 
+    /// The log's number.
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -39,11 +41,14 @@ impl fmt::Display for LogId {
 /// (index + 1) * 2^level`. Level 0 is the leaves themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId {
+    /// The subtree's height: it covers `2^level` leaves. At most 63.
     pub level: u8,
+    /// Its position among the subtrees of its level, from 0 at the left.
     pub index: u64,
 }
 
 impl NodeId {
+    /// The subtree of `2^level` leaves at position `index` among those of its level.
     pub const fn new(level: u8, index: u64) -> NodeId {
         NodeId { level, index }
     }
@@ -69,7 +74,9 @@ impl fmt::Display for NodeId {
 /// to append to that log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoredNode {
+    /// Which subtree.
     pub id: NodeId,
+    /// Its hash, `MTH` of its leaves (RFC 9162 §2.1.1).
     pub hash: Hash,
 }
 
@@ -99,11 +106,14 @@ pub struct MemoryNodes {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{id} of {log} is not stored")]
 pub struct MissingNode {
+    /// The log asked about.
     pub log: LogId,
+    /// The node it does not hold.
     pub id: NodeId,
 }
 
 impl MemoryNodes {
+    /// No nodes.
     pub fn new() -> MemoryNodes {
         MemoryNodes::default()
     }
@@ -126,6 +136,7 @@ impl MemoryNodes {
         self.nodes.len()
     }
 
+    /// Whether no node is stored.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
