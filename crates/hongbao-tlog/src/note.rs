@@ -55,9 +55,15 @@ impl fmt::Display for KeyId {
 }
 
 /// Whether `name` may name a key: non-empty, with no Unicode space and no `+` (C2SP `signed-note`
-/// §Format). Control characters are refused too, since no note may hold them.
+/// §Format). ASCII control characters are refused too, since no note may hold them.
 pub fn is_valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+')
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || is_forbidden_control(c) || c == '+')
+}
+
+/// The characters C2SP `signed-note` forbids anywhere in a note: ASCII controls below U+0020 but the
+/// newline.
+fn is_forbidden_control(c: char) -> bool {
+    c < '\u{20}' && c != '\n'
 }
 
 /// Why the text form of a key, or a name for one, is refused.
@@ -297,7 +303,7 @@ fn parse_key_parts(text: &str) -> Result<(&str, KeyId, [u8; 32]), KeyError> {
 
 /// Refuses control characters other than newline anywhere in a note (C2SP `signed-note` §Format).
 fn check_note_characters(text: &str) -> Result<(), NoteError> {
-    if text.chars().any(|c| c.is_ascii_control() && c != '\n') {
+    if text.chars().any(is_forbidden_control) {
         return Err(NoteError::Malformed { problem: "it holds a control character other than newline" });
     }
     Ok(())
@@ -329,9 +335,10 @@ mod tests {
     #[test]
     fn names() {
         assert!(is_valid_key_name("hongbao.example/journal"));
-        for bad in ["", "a b", "a+b", "a\tb", "a\u{a0}b", "a\u{2003}b"] {
+        for bad in ["", "a b", "a+b", "a\tb", "a\u{1}b", "a\u{a0}b", "a\u{2003}b"] {
             assert!(!is_valid_key_name(bad), "{bad:?}");
         }
+        assert!(is_valid_key_name("a\u{7f}b"), "C2SP forbids only the controls below U+0020");
     }
 
     #[test]

@@ -52,16 +52,6 @@ impl NodeId {
     pub const fn new(level: u8, index: u64) -> NodeId {
         NodeId { level, index }
     }
-
-    /// The first leaf the subtree covers.
-    pub fn first_leaf(self) -> u64 {
-        self.index << self.level
-    }
-
-    /// How many leaves the subtree covers, `2^level`.
-    pub fn n_leaves(self) -> u64 {
-        1 << self.level
-    }
 }
 
 impl fmt::Display for NodeId {

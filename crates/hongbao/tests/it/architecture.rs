@@ -90,9 +90,17 @@ fn the_service_knows_no_storage_backend() {
 
 #[test]
 fn every_module_opens_with_a_doc_comment() {
-    for crate_name in
-        ["hongbao-core", "hongbao-tlog", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service", "hongbao-http", "hongbao-testkit", "hongbao"]
-    {
+    for crate_name in [
+        "hongbao-core",
+        "hongbao-tlog",
+        "hongbao-store",
+        "hongbao-store-sqlite",
+        "hongbao-store-postgres",
+        "hongbao-service",
+        "hongbao-http",
+        "hongbao-testkit",
+        "hongbao",
+    ] {
         for (path, source) in sources(crate_name) {
             assert!(source.trim_start().starts_with("//!"), "{} does not open with a //! comment", path.display());
         }
