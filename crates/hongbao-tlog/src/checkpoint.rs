@@ -50,6 +50,23 @@ pub enum CheckpointError {
     OriginMismatch { expected: String, found: String },
 }
 
+impl CheckpointError {
+    /// A stable snake_case code for the failure, for programs and the HTTP edge.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckpointError::Note(NoteError::NotSignedByKey { .. }) => "signed_by_another_key",
+            CheckpointError::Note(NoteError::BadSignature { .. }) => "bad_signature",
+            CheckpointError::OriginMismatch { .. } => "origin_mismatch",
+            CheckpointError::Note(NoteError::Malformed { .. })
+            | CheckpointError::MissingLine { .. }
+            | CheckpointError::BadOrigin
+            | CheckpointError::BadSize { .. }
+            | CheckpointError::BadRoot { .. }
+            | CheckpointError::EmptyExtensionLine => "checkpoint_malformed",
+        }
+    }
+}
+
 impl Checkpoint {
     /// The checkpoint of the tree of `size` leaves of log `origin` with root `root`. The origin must be
     /// one non-empty line without control characters (C2SP `tlog-checkpoint` §Note text).

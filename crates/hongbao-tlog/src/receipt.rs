@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 use hongbao_core::{CanonicalError, LedgerTxn};
 
 use crate::checkpoint::{CheckpointError, VerifiedCheckpoint, open_checkpoint};
-use crate::note::{NoteError, VerifierKey};
+use crate::note::VerifierKey;
 use crate::text::parse_decimal;
 use crate::{Hash, ProofError, leaf_hash, verify_inclusion_proof};
 
@@ -93,23 +93,6 @@ impl ReceiptError {
             ReceiptError::ProofPadded { .. } => "proof_padded",
             ReceiptError::NotInCheckpoint { .. } => "not_in_checkpoint",
             ReceiptError::Unbalanced { .. } => "entry_unbalanced",
-        }
-    }
-}
-
-impl CheckpointError {
-    /// A stable snake_case code for the failure, for programs and the HTTP edge.
-    pub fn code(&self) -> &'static str {
-        match self {
-            CheckpointError::Note(NoteError::NotSignedByKey { .. }) => "signed_by_another_key",
-            CheckpointError::Note(NoteError::BadSignature { .. }) => "bad_signature",
-            CheckpointError::OriginMismatch { .. } => "origin_mismatch",
-            CheckpointError::Note(NoteError::Malformed { .. })
-            | CheckpointError::MissingLine { .. }
-            | CheckpointError::BadOrigin
-            | CheckpointError::BadSize { .. }
-            | CheckpointError::BadRoot { .. }
-            | CheckpointError::EmptyExtensionLine => "checkpoint_malformed",
         }
     }
 }
