@@ -31,7 +31,7 @@ pub use ids::{
     ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, MerchantKeyId, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo,
     UserId, WebhookId,
 };
-pub use ledger::{Account, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
+pub use ledger::{Account, CanonicalError, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};
 pub use packet::{Audience, Packet, PacketError, PacketKind, PacketLimits, PacketStatus};
 pub use time::Timestamp;

@@ -56,8 +56,20 @@ fn the_core_depends_on_no_io_runtime_database_or_http_crate() {
 }
 
 #[test]
+fn the_transparency_log_crate_does_no_io() {
+    let mut dependencies = dependencies("hongbao-tlog");
+    dependencies.sort();
+    assert_eq!(dependencies, ["base64", "ed25519-dalek", "hongbao-core", "sha2", "thiserror"]);
+    for (path, source) in sources("hongbao-tlog") {
+        for forbidden in ["std::fs", "std::net", "std::io", "SystemTime", "Instant::now", "thread_rng", "OsRng", "std::thread", "std::env"] {
+            assert!(!source.contains(forbidden), "{} uses {forbidden}", path.display());
+        }
+    }
+}
+
+#[test]
 fn only_the_http_crate_knows_json_and_http() {
-    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service"] {
+    for crate_name in ["hongbao-core", "hongbao-tlog", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service"] {
         for dependency in dependencies(crate_name) {
             assert!(!["serde", "serde_json", "axum", "hyper", "utoipa", "reqwest"].contains(&dependency.as_str()), "{crate_name} depends on {dependency}");
         }
@@ -66,7 +78,7 @@ fn only_the_http_crate_knows_json_and_http() {
 
 #[test]
 fn the_service_knows_no_storage_backend() {
-    for crate_name in ["hongbao-core", "hongbao-store", "hongbao-service", "hongbao-http"] {
+    for crate_name in ["hongbao-core", "hongbao-tlog", "hongbao-store", "hongbao-service", "hongbao-http"] {
         for dependency in dependencies(crate_name) {
             assert!(
                 !["rusqlite", "postgres", "tokio-postgres", "hongbao-store-sqlite", "hongbao-store-postgres"].contains(&dependency.as_str()),
@@ -78,9 +90,17 @@ fn the_service_knows_no_storage_backend() {
 
 #[test]
 fn every_module_opens_with_a_doc_comment() {
-    for crate_name in
-        ["hongbao-core", "hongbao-store", "hongbao-store-sqlite", "hongbao-store-postgres", "hongbao-service", "hongbao-http", "hongbao-testkit", "hongbao"]
-    {
+    for crate_name in [
+        "hongbao-core",
+        "hongbao-tlog",
+        "hongbao-store",
+        "hongbao-store-sqlite",
+        "hongbao-store-postgres",
+        "hongbao-service",
+        "hongbao-http",
+        "hongbao-testkit",
+        "hongbao",
+    ] {
         for (path, source) in sources(crate_name) {
             assert!(source.trim_start().starts_with("//!"), "{} does not open with a //! comment", path.display());
         }
