@@ -67,6 +67,13 @@ pub fn without_velocity_rule() -> Config {
     Config { policy_text: Some("[velocity]\nmax_actions = 10000\n".into()), ..Config::default() }
 }
 
+/// A configuration whose timers run only at start and when a test runs them
+/// (`service.run_due_timers()`), so that a test can act on a record past its deadline before any timer
+/// has.
+pub fn without_timers(config: Config) -> Config {
+    Config { scheduler_interval_millis: 3_600_000, ..config }
+}
+
 /// A moment far from any real clock, so tests never depend on today's date.
 pub const START: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
@@ -78,7 +85,10 @@ impl TestServer {
     /// A server on a fresh database of the backend the environment selects (see `hongbao-testkit`).
     pub async fn start_with(mut config: Config) -> TestServer {
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
-        config.scheduler_interval_millis = 20;
+        // Timers run often so that tests need not wait, unless the test stops them (`without_timers`).
+        if config.scheduler_interval_millis == Config::default().scheduler_interval_millis {
+            config.scheduler_interval_millis = 20;
+        }
         let database = TestDatabase::new();
         config.evidence_dir = database.evidence_dir();
         let clock = ManualClock::new(START);

@@ -10,6 +10,7 @@ mod groups;
 mod harness;
 mod idempotency;
 mod merchant_keys;
+mod money_safety;
 mod returns;
 mod risk;
 mod transfers;
