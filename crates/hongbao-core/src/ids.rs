@@ -117,6 +117,10 @@ prefixed_id!(
     ReversalId, "rev_", "reversal id"
 );
 prefixed_id!(
+    /// A case refund above the policy's four-eyes amount, carried out once a second reviewer approves it.
+    CaseRefundId, "crf_", "case refund id"
+);
+prefixed_id!(
     /// A merchant's or enterprise's API key, which acts for one wallet within limits.
     MerchantKeyId, "mk_", "merchant key id"
 );

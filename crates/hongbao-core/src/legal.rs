@@ -1,7 +1,7 @@
 //! Actions for courts and police: the reversal of a settled transaction and the disclosure of a user's
 //! identity. One legal officer asks; a second, different one approves before anything happens.
 
-use crate::{Amount, DisclosureId, OperatorId, ReversalId, Timestamp, TxnNo, UserId, named_enum};
+use crate::{Amount, CaseRefundId, ComplaintId, DisclosureId, FreezeId, OperatorId, ReversalId, Timestamp, TxnNo, UserId, named_enum};
 
 named_enum!(
     ApprovalStatus {
@@ -16,11 +16,11 @@ named_enum!(
 pub enum ApprovalError {
     #[error("the request was already decided")]
     AlreadyDecided,
-    #[error("the officer who asked cannot also approve; a second legal officer must")]
+    #[error("the officer who asked cannot also approve; a second officer must")]
     SameOfficer,
 }
 
-/// The four-eyes part that reversals and disclosures share.
+/// The four-eyes part that reversals, disclosures and large case refunds share.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Approval {
     pub requested_by: OperatorId,
@@ -85,6 +85,27 @@ pub struct Reversal {
     pub approval: Approval,
     /// The compensating transaction, once carried out.
     pub reversal_txn_no: Option<TxnNo>,
+}
+
+/// A refund from a case's freeze above the policy's four-eyes amount (`RiskPolicy::case_refund_approval_above`):
+/// one reviewer asks, and a second, different one approves before any money moves. Like every case
+/// refund it corrects one payment of the case (`corrects_txn_no`, the claim or settlement that brought
+/// the money to the frozen user) and never more than what is left of it, checked again at approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseRefund {
+    pub id: CaseRefundId,
+    pub complaint_id: ComplaintId,
+    pub freeze_id: FreezeId,
+    /// The frozen user the money comes from.
+    pub payer_id: UserId,
+    /// The complainant the money goes to.
+    pub recipient_id: UserId,
+    pub corrects_txn_no: TxnNo,
+    pub amount: Amount,
+    pub reason: String,
+    pub approval: Approval,
+    /// The refund's transaction, once carried out.
+    pub refund_txn_no: Option<TxnNo>,
 }
 
 /// Tells an authorised requester who a user is.

@@ -28,8 +28,8 @@ pub mod transfer;
 pub mod webhooks;
 
 pub use ids::{
-    ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, MerchantKeyId, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId, TxnNo,
-    UserId, WebhookId,
+    CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, IdError, MerchantKeyId, OperatorId, PacketId, ReturnRequestId, ReversalId,
+    TransferId, TxnNo, UserId, WebhookId,
 };
 pub use ledger::{Account, CanonicalError, JournalHash, LedgerTxn, Posting, Related, TxnKind, TxnParts};
 pub use money::{Amount, MoneyError};

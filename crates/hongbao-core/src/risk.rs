@@ -36,6 +36,9 @@ pub struct RiskPolicy {
     /// A packet or transfer at or above this needs an explicit confirmation.
     pub confirmation_threshold: Amount,
     pub confirmation_ttl_seconds: i64,
+    /// A case refund above this needs a second reviewer's approval (four eyes on large movements of
+    /// money by staff).
+    pub case_refund_approval_above: Amount,
 }
 
 fn yuan(units: i64) -> Amount {
@@ -55,6 +58,7 @@ impl Default for RiskPolicy {
             alert_threshold: yuan(1_000),
             confirmation_threshold: yuan(5_000),
             confirmation_ttl_seconds: 600,
+            case_refund_approval_above: yuan(1_000),
         }
     }
 }

@@ -109,9 +109,14 @@ pub struct CreateFreezeRequest {
 pub struct CaseRefundRequest {
     /// A freeze placed for this case, out of which the money comes.
     pub freeze_id: String,
-    /// Minor units.
+    /// Minor units; at most what is left of the corrected payment (returns, case refunds and
+    /// reversals share one remainder per payment).
     pub amount: i64,
     pub reason: String,
+    /// The payment of the case this refund corrects: one of the case's `txn_nos`, or the claim or
+    /// settlement of it that brought the money to the frozen user. Needed only when several payments
+    /// of the case reached that user.
+    pub txn_no: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -380,6 +385,50 @@ impl From<&Reversal> for ReversalBody {
             reversal_txn_no: reversal.reversal_txn_no.as_ref().map(ToString::to_string),
         }
     }
+}
+
+/// A case refund above the policy's four-eyes amount (`[case_refunds] approval_above`), which a second
+/// reviewer approves (carrying it out) or rejects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseRefundBody {
+    pub id: String,
+    pub case_id: String,
+    pub freeze_id: String,
+    /// The frozen user the money comes from.
+    pub payer_id: String,
+    /// The complainant the money goes to.
+    pub recipient_id: String,
+    /// The claim or settlement this refund corrects.
+    pub corrects_txn_no: String,
+    pub amount: i64,
+    pub reason: String,
+    #[serde(flatten)]
+    pub approval: ApprovalFields,
+    /// The refund's transaction, once approved.
+    pub refund_txn_no: Option<String>,
+}
+
+impl From<&hongbao_core::legal::CaseRefund> for CaseRefundBody {
+    fn from(refund: &hongbao_core::legal::CaseRefund) -> CaseRefundBody {
+        CaseRefundBody {
+            id: refund.id.to_string(),
+            case_id: refund.complaint_id.to_string(),
+            freeze_id: refund.freeze_id.to_string(),
+            payer_id: refund.payer_id.to_string(),
+            recipient_id: refund.recipient_id.to_string(),
+            corrects_txn_no: refund.corrects_txn_no.to_string(),
+            amount: refund.amount.minor_units(),
+            reason: refund.reason.clone(),
+            approval: ApprovalFields::from(&refund.approval),
+            refund_txn_no: refund.refund_txn_no.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseRefundList {
+    pub data: Vec<CaseRefundBody>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

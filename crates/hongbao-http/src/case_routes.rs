@@ -10,7 +10,7 @@ use hongbao_core::freeze::FreezeCause;
 use hongbao_core::legal::ApprovalStatus;
 use hongbao_core::sniff::normalize_content_type;
 use hongbao_core::staff::{Permission, Role};
-use hongbao_core::{Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, OperatorId, ReversalId};
+use hongbao_core::{Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, OperatorId, ReversalId, TxnNo};
 use hongbao_service::evidence::{Upload, UploadError};
 use hongbao_service::reads::CaseFilter;
 use hongbao_service::{CaseOp, Decision, Op, Outcome};
@@ -265,9 +265,7 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
     let user_id = caller.user()?.id.clone();
     let after = match headers.get("last-event-id") {
-        Some(value) => {
-            value.to_str().ok().and_then(crate::extract::parse_sequence).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?
-        }
+        Some(value) => value.to_str().ok().and_then(crate::extract::parse_sequence).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?,
         None => state.service.last_event_seq().await?,
     };
     let service = state.service.clone();
@@ -496,8 +494,88 @@ pub async fn case_refund(
     let request = &body.value;
     let freeze_id = FreezeId::parse(&request.freeze_id).map_err(|error| ApiError::validation(format!("freeze_id: {error}")))?;
     let amount = parse_amount("amount", request.amount)?;
-    let op = Op::Case(CaseOp::RefundFromFreeze { actor: caller.0.actor()?, complaint_id, freeze_id, amount, reason: request.reason.clone() });
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: posted }).await
+    let txn_no = request.txn_no.as_deref().map(|text| TxnNo::parse(text).map_err(|error| ApiError::validation(format!("txn_no: {error}")))).transpose()?;
+    let op = Op::Case(CaseOp::RefundFromFreeze { actor: caller.0.actor()?, complaint_id, freeze_id, amount, reason: request.reason.clone(), txn_no });
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: refund_or_request }).await
+}
+
+/// A case refund's answer: the refund's transaction (201), or, above the four-eyes amount, the refund
+/// waiting for a second reviewer (also 201: a record was created; its `status` is `pending`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CaseRefundAnswer {
+    Posted(TransactionBody),
+    Pending(CaseRefundBody),
+}
+
+fn refund_or_request(outcome: &Outcome) -> Option<CaseRefundAnswer> {
+    match outcome {
+        Outcome::CaseRefund(refund) => Some(CaseRefundAnswer::Pending(CaseRefundBody::from(refund))),
+        other => posted(other).map(CaseRefundAnswer::Posted),
+    }
+}
+
+fn case_refund_body(outcome: &Outcome) -> Option<CaseRefundBody> {
+    match outcome {
+        Outcome::CaseRefund(refund) => Some(CaseRefundBody::from(refund)),
+        _ => None,
+    }
+}
+
+fn case_refund_step(id: &str) -> Step<'_, CaseRefundId, CaseRefundBody> {
+    Step { id, parse: CaseRefundId::parse, what: "case refund", body: case_refund_body }
+}
+
+/// The decision of the second reviewer on a case refund, as an operation.
+fn decide_case_refund(decision: Decision) -> impl FnOnce(hongbao_service::Actor, CaseRefundId, String) -> CaseOp {
+    move |actor, refund_id, reason| CaseOp::DecideCaseRefund { actor, refund_id, decision, reason }
+}
+
+/// Case refunds above the four-eyes amount (operators), newest first; `?status=pending` for those
+/// waiting for a second reviewer, `?case_id=` for one case's.
+#[utoipa::path(get, path = "/v1/ops/case-refunds", tag = "ops",
+    params(("status" = Option<String>, Query), ("case_id" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = CaseRefundList), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_case_refunds(State(state): State<AppState>, caller: Caller, list: ListParams) -> ApiResult<Json<CaseRefundList>> {
+    let case_id = list.filter("case_id").map(|id| ComplaintId::parse(id).map_err(|error| ApiError::validation(format!("case_id: {error}")))).transpose()?;
+    let refunds = state.service.case_refunds(&caller.0, approval_status(&list)?, case_id.as_ref(), list.after_record()?, list.limit + 1).await?;
+    let (refunds, next_cursor) = page(refunds, list.limit, |refund| position_cursor(refund.approval.requested_at, refund.id.as_str()));
+    Ok(Json(CaseRefundList { data: refunds.iter().map(CaseRefundBody::from).collect(), next_cursor }))
+}
+
+#[utoipa::path(get, path = "/v1/ops/case-refunds/{id}", tag = "ops", responses((status = 200, body = CaseRefundBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_case_refund(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<CaseRefundBody>> {
+    let refund_id = parse_id(CaseRefundId::parse, &id, "case refund")?;
+    Ok(Json(CaseRefundBody::from(&state.service.case_refund(&caller.0, &refund_id).await?)))
+}
+
+/// Approve a case refund (a reviewer other than the one who asked): the money moves now, if the
+/// payment still has that much left to give back and the freeze still holds it.
+#[utoipa::path(post, path = "/v1/ops/case-refunds/{id}/approve", tag = "ops", request_body = ReasonRequest,
+    responses((status = 200, body = CaseRefundBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn approve_case_refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> ApiResult<Response> {
+    step(&state, &caller, key, &uri, &body, case_refund_step(&id), decide_case_refund(Decision::Approve)).await
+}
+
+/// Reject a case refund (a reviewer; the one who asked may withdraw it).
+#[utoipa::path(post, path = "/v1/ops/case-refunds/{id}/reject", tag = "ops", request_body = ReasonRequest,
+    responses((status = 200, body = CaseRefundBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn reject_case_refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> ApiResult<Response> {
+    step(&state, &caller, key, &uri, &body, case_refund_step(&id), decide_case_refund(Decision::Reject)).await
 }
 
 /// Resolve a case (reviewer). Any outcome but `referred` lifts the case's freezes.

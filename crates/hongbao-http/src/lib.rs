@@ -50,7 +50,8 @@ pub struct AppState {
         case_routes::create_complaint, case_routes::list_complaints, case_routes::get_complaint, case_routes::add_complaint_evidence,
         case_routes::list_events, case_routes::event_stream, case_routes::ops_me, case_routes::create_operator, case_routes::list_operators, case_routes::disable_operator,
         case_routes::list_cases, case_routes::get_case, case_routes::assign_case, case_routes::request_case_evidence, case_routes::case_refund,
-        case_routes::resolve_case, case_routes::create_freeze, case_routes::list_freezes, case_routes::get_freeze, case_routes::lift_freeze,
+        case_routes::resolve_case, case_routes::list_case_refunds, case_routes::get_case_refund, case_routes::approve_case_refund,
+        case_routes::reject_case_refund, case_routes::create_freeze, case_routes::list_freezes, case_routes::get_freeze, case_routes::lift_freeze,
         case_routes::ops_wallet, case_routes::create_reversal, case_routes::list_reversals, case_routes::get_reversal, case_routes::approve_reversal,
         case_routes::reject_reversal, case_routes::create_disclosure, case_routes::list_disclosures, case_routes::get_disclosure,
         case_routes::approve_disclosure, case_routes::reject_disclosure, case_routes::audit_log,
@@ -140,6 +141,10 @@ pub fn router(service: Service) -> Router {
         .route("/v1/ops/cases/{id}/request-evidence", post(case_routes::request_case_evidence))
         .route("/v1/ops/cases/{id}/refunds", post(case_routes::case_refund))
         .route("/v1/ops/cases/{id}/resolve", post(case_routes::resolve_case))
+        .route("/v1/ops/case-refunds", get(case_routes::list_case_refunds))
+        .route("/v1/ops/case-refunds/{id}", get(case_routes::get_case_refund))
+        .route("/v1/ops/case-refunds/{id}/approve", post(case_routes::approve_case_refund))
+        .route("/v1/ops/case-refunds/{id}/reject", post(case_routes::reject_case_refund))
         .route("/v1/ops/freezes", post(case_routes::create_freeze).get(case_routes::list_freezes))
         .route("/v1/ops/freezes/{id}", get(case_routes::get_freeze))
         .route("/v1/ops/freezes/{id}/lift", post(case_routes::lift_freeze))

@@ -8,19 +8,19 @@ use std::collections::HashSet;
 use hongbao_core::cases::{CaseOutcome, Complaint, ComplaintKind, Evidence, EvidenceLabel, NewComplaint};
 use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Restriction};
-use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::legal::{Approval, ApprovalStatus, CaseRefund, Disclosure, Reversal};
 use hongbao_core::packet::PacketStatus;
 use hongbao_core::staff::{ADMIN_ACTOR, AuditRecord, Operator, Permission, Role, SYSTEM_ACTOR};
 use hongbao_core::{
-    Account, Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, LedgerTxn, OperatorId, Related, ReversalId, Timestamp, TxnKind, TxnNo,
-    UserId,
+    Account, Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, LedgerTxn, OperatorId, Related, ReversalId, Timestamp,
+    TxnKind, TxnNo, UserId,
 };
 use hongbao_store::JournalEntry;
 use hongbao_store::records::{self, Query, StoredOperator, text};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::evidence::StoredFile;
-use crate::ops::{OpContext, Outcome, new_token, token_hash};
+use crate::ops::{OpContext, Outcome, PaymentLeg, new_token, token_hash};
 
 /// Who carries out an operator action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,11 +151,22 @@ pub enum CaseOp {
         freeze_id: FreezeId,
         reason: String,
     },
+    /// Refunds the complainant out of a freeze placed for the case, correcting one payment of the case:
+    /// `txn_no` names it (the case's transaction, or the claim or settlement that brought the money to
+    /// the frozen user), and may be left out when only one payment of the case went to that user.
     RefundFromFreeze {
         actor: Actor,
         complaint_id: ComplaintId,
         freeze_id: FreezeId,
         amount: Amount,
+        reason: String,
+        txn_no: Option<TxnNo>,
+    },
+    /// A second reviewer's decision on a case refund above the four-eyes amount.
+    DecideCaseRefund {
+        actor: Actor,
+        refund_id: CaseRefundId,
+        decision: Decision,
         reason: String,
     },
     Resolve {
@@ -242,9 +253,10 @@ impl OpContext<'_, '_> {
             CaseOp::RequestEvidence { actor, complaint_id, reason } => self.request_evidence(&actor, &complaint_id, &reason),
             CaseOp::PlaceFreeze { actor, user_id, amount, until, cause, reason } => self.place_freeze(&actor, user_id, amount, until, cause, &reason),
             CaseOp::LiftFreeze { actor, freeze_id, reason } => self.lift_freeze(&actor, &freeze_id, &reason),
-            CaseOp::RefundFromFreeze { actor, complaint_id, freeze_id, amount, reason } => {
-                self.refund_from_freeze(&actor, &complaint_id, &freeze_id, amount, &reason)
+            CaseOp::RefundFromFreeze { actor, complaint_id, freeze_id, amount, reason, txn_no } => {
+                self.refund_from_freeze(&actor, &complaint_id, &freeze_id, amount, &reason, txn_no.as_ref())
             }
+            CaseOp::DecideCaseRefund { actor, refund_id, decision, reason } => self.decide_case_refund(&actor, &refund_id, decision, &reason),
             CaseOp::Resolve { actor, complaint_id, outcome, reason } => self.resolve(&actor, &complaint_id, outcome, &reason),
             CaseOp::RequestReversal { actor, txn_no, amount, reason, reference } => self.request_reversal(&actor, txn_no, amount, &reason, &reference),
             CaseOp::DecideReversal { actor, reversal_id, decision, reason } => self.decide_reversal(&actor, &reversal_id, decision, &reason),
@@ -389,6 +401,10 @@ impl OpContext<'_, '_> {
                 return Err(not_yours());
             }
             respondents.extend(parties.into_iter().filter(|party| party != &complainant_id));
+            // The recipients of the complainant's payment are the case's respondents: for a packet,
+            // everyone who claimed it.
+            let legs = self.payment_legs(&entry)?;
+            respondents.extend(legs.into_iter().filter(|leg| leg.payer == complainant_id).map(|leg| leg.recipient));
             entries.push(entry);
         }
         let files = self.attachable_evidence(&complainant_id, evidence_ids, &[])?;
@@ -458,6 +474,11 @@ impl OpContext<'_, '_> {
         }
         if refunded.is_zero() {
             return Ok(());
+        }
+        // Every way of getting money back counts toward the velocity rule, the platform's own refund of
+        // a system fault included: complaints must not be a side door around it.
+        for _ in 0..steps.len() {
+            self.record_velocity(&complainant, "system_fault_refund")?;
         }
         complaint.record_refund(refunded, self.now)?;
         if everything {
@@ -581,7 +602,7 @@ impl OpContext<'_, '_> {
                 if complaint.status.is_resolved() {
                     return Err(ServiceError::InvalidState(format!("case {case_id} is already resolved")));
                 }
-                if !complaint.respondent_ids.contains(&user_id) {
+                if !complaint.respondent_ids.contains(&user_id) && !self.case_legs(&complaint)?.iter().any(|(_, leg)| leg.recipient == user_id) {
                     return Err(ServiceError::Validation(format!("{user_id} is not a party that case {case_id} complains about")));
                 }
                 Some(case_id.clone())
@@ -632,33 +653,138 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Freeze(freeze))
     }
 
-    /// Moves money out of a freeze placed for the case to its complainant. The frozen wallet's balance
-    /// bounds it as well as the freeze: a refund never overdraws.
-    fn refund_from_freeze(&mut self, actor: &Actor, complaint_id: &ComplaintId, freeze_id: &FreezeId, amount: Amount, why: &str) -> ServiceResult<Outcome> {
-        actor.require(Permission::RefundFromFreeze)?;
-        let why = reason(why)?;
+    /// The ways the complainant's payments named by a case reached their recipients, as they stand
+    /// now (a packet's later claims included).
+    pub(crate) fn case_legs(&mut self, complaint: &Complaint) -> ServiceResult<Vec<(TxnNo, PaymentLeg)>> {
+        let mut legs = Vec::new();
+        for txn_no in &complaint.txn_nos {
+            let Some(entry) = self.batch.journal_entry(txn_no)? else { continue };
+            for leg in self.payment_legs(&entry)? {
+                if leg.payer == complaint.complainant_id {
+                    legs.push((txn_no.clone(), leg));
+                }
+            }
+        }
+        Ok(legs)
+    }
+
+    /// The payment of a case that a refund out of `frozen_user`'s freeze corrects: the one `txn_no`
+    /// names (the case's transaction, or the claim or settlement of it), or the only one that reached
+    /// that user. Refused when the user received nothing of the case's payments, or when several
+    /// payments reached them and none is named.
+    fn refunded_leg(&mut self, complaint: &Complaint, frozen_user: &UserId, txn_no: Option<&TxnNo>) -> ServiceResult<PaymentLeg> {
+        let mut legs: Vec<PaymentLeg> = self
+            .case_legs(complaint)?
+            .into_iter()
+            .filter(|(case_txn_no, leg)| &leg.recipient == frozen_user && txn_no.is_none_or(|named| named == case_txn_no || named == &leg.txn_no))
+            .map(|(_, leg)| leg)
+            .collect();
+        legs.dedup_by(|a, b| a.txn_no == b.txn_no);
+        match (legs.len(), txn_no) {
+            (1, _) => Ok(legs.remove(0)),
+            (0, Some(named)) => {
+                Err(ServiceError::Validation(format!("{named} is not a payment of case {} that reached {frozen_user} from the complainant", complaint.id)))
+            }
+            (0, None) => Err(ServiceError::Validation(format!(
+                "none of case {}'s payments reached {frozen_user} from the complainant: a case refund gives back what a payment of the case moved",
+                complaint.id
+            ))),
+            _ => {
+                let named: Vec<String> = legs.iter().map(|leg| leg.txn_no.to_string()).collect();
+                Err(ServiceError::Validation(format!(
+                    "several payments of the case reached {frozen_user}: name the one to correct in txn_no ({})",
+                    named.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Everything a refund out of a case's freeze must pass, at the moment it is asked and again when
+    /// a second reviewer approves it: the case is open, the freeze was placed for it and holds enough,
+    /// and the payment it corrects has at least `amount` left to give back (returns, case refunds and
+    /// reversals share one remainder per payment).
+    fn check_case_refund(
+        &mut self,
+        complaint_id: &ComplaintId,
+        freeze_id: &FreezeId,
+        amount: Amount,
+        txn_no: Option<&TxnNo>,
+    ) -> ServiceResult<(Complaint, Freeze, PaymentLeg)> {
         if amount.is_zero() {
             return Err(ServiceError::Validation("amount must be positive".into()));
         }
-        let mut complaint = self.case(complaint_id)?;
+        let complaint = self.case(complaint_id)?;
         if complaint.status.is_resolved() {
             return Err(ServiceError::InvalidState("the case is already resolved".into()));
         }
-        let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
+        let freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
         if freeze.cause != FreezeCause::Case(complaint_id.clone()) {
             return Err(ServiceError::Validation(format!("freeze {freeze_id} was not placed for case {complaint_id}")));
         }
         freeze.check_refund(amount, self.now)?;
-        // The refund corrects the case's payment from the complainant to the frozen user, when the case
-        // names one: what a return or a reversal may still move back of it shrinks by as much.
-        let mut corrects_txn_no = None;
-        for txn_no in complaint.txn_nos.clone() {
-            let Some(entry) = self.batch.journal_entry(&txn_no)? else { continue };
-            if self.payer_and_recipient(&entry)? == Some((complaint.complainant_id.clone(), freeze.user_id.clone())) {
-                corrects_txn_no = Some(txn_no);
-                break;
-            }
+        let leg = self.refunded_leg(&complaint, &freeze.user_id, txn_no)?;
+        let corrected = self.batch.corrected_amount(&leg.txn_no)?;
+        let left = Amount::new((leg.amount.minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO);
+        if amount > left {
+            return Err(ServiceError::InvalidState(format!(
+                "only {left} of the {} that {} brought is left to give back; returns, case refunds and reversals took the rest",
+                leg.amount, leg.txn_no
+            )));
         }
+        Ok((complaint, freeze, leg))
+    }
+
+    /// Moves money out of a freeze placed for the case to its complainant, correcting one payment of
+    /// the case and never more than is left of it. The frozen wallet's balance bounds it as well as the
+    /// freeze: a refund never overdraws. Above the policy's four-eyes amount it only asks: a second
+    /// reviewer's approval carries it out ([`CaseOp::DecideCaseRefund`]).
+    fn refund_from_freeze(
+        &mut self,
+        actor: &Actor,
+        complaint_id: &ComplaintId,
+        freeze_id: &FreezeId,
+        amount: Amount,
+        why: &str,
+        txn_no: Option<&TxnNo>,
+    ) -> ServiceResult<Outcome> {
+        actor.require(Permission::RefundFromFreeze)?;
+        let why = reason(why)?;
+        let (complaint, freeze, leg) = self.check_case_refund(complaint_id, freeze_id, amount, txn_no)?;
+        if amount > self.batch.policy()?.case_refund_approval_above {
+            let refund = CaseRefund {
+                id: CaseRefundId::generate(self.now, self.rng),
+                complaint_id: complaint_id.clone(),
+                freeze_id: freeze_id.clone(),
+                payer_id: freeze.user_id.clone(),
+                recipient_id: complaint.complainant_id.clone(),
+                corrects_txn_no: leg.txn_no.clone(),
+                amount,
+                reason: why.clone(),
+                approval: Approval::new(actor.operator_id()?, self.now),
+                refund_txn_no: None,
+            };
+            // Checks end here; what follows only writes.
+            self.batch.put_record(&refund);
+            let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("corrects", leg.txn_no.to_string())];
+            self.audit(actor, "case.refund_request", refund.id.as_str(), &why, &detail)?;
+            return Ok(Outcome::CaseRefund(refund));
+        }
+        let entry = self.carry_out_case_refund(complaint, freeze, &leg, amount, &why)?;
+        let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("txn_no", entry.txn.txn_no().to_string())];
+        self.audit(actor, "case.refund", complaint_id.as_str(), &why, &detail)?;
+        Ok(Outcome::Posted(entry))
+    }
+
+    /// Posts a checked case refund and records it on the freeze and the case, with notices to both
+    /// parties.
+    fn carry_out_case_refund(
+        &mut self,
+        mut complaint: Complaint,
+        mut freeze: Freeze,
+        leg: &PaymentLeg,
+        amount: Amount,
+        why: &str,
+    ) -> ServiceResult<JournalEntry> {
         let txn_no = self.new_txn_no();
         let txn = LedgerTxn::transfer_between(
             txn_no,
@@ -667,10 +793,10 @@ impl OpContext<'_, '_> {
             amount,
             Account::Wallet(freeze.user_id.clone()),
             Account::Wallet(complaint.complainant_id.clone()),
-            Related { corrects_txn_no, ..Related::default() },
+            Related { corrects_txn_no: Some(leg.txn_no.clone()), ..Related::default() },
         )
-        .with_memo(Some(why.clone()))
-        .with_reference(Some(complaint_id.to_string()));
+        .with_memo(Some(why.to_owned()))
+        .with_reference(Some(complaint.id.to_string()));
         let (payer, complainant) = (freeze.user_id.clone(), complaint.complainant_id.clone());
         let entry = self.post(txn, &[&payer, &complainant])?;
         freeze.record_refund(amount, self.now)?;
@@ -679,12 +805,36 @@ impl OpContext<'_, '_> {
         self.batch.put_record(&complaint);
         let txn_no = entry.txn.txn_no().to_string();
         for user in [&complainant, &payer] {
-            self.notify(user, EventKind::CaseRefunded, complaint_id.as_str(), vec![("amount", amount.minor_units().to_string()), ("txn_no", txn_no.clone())])?;
+            self.notify(user, EventKind::CaseRefunded, complaint.id.as_str(), vec![("amount", amount.minor_units().to_string()), ("txn_no", txn_no.clone())])?;
         }
         self.notify_complaint(&complaint)?;
-        let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("txn_no", txn_no)];
-        self.audit(actor, "case.refund", complaint_id.as_str(), &why, &detail)?;
-        Ok(Outcome::Posted(entry))
+        Ok(entry)
+    }
+
+    /// A second reviewer approves (and so carries out) or rejects a case refund that waited for it.
+    /// Everything is checked again at approval: the payment's remainder and the freeze may have
+    /// changed meanwhile.
+    fn decide_case_refund(&mut self, actor: &Actor, refund_id: &CaseRefundId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+        actor.require(Permission::RefundFromFreeze)?;
+        let officer = actor.operator_id()?;
+        let why = reason(why)?;
+        let mut refund: CaseRefund = self.batch.record(text(refund_id))?.ok_or(ServiceError::NotFound("case refund"))?;
+        if decision == Decision::Reject {
+            refund.approval.reject(officer, why.clone(), self.now)?;
+            self.batch.put_record(&refund);
+            self.audit(actor, "case.refund_reject", refund_id.as_str(), &why, &[("case", refund.complaint_id.to_string())])?;
+            return Ok(Outcome::CaseRefund(refund));
+        }
+        refund.approval.check_approve(&officer)?;
+        let (complaint, freeze, leg) = self.check_case_refund(&refund.complaint_id, &refund.freeze_id, refund.amount, Some(&refund.corrects_txn_no))?;
+        let entry = self.carry_out_case_refund(complaint, freeze, &leg, refund.amount, &refund.reason)?;
+        refund.approval.approve(officer, why.clone(), self.now)?;
+        refund.refund_txn_no = Some(entry.txn.txn_no().clone());
+        self.batch.put_record(&refund);
+        let detail =
+            [("amount", refund.amount.minor_units().to_string()), ("case", refund.complaint_id.to_string()), ("txn_no", entry.txn.txn_no().to_string())];
+        self.audit(actor, "case.refund_approve", refund_id.as_str(), &why, &detail)?;
+        Ok(Outcome::CaseRefund(refund))
     }
 
     // ---- reversals and disclosures ----

@@ -202,6 +202,8 @@ pub enum Outcome {
     Complaint(Complaint),
     Freeze(Freeze),
     Reversal(Reversal),
+    /// A case refund waiting for, or decided by, a second reviewer.
+    CaseRefund(hongbao_core::legal::CaseRefund),
     Disclosure(Disclosure),
     Tag(Tag),
     /// A large payment that needs the payer's confirmation first; nothing moved.
@@ -223,6 +225,17 @@ pub enum Outcome {
     MerchantKey(MerchantKey),
     /// An expiry that found nothing to do.
     Nothing,
+}
+
+/// One way the money of a payment reached a recipient: who paid whom how much, and the transaction
+/// that brought it (a claim or a settlement), which every correction of it names. Returns, case
+/// refunds and reversals together never move back more than `amount`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentLeg {
+    pub payer: UserId,
+    pub recipient: UserId,
+    pub amount: Amount,
+    pub txn_no: TxnNo,
 }
 
 /// Counts the writer adds to the metrics once the batch is durable.
@@ -837,6 +850,42 @@ impl OpContext<'_, '_> {
         self.post(txn, &[&sender_id, &recipient_id])?;
         transfer.txn_nos.push(txn_no);
         Ok(())
+    }
+
+    /// The ways the money of a payment reached its recipients: for a claim or a settlement, itself; for
+    /// a packet sent, each claim of it; for a transfer sent, its settlement once settled. Money still
+    /// in an escrow or a hold reached nobody yet, and other transactions are no payment.
+    pub(crate) fn payment_legs(&mut self, entry: &JournalEntry) -> ServiceResult<Vec<PaymentLeg>> {
+        let related = entry.txn.related();
+        match entry.txn.kind() {
+            TxnKind::PacketClaim | TxnKind::TransferSettle => {
+                let Some((payer, recipient)) = self.payer_and_recipient(entry)? else { return Ok(Vec::new()) };
+                Ok(vec![PaymentLeg { payer, recipient, amount: entry.txn.amount(), txn_no: entry.txn.txn_no().clone() }])
+            }
+            TxnKind::PacketSend => {
+                let packet_id = related.packet_id.as_ref().ok_or_else(|| hongbao_store::corrupt("a packet send without its packet"))?;
+                let packet = self.batch.packet(packet_id)?.ok_or_else(|| hongbao_store::corrupt(format!("a send of missing packet {packet_id}")))?;
+                let claims = self.batch.claims(packet_id)?;
+                Ok(claims
+                    .into_iter()
+                    .map(|claim| PaymentLeg { payer: packet.sender_id.clone(), recipient: claim.user_id, amount: claim.amount, txn_no: claim.txn_no })
+                    .collect())
+            }
+            TxnKind::TransferSend => {
+                let transfer_id = related.transfer_id.as_ref().ok_or_else(|| hongbao_store::corrupt("a transfer send without its transfer"))?;
+                let transfer = self.batch.transfer(transfer_id)?.ok_or_else(|| hongbao_store::corrupt(format!("a send of missing transfer {transfer_id}")))?;
+                match (transfer.status, transfer.txn_nos.get(1)) {
+                    (TransferStatus::Settled, Some(settlement)) => Ok(vec![PaymentLeg {
+                        payer: transfer.sender_id,
+                        recipient: transfer.recipient_id,
+                        amount: transfer.amount,
+                        txn_no: settlement.clone(),
+                    }]),
+                    _ => Ok(Vec::new()),
+                }
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// The payer and the recipient of a settled claim or transfer; `None` for other transactions.

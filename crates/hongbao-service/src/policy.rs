@@ -22,6 +22,9 @@
 //! [confirmation]
 //! threshold = "5000.00"
 //! ttl_seconds = 600
+//!
+//! [case_refunds]
+//! approval_above = "1000.00"
 //! ```
 
 use std::collections::BTreeMap;
@@ -133,7 +136,7 @@ pub fn parse_policy(text: &str) -> Result<RiskPolicy, PolicyError> {
         PolicyError { line, key: String::new(), message: error.message().to_owned() }
     })?;
     let reader = Reader { text };
-    reader.only_keys(&root, "", &["limits", "tags", "velocity", "alerts", "confirmation"])?;
+    reader.only_keys(&root, "", &["limits", "tags", "velocity", "alerts", "confirmation", "case_refunds"])?;
     let mut policy = RiskPolicy::default();
     if let Some(limits) = reader.table(&root, "limits", "limits")? {
         reader.only_keys(limits, "limits", &["per_transaction_max", "daily_outgoing_max", "daily_packet_count"])?;
@@ -185,6 +188,12 @@ pub fn parse_policy(text: &str) -> Result<RiskPolicy, PolicyError> {
             policy.confirmation_ttl_seconds = seconds;
         }
     }
+    if let Some(case_refunds) = reader.table(&root, "case_refunds", "case_refunds")? {
+        reader.only_keys(case_refunds, "case_refunds", &["approval_above"])?;
+        if let Some(amount) = reader.amount(case_refunds, "approval_above", "case_refunds")? {
+            policy.case_refund_approval_above = amount;
+        }
+    }
     Ok(policy)
 }
 
@@ -212,6 +221,7 @@ pub fn render_policy(policy: &RiskPolicy) -> String {
     );
     let _ = writeln!(out, "\n[alerts]\nlarge_transaction = \"{}\"", policy.alert_threshold);
     let _ = writeln!(out, "\n[confirmation]\nthreshold = \"{}\"\nttl_seconds = {}", policy.confirmation_threshold, policy.confirmation_ttl_seconds);
+    let _ = writeln!(out, "\n[case_refunds]\napproval_above = \"{}\"", policy.case_refund_approval_above);
     out
 }
 

@@ -129,6 +129,32 @@ impl Service {
         self.list(query).await
     }
 
+    /// A case refund that waited for, or was decided by, a second reviewer.
+    pub async fn case_refund(&self, viewer: &Principal, refund_id: &hongbao_core::CaseRefundId) -> ServiceResult<hongbao_core::legal::CaseRefund> {
+        self.require(viewer, Permission::ViewCases)?;
+        self.find(text(refund_id)).await?.ok_or(ServiceError::NotFound("case refund"))
+    }
+
+    /// Case refunds above the four-eyes amount, newest first, by approval status and case.
+    pub async fn case_refunds(
+        &self,
+        viewer: &Principal,
+        status: Option<ApprovalStatus>,
+        complaint_id: Option<&hongbao_core::ComplaintId>,
+        after: RecordCursor,
+        limit: u32,
+    ) -> ServiceResult<Vec<hongbao_core::legal::CaseRefund>> {
+        self.require(viewer, Permission::ViewCases)?;
+        let mut query = Query::newest_first(&records::CASE_REFUNDS, limit).after(after);
+        if let Some(status) = status {
+            query = query.equal("status", text(status));
+        }
+        if let Some(complaint_id) = complaint_id {
+            query = query.equal("complaint_id", text(complaint_id));
+        }
+        self.list(query).await
+    }
+
     /// A disclosure; the identity only once a second legal officer approved it.
     pub async fn disclosure(&self, viewer: &Principal, disclosure_id: &DisclosureId) -> ServiceResult<DisclosureView> {
         self.require(viewer, Permission::ViewLegal)?;

@@ -62,6 +62,8 @@ fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
         }
     };
     let mut computed: BTreeMap<String, i128> = BTreeMap::new();
+    // What the corrections (returns, case refunds, reversals) of each payment moved back in all.
+    let mut corrections: BTreeMap<hongbao_core::TxnNo, i128> = BTreeMap::new();
     let mut expected_seq = 1u64;
     let mut prev_hash = JournalHash::GENESIS;
     loop {
@@ -90,9 +92,26 @@ fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
             for posting in entry.txn.postings() {
                 *computed.entry(posting.account.to_string()).or_default() += i128::from(posting.amount);
             }
+            if let Some(corrected) = &entry.txn.related().corrects_txn_no {
+                *corrections.entry(corrected.clone()).or_default() += i128::from(entry.txn.amount().minor_units());
+            }
             prev_hash = entry.hash;
             expected_seq = entry.seq + 1;
             report.entries += 1;
+        }
+    }
+    // A payment is given back at most once in all: returns, case refunds and reversals share its amount.
+    for (txn_no, corrected) in &corrections {
+        match conn.journal_entry(txn_no)? {
+            None => found(&mut report, format!("transaction {txn_no}: corrected by {corrected} but it is not in the journal")),
+            Some(original) if *corrected > i128::from(original.txn.amount().minor_units()) => found(
+                &mut report,
+                format!(
+                    "transaction {txn_no}: its corrections gave back {corrected} of a payment of {}; a payment is given back at most once",
+                    original.txn.amount().minor_units()
+                ),
+            ),
+            Some(_) => {}
         }
     }
     let stored: BTreeMap<String, i64> = conn.balances()?.into_iter().collect();

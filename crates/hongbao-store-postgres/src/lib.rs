@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_corrections.sql")),
     (8, include_str!("../migrations/0008_commit_flushes.sql")),
     (9, include_str!("../migrations/0009_references.sql")),
+    (10, include_str!("../migrations/0010_case_refunds.sql")),
 ];
 
 /// Makes everything committed so far durable: a commit that waits for the disk, of a write to this
@@ -735,7 +736,13 @@ fn records_from(query: &records::Query, rows: &[Row]) -> StoreResult<Vec<records
 
 fn claim_context_from(row: &Row) -> StoreResult<ClaimContext> {
     let ids = |index: usize| -> StoreResult<Vec<UserId>> { get::<Vec<String>>(row, index)?.iter().map(|id| user_id(id)).collect() };
-    Ok(ClaimContext { packet: packet_from_row(row)?, claimed: ids(18)?, members: ids(19)?, wallet_balances: get::<Vec<i64>>(row, 20)?, sender_balance: get(row, 21)? })
+    Ok(ClaimContext {
+        packet: packet_from_row(row)?,
+        claimed: ids(18)?,
+        members: ids(19)?,
+        wallet_balances: get::<Vec<i64>>(row, 20)?,
+        sender_balance: get(row, 21)?,
+    })
 }
 
 impl PostgresConn {

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_merchant_keys.sql")),
     (7, include_str!("../migrations/0007_corrections.sql")),
     (8, include_str!("../migrations/0008_references.sql")),
+    (9, include_str!("../migrations/0009_case_refunds.sql")),
 ];
 
 /// A SQLite database file.

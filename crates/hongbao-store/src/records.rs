@@ -8,13 +8,14 @@
 use hongbao_core::cases::{CaseStatus, Complaint, ComplaintKind, Evidence, EvidenceLabel, EvidenceRequirement};
 use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Lift};
-use hongbao_core::legal::{Approval, ApprovalStatus, Disclosure, Reversal};
+use hongbao_core::legal::{Approval, ApprovalStatus, CaseRefund, Disclosure, Reversal};
 use hongbao_core::merchant::{MerchantKey, Scope};
 use hongbao_core::risk::{DailyUsage, VelocityWindow};
 use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
 use hongbao_core::webhooks::{Delivery, DeliveryStatus, WebhookEndpoint};
 use hongbao_core::{
-    Amount, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, MerchantKeyId, OperatorId, ReversalId, Timestamp, TxnNo, UserId, WebhookId,
+    Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, MerchantKeyId, OperatorId, ReversalId, Timestamp, TxnNo, UserId,
+    WebhookId,
 };
 
 use crate::{ReadConn, StoreResult, corrupt};
@@ -725,6 +726,64 @@ impl Record for Reversal {
             reason: fields.text()?,
             reference: fields.text()?,
             reversal_txn_no: fields.opt_parsed(|text| ok(TxnNo::parse(text)))?,
+            approval: read_approval(&mut fields)?,
+        })
+    }
+}
+
+pub static CASE_REFUNDS: Table = Table {
+    name: "case_refunds",
+    columns: &[
+        ("id", Text),
+        ("complaint_id", Text),
+        ("freeze_id", Text),
+        ("payer_id", Text),
+        ("recipient_id", Text),
+        ("corrects_txn_no", Text),
+        ("amount", Int),
+        ("reason", Text),
+        ("refund_txn_no", Text),
+        ("status", Text),
+        ("requested_by", Text),
+        ("created_at", Int),
+        ("decided_by", Text),
+        ("decided_at", Int),
+        ("decision_reason", Text),
+    ],
+    append_only: false,
+};
+
+impl Record for CaseRefund {
+    const TABLE: &'static Table = &CASE_REFUNDS;
+
+    fn to_row(&self) -> Row {
+        let mut row = vec![
+            text(&self.id),
+            text(&self.complaint_id),
+            text(&self.freeze_id),
+            text(&self.payer_id),
+            text(&self.recipient_id),
+            text(&self.corrects_txn_no),
+            amount(self.amount),
+            text(&self.reason),
+            opt_text(self.refund_txn_no.as_ref()),
+        ];
+        row.extend(approval_values(&self.approval));
+        row
+    }
+
+    fn from_row(row: Row) -> StoreResult<CaseRefund> {
+        let mut fields = Fields::new(&CASE_REFUNDS, row)?;
+        Ok(CaseRefund {
+            id: fields.parsed(|text| ok(CaseRefundId::parse(text)))?,
+            complaint_id: fields.parsed(|text| ok(ComplaintId::parse(text)))?,
+            freeze_id: fields.parsed(|text| ok(FreezeId::parse(text)))?,
+            payer_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            recipient_id: fields.parsed(|text| ok(UserId::parse(text)))?,
+            corrects_txn_no: fields.parsed(|text| ok(TxnNo::parse(text)))?,
+            amount: fields.amount()?,
+            reason: fields.text()?,
+            refund_txn_no: fields.opt_parsed(|text| ok(TxnNo::parse(text)))?,
             approval: read_approval(&mut fields)?,
         })
     }

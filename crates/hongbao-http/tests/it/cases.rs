@@ -17,12 +17,12 @@ use crate::harness::{ADMIN_TOKEN, Answer, Endpoint, START, TestServer, TestUser}
 
 /// An operator created by the admin, with the token it acts with.
 #[derive(Clone, Debug)]
-struct TestOperator {
-    id: String,
-    token: String,
+pub(crate) struct TestOperator {
+    pub(crate) id: String,
+    pub(crate) token: String,
 }
 
-async fn operator(server: &TestServer, name: &str, role: &str) -> TestOperator {
+pub(crate) async fn operator(server: &TestServer, name: &str, role: &str) -> TestOperator {
     let created = server.post("/v1/ops/operators", ADMIN_TOKEN, json!({ "name": name, "role": role })).await.expect(StatusCode::CREATED);
     assert_eq!(created["role"], role);
     assert_eq!(created["name"], name);
@@ -30,19 +30,19 @@ async fn operator(server: &TestServer, name: &str, role: &str) -> TestOperator {
     TestOperator { id: id(&created), token: created["token"].as_str().expect("an operator token").to_owned() }
 }
 
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"].as_str().unwrap_or_else(|| panic!("an id in {value}")).to_owned()
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("a string, not {value}")).to_owned()
 }
 
 /// The boundary of every multipart body the tests build; no test file contains it.
 const BOUNDARY: &str = "hongbao-test-boundary-7MA4YWxkTrZu0gW";
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+pub(crate) const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
 
 /// One part of a multipart/form-data body.
 struct Part<'a> {
@@ -107,7 +107,7 @@ async fn send_upload_with_key(server: &TestServer, token: &str, body: Vec<u8>, k
     Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers }
 }
 
-async fn upload(server: &TestServer, token: &str, content_type: &str, bytes: &[u8], label: Option<&str>) -> Answer {
+pub(crate) async fn upload(server: &TestServer, token: &str, content_type: &str, bytes: &[u8], label: Option<&str>) -> Answer {
     let mut parts = Vec::new();
     if let Some(label) = label {
         parts.push(label_part(label));
@@ -140,7 +140,7 @@ async fn download(server: &TestServer, path: &str, token: &str) -> (StatusCode, 
 }
 
 /// A settled instant transfer from `payer` to `payee`; returns its settlement's transaction number.
-async fn settled_transfer(server: &TestServer, payer: &TestUser, payee: &TestUser, amount: i64) -> String {
+pub(crate) async fn settled_transfer(server: &TestServer, payer: &TestUser, payee: &TestUser, amount: i64) -> String {
     let transfer = server
         .post("/v1/transfers", &payer.token, json!({ "recipient_id": payee.id, "amount": amount, "arrival": "instant" }))
         .await
@@ -150,17 +150,17 @@ async fn settled_transfer(server: &TestServer, payer: &TestUser, payee: &TestUse
     text(&settled["txn_nos"][1])
 }
 
-async fn complain(server: &TestServer, complainant: &TestUser, body: Value) -> Answer {
+pub(crate) async fn complain(server: &TestServer, complainant: &TestUser, body: Value) -> Answer {
     server.post("/v1/complaints", &complainant.token, body).await
 }
 
-async fn wallet(server: &TestServer, user: &TestUser) -> (i64, i64, i64) {
+pub(crate) async fn wallet(server: &TestServer, user: &TestUser) -> (i64, i64, i64) {
     let wallet = server.get("/v1/wallet", &user.token).await.expect(StatusCode::OK);
     let field = |name: &str| wallet[name].as_i64().unwrap_or_else(|| panic!("{name} in {wallet}"));
     (field("balance"), field("frozen"), field("available"))
 }
 
-async fn place_freeze(server: &TestServer, reviewer: &TestOperator, body: Value) -> Value {
+pub(crate) async fn place_freeze(server: &TestServer, reviewer: &TestOperator, body: Value) -> Value {
     server.post("/v1/ops/freezes", &reviewer.token, body).await.expect(StatusCode::CREATED)
 }
 
@@ -391,14 +391,15 @@ async fn minor_case_refunds_a_packet_claim_out_of_a_hold_that_never_overdraws() 
     let case_path = format!("/v1/ops/cases/{case_id}");
     server.post(&format!("{case_path}/assign"), &reviewer.token, json!({ "reason": "minor spending" })).await.expect(StatusCode::OK);
 
-    // A hold larger than the wallet freezes what there is, and a refund never takes more than that.
+    // A hold larger than the wallet freezes what there is, and a refund never takes more than the
+    // payment it corrects, whatever the hold.
     let freeze = place_freeze(&server, &reviewer, json!({ "user_id": streamer.id, "amount": 50_00, "case_id": case_id, "reason": "minor's spending" })).await;
     assert_eq!(wallet(&server, &streamer).await, (40_00, 40_00, 0));
     let before = server.ledger_state();
     server
         .post(&format!("{case_path}/refunds"), &reviewer.token, json!({ "freeze_id": id(&freeze), "amount": 50_00, "reason": "all of the hold" }))
         .await
-        .expect_error(StatusCode::CONFLICT, "insufficient_funds");
+        .expect_error(StatusCode::CONFLICT, "invalid_state");
     assert_eq!(server.ledger_state(), before);
     // Resolving as refunded needs a refund first.
     server
@@ -428,7 +429,7 @@ async fn minor_case_refunds_a_packet_claim_out_of_a_hold_that_never_overdraws() 
 }
 
 /// The transaction number of the send of `packet_id`, from the sender's history.
-async fn packet_send_txn_no(server: &TestServer, sender: &TestUser, packet_id: &str) -> String {
+pub(crate) async fn packet_send_txn_no(server: &TestServer, sender: &TestUser, packet_id: &str) -> String {
     let history = server.get("/v1/transactions", &sender.token).await.expect(StatusCode::OK);
     let send = history["data"]
         .as_array()

@@ -143,10 +143,8 @@ async fn keys_are_scoped_per_caller() {
     let server = TestServer::start().await;
     let alice = server.funded_user("alice", 10_00).await;
     let bob = server.funded_user("bob", 10_00).await;
-    let body = json!({ "amount": 1_00, "reference": "same" });
-
-    let alices = server.post_with_key("/v1/withdrawals", &alice.token, Some(&body), b"shared-key").await;
-    let bobs = server.post_with_key("/v1/withdrawals", &bob.token, Some(&body), b"shared-key").await;
+    let alices = server.post_with_key("/v1/withdrawals", &alice.token, Some(&json!({ "amount": 1_00, "reference": "alice-1" })), b"shared-key").await;
+    let bobs = server.post_with_key("/v1/withdrawals", &bob.token, Some(&json!({ "amount": 1_00, "reference": "bob-1" })), b"shared-key").await;
     assert_eq!((alices.status, bobs.status), (StatusCode::CREATED, StatusCode::CREATED));
     assert!(!bobs.is_replay(), "another caller's key is not a replay");
     assert_ne!(alices.json()["txn_no"], bobs.json()["txn_no"]);
@@ -179,11 +177,20 @@ async fn a_key_is_remembered_for_24_hours() {
     let again = server.post_with_key("/v1/top-ups", ADMIN_TOKEN, Some(&body), b"daily-key").await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert!(!again.is_replay(), "after 24 h the key is forgotten");
-    assert_ne!(again.json()["txn_no"], first.json()["txn_no"], "the work is done again");
-    assert_eq!(server.journal_len(), before + 1);
-    assert_eq!(server.balance(&alice).await, 14_00);
-    // And the key now remembers the new request.
+    // The bank reference still names one movement: the request is answered with the first top-up.
+    assert_eq!(again.json()["txn_no"], first.json()["txn_no"], "a reference is never credited twice");
+    assert_eq!(server.journal_len(), before);
+    assert_eq!(server.balance(&alice).await, 7_00);
+    // And the key now remembers the request anew.
     assert_replay_of(&again, &server.post_with_key("/v1/top-ups", ADMIN_TOKEN, Some(&body), b"daily-key").await);
+    // Past 24 h once more, another top-up under the old key is done.
+    server.clock.advance_seconds(86_401);
+    let other = json!({ "user_id": alice.id, "amount": 7_00, "reference": "daily-2" });
+    let done = server.post_with_key("/v1/top-ups", ADMIN_TOKEN, Some(&other), b"daily-key").await;
+    assert_eq!(done.status, StatusCode::CREATED);
+    assert!(!done.is_replay());
+    assert_ne!(done.json()["txn_no"], first.json()["txn_no"], "the work is done again");
+    assert_eq!(server.journal_len(), before + 1);
     assert_eq!(server.balance(&alice).await, 14_00);
     server.assert_verified();
 }
@@ -208,7 +215,8 @@ async fn invalid_keys_are_refused() {
 
     let longest = "k".repeat(255);
     let visible = (0x21u8..=0x7e).collect::<Vec<u8>>();
-    for key in [longest.as_bytes(), visible.as_slice(), b"x"] {
+    for (index, key) in [longest.as_bytes(), visible.as_slice(), b"x"].into_iter().enumerate() {
+        let body = json!({ "user_id": alice.id, "amount": 1_00, "reference": format!("keyed-{index}") });
         let accepted = server.post_with_key("/v1/top-ups", ADMIN_TOKEN, Some(&body), key).await;
         assert_eq!(accepted.status, StatusCode::CREATED, "a key of {} visible characters is accepted", key.len());
     }

@@ -2,6 +2,7 @@
 
 mod access;
 mod bad_input;
+mod case_refunds;
 mod cases;
 mod concurrency;
 mod endpoints;

@@ -296,13 +296,22 @@ async fn a_retried_top_up_or_withdrawal_is_answered_as_the_first_and_never_credi
     assert_eq!(txn_nos.len(), 1, "every retry is answered with the first transaction");
     assert_eq!(server.balance(&alice).await, 100_00);
     // The same reference for another user or amount is refused.
-    server.post("/v1/top-ups", ADMIN_TOKEN, json!({ "user_id": bob.id, "amount": 100_00, "reference": "bank-ref-1" })).await.expect_error(StatusCode::CONFLICT, "reference_reused");
-    server.post("/v1/top-ups", ADMIN_TOKEN, json!({ "user_id": alice.id, "amount": 99_00, "reference": "bank-ref-1" })).await.expect_error(StatusCode::CONFLICT, "reference_reused");
+    server
+        .post("/v1/top-ups", ADMIN_TOKEN, json!({ "user_id": bob.id, "amount": 100_00, "reference": "bank-ref-1" }))
+        .await
+        .expect_error(StatusCode::CONFLICT, "reference_reused");
+    server
+        .post("/v1/top-ups", ADMIN_TOKEN, json!({ "user_id": alice.id, "amount": 99_00, "reference": "bank-ref-1" }))
+        .await
+        .expect_error(StatusCode::CONFLICT, "reference_reused");
     // Withdrawals alike, and a withdrawal's reference is its own: it may equal a top-up's.
     let first = server.post("/v1/withdrawals", &alice.token, json!({ "amount": 10_00, "reference": "bank-ref-1" })).await.expect(StatusCode::CREATED);
     let again = server.post("/v1/withdrawals", &alice.token, json!({ "amount": 10_00, "reference": "bank-ref-1" })).await.expect(StatusCode::CREATED);
     assert_eq!(first["txn_no"], again["txn_no"]);
-    server.post("/v1/withdrawals", &alice.token, json!({ "amount": 20_00, "reference": "bank-ref-1" })).await.expect_error(StatusCode::CONFLICT, "reference_reused");
+    server
+        .post("/v1/withdrawals", &alice.token, json!({ "amount": 20_00, "reference": "bank-ref-1" }))
+        .await
+        .expect_error(StatusCode::CONFLICT, "reference_reused");
     assert_eq!(server.balance(&alice).await, 90_00);
     server.assert_verified();
 }

@@ -13,6 +13,13 @@
 //! than it held, a case's refunds are those taken out of its freezes, a resolved case keeps no freeze
 //! unless it was referred, and an approved reversal is carried out exactly once.
 //!
+//! Case work covers what outside testers broke: a case refund corrects one payment of its case and
+//! never more than what returns, other case refunds and reversals left of it, so every payment's
+//! corrections stay within it; complaints name several payments at once; a guardian's `minor`
+//! complaint about a group packet makes everyone who claimed it a respondent, whom a reviewer may
+//! freeze and refund from; refunds above a low four-eyes amount wait for a second reviewer; and
+//! top-ups near the largest amount meet wallets that may hold no more.
+//!
 //! The risk policy is the default one but for a stricter velocity rule: a user's second recall, cancel
 //! or return request within ten minutes freezes their outgoing money for half an hour, which is part of
 //! what the sequences should survive. With the default rule (more than five) it never tripped in
@@ -40,6 +47,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
 const USERS: usize = 4;
+const MAX_AMOUNT: i64 = hongbao_core::money::MAX_AMOUNT;
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -115,12 +123,14 @@ enum Step {
         freeze: Index,
     },
     /// A party to a paid claim or transfer complains about it (`other` or `fraud`, without evidence),
-    /// or the sender of a packet or transfer reports a system fault about sending it.
+    /// naming a second payment of the same payer too when `also` is set; or the sender of a packet or
+    /// transfer reports a system fault about sending it, or complains as a minor's guardian about it.
     Complain {
         txn: Index,
         as_payer: bool,
-        /// 0 and 1: `other`; 2 and 3: `fraud`; 4: `system_fault`.
+        /// 0 and 1: `other`; 2 and 3: `fraud`; 4: `system_fault`; 5: `minor`.
         kind: usize,
+        also: Option<Index>,
     },
     /// A reviewer freezes a party a case complains about, for the case.
     CaseFreeze {
@@ -135,6 +145,15 @@ enum Step {
         freeze: Index,
         amount: i64,
         open_case: bool,
+        /// Which of the case's payments the refund names, if any.
+        txn: Option<Index>,
+    },
+    /// A reviewer decides a case refund that waits for a second one, or (to be refused, when it
+    /// approves) the reviewer who asked.
+    DecideCaseRefund {
+        refund: Index,
+        same_reviewer: bool,
+        approve: bool,
     },
     Resolve {
         case: Index,
@@ -158,6 +177,7 @@ fn step() -> impl Strategy<Value = Step> {
     let user = 0..USERS;
     prop_oneof![
         2 => (user.clone(), 1i64..50_000).prop_map(|(user, amount)| Step::TopUp { user, amount }),
+        1 => (user.clone(), MAX_AMOUNT - 2_000_000..=MAX_AMOUNT).prop_map(|(user, amount)| Step::TopUp { user, amount }),
         2 => (user.clone(), 1i64..30_000).prop_map(|(user, amount)| Step::Withdraw { user, amount }),
         2 => (user.clone(), 1i64..40_000, 1u32..=5).prop_map(|(sender, total, shares)| Step::Lucky { sender, total, shares }),
         2 => (user.clone(), 1i64..25_000, 1u32..=5).prop_map(|(sender, per_share, shares)| Step::Normal { sender, per_share, shares }),
@@ -179,10 +199,14 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (user, proptest::option::weighted(0.75, 1i64..60_000), proptest::option::weighted(0.3, 1i64..120))
             .prop_map(|(user, hold, for_seconds)| Step::Freeze { user, hold, for_seconds }),
         2 => any::<Index>().prop_map(|freeze| Step::Lift { freeze }),
-        3 => (any::<Index>(), proptest::bool::weighted(0.8), 0usize..5).prop_map(|(txn, as_payer, kind)| Step::Complain { txn, as_payer, kind }),
+        4 => (any::<Index>(), proptest::bool::weighted(0.8), 0usize..6, proptest::option::weighted(0.3, any::<Index>()))
+            .prop_map(|(txn, as_payer, kind, also)| Step::Complain { txn, as_payer, kind, also }),
         4 => (any::<Index>(), any::<Index>(), proptest::option::weighted(0.85, 1i64..40_000), proptest::option::weighted(0.2, 1i64..120))
             .prop_map(|(case, respondent, hold, for_seconds)| Step::CaseFreeze { case, respondent, hold, for_seconds }),
-        5 => (any::<Index>(), 1i64..20_000, proptest::bool::weighted(0.8)).prop_map(|(freeze, amount, open_case)| Step::CaseRefund { freeze, amount, open_case }),
+        6 => (any::<Index>(), 1i64..20_000, proptest::bool::weighted(0.8), proptest::option::weighted(0.5, any::<Index>()))
+            .prop_map(|(freeze, amount, open_case, txn)| Step::CaseRefund { freeze, amount, open_case, txn }),
+        3 => (any::<Index>(), proptest::bool::weighted(0.2), proptest::bool::weighted(0.85))
+            .prop_map(|(refund, same_reviewer, approve)| Step::DecideCaseRefund { refund, same_reviewer, approve }),
         2 => (any::<Index>(), 0usize..4).prop_map(|(case, outcome)| Step::Resolve { case, outcome }),
         3 => (any::<Index>(), 0usize..2, proptest::option::of(1i64..20_000)).prop_map(|(txn, officer, amount)| Step::RequestReversal { txn, officer, amount }),
         3 => (any::<Index>(), proptest::bool::weighted(0.2), proptest::bool::weighted(0.85))
@@ -206,10 +230,16 @@ struct World {
     /// Packet and transfer sends with their senders, which a system fault complaint may name.
     sent: Vec<(TxnNo, UserId)>,
     reviewer: Actor,
+    /// A second reviewer, who approves the first one's large case refunds.
+    second_reviewer: Actor,
+    /// Case refunds that waited for a second reviewer, with whether they still wait.
+    case_refunds: Vec<(hongbao_core::CaseRefundId, bool)>,
     /// Two legal officers: one asks for a reversal, the other approves it.
     legal: [Actor; 2],
     /// Cases with the parties they complain about and whether they are resolved.
     cases: Vec<(ComplaintId, Vec<UserId>, bool)>,
+    /// The payments each case names.
+    case_txns: Vec<(ComplaintId, Vec<TxnNo>)>,
     /// Freezes placed so far, by reviewers and by the velocity rule, in the order they appeared.
     freezes: Vec<FreezeId>,
     /// Freezes placed for cases, with their cases.
@@ -250,7 +280,7 @@ async fn world() -> World {
         evidence_dir: database.evidence_dir(),
         // The velocity rule trips at two recalls, cancels or return requests in ten minutes instead of
         // six, so that its freezes happen in sequences this short; the rest of the policy is the default.
-        policy_text: Some("[velocity]\nmax_actions = 1\n".into()),
+        policy_text: Some("[velocity]\nmax_actions = 1\n[case_refunds]\napproval_above = \"100.00\"\n".into()),
         ..Config::default()
     };
     let service = Service::start(store.clone(), config, Arc::new(clock.clone())).expect("start").service;
@@ -270,6 +300,7 @@ async fn world() -> World {
         panic!("not a group")
     };
     let reviewer = operator(&service, "reviewer", Role::Reviewer).await;
+    let second_reviewer = operator(&service, "second reviewer", Role::Reviewer).await;
     let legal = [operator(&service, "legal one", Role::Legal).await, operator(&service, "legal two", Role::Legal).await];
     World {
         service,
@@ -283,8 +314,11 @@ async fn world() -> World {
         requests: Vec::new(),
         sent: Vec::new(),
         reviewer,
+        second_reviewer,
+        case_refunds: Vec::new(),
         legal,
         cases: Vec::new(),
+        case_txns: Vec::new(),
         freezes: Vec::new(),
         case_freezes: Vec::new(),
         reversals: Vec::new(),
@@ -309,6 +343,7 @@ fn is_refusal(error: &ServiceError) -> bool {
             | ServiceError::Packet(_)
             | ServiceError::InvalidState(_)
             | ServiceError::LimitExceeded(_)
+            | ServiceError::BalanceLimit { .. }
     )
 }
 
@@ -321,7 +356,9 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
     let users = &world.users;
     let mut expect_forbidden = false;
     let op = match step {
-        Step::TopUp { user, amount: units } => Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: format!("prop-{}", hongbao_service::random_u64()) },
+        Step::TopUp { user, amount: units } => {
+            Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: format!("prop-{}", hongbao_service::random_u64()) }
+        }
         Step::Withdraw { user, amount: units } => Op::Withdraw { user_id: users[*user].clone(), amount: amount(*units), reference: None },
         Step::Lucky { sender, total, shares } => Op::SendPacket {
             sender_id: users[*sender].clone(),
@@ -411,22 +448,36 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
             let freeze_id = world.freezes[freeze.index(world.freezes.len())].clone();
             Op::Case(CaseOp::LiftFreeze { actor: world.reviewer.clone(), freeze_id, reason: reason() })
         }
-        Step::Complain { txn, as_payer, kind } => {
-            let (kind, txn_no, complainant_id) = if *kind < 4 {
+        Step::Complain { txn, as_payer, kind, also } => {
+            let (kind, mut txn_nos, complainant_id) = if *kind < 4 {
                 if world.paid.is_empty() {
                     return Ok(false);
                 }
                 let (txn_no, payer, recipient) = world.paid[txn.index(world.paid.len())].clone();
                 let kind = if *kind < 2 { ComplaintKind::Other } else { ComplaintKind::Fraud };
-                (kind, txn_no, if *as_payer { payer } else { recipient })
+                (kind, vec![txn_no], if *as_payer { payer } else { recipient })
             } else {
                 if world.sent.is_empty() {
                     return Ok(false);
                 }
                 let (txn_no, sender) = world.sent[txn.index(world.sent.len())].clone();
-                (ComplaintKind::SystemFault, txn_no, sender)
+                // A guardian complains about what a minor sent: a packet's claimers are its respondents.
+                (if *kind == 4 { ComplaintKind::SystemFault } else { ComplaintKind::Minor }, vec![txn_no], sender)
             };
-            Op::Case(CaseOp::SubmitComplaint { complainant_id, kind, txn_nos: vec![txn_no], description: "prop".into(), evidence_ids: Vec::new() })
+            // A second payment of the same payer: a case over several payments.
+            if let Some(also) = also {
+                let theirs: Vec<TxnNo> = world
+                    .paid
+                    .iter()
+                    .filter(|(_, payer, _)| payer == &complainant_id)
+                    .map(|(txn_no, ..)| txn_no.clone())
+                    .chain(world.sent.iter().filter(|(_, sender)| sender == &complainant_id).map(|(txn_no, _)| txn_no.clone()))
+                    .collect();
+                if !theirs.is_empty() {
+                    txn_nos.push(theirs[also.index(theirs.len())].clone());
+                }
+            }
+            Op::Case(CaseOp::SubmitComplaint { complainant_id, kind, txn_nos, description: "prop".into(), evidence_ids: Vec::new() })
         }
         Step::CaseFreeze { case, respondent, hold, for_seconds } => {
             // Freezing for a resolved case is refused; open cases are where the money moves.
@@ -447,14 +498,31 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
                 reason: reason(),
             })
         }
-        Step::CaseRefund { freeze, amount: units, open_case } => {
+        Step::CaseRefund { freeze, amount: units, open_case, txn } => {
             let is_open = |complaint_id: &ComplaintId| world.cases.iter().any(|(id, _, resolved)| id == complaint_id && !resolved);
             let freezes: Vec<_> = world.case_freezes.iter().filter(|(complaint_id, _)| !open_case || is_open(complaint_id)).collect();
             if freezes.is_empty() {
                 return Ok(false);
             }
             let (complaint_id, freeze_id) = freezes[freeze.index(freezes.len())].clone();
-            Op::Case(CaseOp::RefundFromFreeze { actor: world.reviewer.clone(), complaint_id, freeze_id, amount: amount(*units), reason: reason() })
+            // Name one of the case's payments, or one of anybody's (to be refused unless it is the case's).
+            let txn_no = txn.map(|txn| {
+                let of_case = world.case_txns.iter().find(|(id, _)| id == &complaint_id).map(|(_, txns)| txns.clone()).unwrap_or_default();
+                let candidates: Vec<TxnNo> = of_case.into_iter().chain(world.paid.iter().map(|(txn_no, ..)| txn_no.clone())).collect();
+                candidates[txn.index(candidates.len())].clone()
+            });
+            Op::Case(CaseOp::RefundFromFreeze { actor: world.reviewer.clone(), complaint_id, freeze_id, amount: amount(*units), reason: reason(), txn_no })
+        }
+        Step::DecideCaseRefund { refund, same_reviewer, approve } => {
+            if world.case_refunds.is_empty() {
+                return Ok(false);
+            }
+            let (refund_id, pending) = world.case_refunds[refund.index(world.case_refunds.len())].clone();
+            // The reviewer who asked may withdraw the refund but never approve it.
+            expect_forbidden = *same_reviewer && *approve && pending;
+            let actor = if *same_reviewer { world.reviewer.clone() } else { world.second_reviewer.clone() };
+            let decision = if *approve { Decision::Approve } else { Decision::Reject };
+            Op::Case(CaseOp::DecideCaseRefund { actor, refund_id, decision, reason: reason() })
         }
         Step::Resolve { case, outcome } => {
             if world.cases.is_empty() {
@@ -491,7 +559,7 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
     };
     let result = world.service.execute(op).await;
     if expect_forbidden {
-        prop_assert!(matches!(result, Err(ServiceError::Forbidden(_))), "the officer who asked approved their own reversal: {result:?}");
+        prop_assert!(matches!(result, Err(ServiceError::Forbidden(_))), "the one who asked approved their own request: {result:?}");
         return Ok(true);
     }
     // Refusals are expected (insufficient funds, wrong state, a frozen wallet, ...); they must change
@@ -527,7 +595,17 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
             let resolved = complaint.status.is_resolved();
             match world.cases.iter_mut().find(|(id, ..)| id == &complaint.id) {
                 Some(known) => known.2 = resolved,
-                None => world.cases.push((complaint.id, complaint.respondent_ids, resolved)),
+                None => {
+                    world.case_txns.push((complaint.id.clone(), complaint.txn_nos.clone()));
+                    world.cases.push((complaint.id, complaint.respondent_ids, resolved));
+                }
+            }
+        }
+        Outcome::CaseRefund(refund) => {
+            let pending = refund.approval.status == ApprovalStatus::Pending;
+            match world.case_refunds.iter_mut().find(|(id, _)| id == &refund.id) {
+                Some(known) => known.1 = pending,
+                None => world.case_refunds.push((refund.id, pending)),
             }
         }
         Outcome::Reversal(reversal) => {
@@ -552,9 +630,11 @@ struct Snapshot {
     wallets: Vec<i64>,
     packets: Vec<(hongbao_core::packet::Packet, i64, Vec<hongbao_store::Claim>)>,
     transfers: Vec<(Transfer, i64)>,
-    /// Each paid claim or transfer: what was paid, what accepted return requests gave back, and what
-    /// approved reversals did.
-    returned: Vec<(TxnNo, i64, i64, i64)>,
+    /// Each paid claim or transfer: what was paid, what accepted return requests gave back, what
+    /// approved reversals did, and what the journal's corrections of it (returns, case refunds and
+    /// reversals) moved back in all.
+    returned: Vec<(TxnNo, i64, i64, i64, i64)>,
+    case_refunds: Vec<hongbao_core::legal::CaseRefund>,
     complaints: Vec<Complaint>,
     freezes: Vec<Freeze>,
     reversals: Vec<Reversal>,
@@ -568,6 +648,7 @@ impl Snapshot {
             && self.complaints == before.complaints
             && self.freezes == before.freezes
             && self.reversals == before.reversals
+            && self.case_refunds == before.case_refunds
     }
 }
 
@@ -596,6 +677,7 @@ async fn snapshot(world: &World) -> Snapshot {
             let complaints: Vec<Complaint> = records::list(conn, &Query::newest_first(&records::COMPLAINTS, 10_000))?;
             let freezes: Vec<Freeze> = records::list(conn, &Query::newest_first(&records::FREEZES, 10_000))?;
             let reversals: Vec<Reversal> = records::list(conn, &Query::newest_first(&records::REVERSALS, 10_000))?;
+            let case_refunds: Vec<hongbao_core::legal::CaseRefund> = records::list(conn, &Query::newest_first(&records::CASE_REFUNDS, 10_000))?;
             let mut returned = Vec::new();
             for txn_no in &paid {
                 let original = conn.journal_entry(txn_no)?.expect("the original exists").txn.amount().minor_units();
@@ -610,9 +692,9 @@ async fn snapshot(world: &World) -> Snapshot {
                     .filter(|reversal| &reversal.txn_no == txn_no && reversal.approval.status == ApprovalStatus::Approved)
                     .map(|reversal| reversal.amount.minor_units())
                     .sum();
-                returned.push((txn_no.clone(), original, accepted, reversed));
+                returned.push((txn_no.clone(), original, accepted, reversed, conn.corrected_amount(txn_no)?));
             }
-            Ok(Snapshot { now, report, wallets, packets, transfers, returned, complaints, freezes, reversals })
+            Ok(Snapshot { now, report, wallets, packets, transfers, returned, complaints, freezes, reversals, case_refunds })
         })
         .await
         .expect("read the ledger")
@@ -628,8 +710,16 @@ fn check_invariants(snapshot: &Snapshot) -> Result<(), TestCaseError> {
             prop_assert_eq!(transfer.txn_nos.len(), 2, "the hold empties exactly once");
         }
     }
-    for (txn_no, original, accepted, reversed) in &snapshot.returned {
-        prop_assert!(accepted + reversed <= *original, "{txn_no}: {accepted} returned and {reversed} reversed of {original}");
+    for (txn_no, original, accepted, reversed, corrected) in &snapshot.returned {
+        prop_assert!(accepted + reversed <= *corrected, "{txn_no}: the journal's corrections include every return and reversal");
+        prop_assert!(corrected <= original, "{txn_no}: {corrected} given back of a payment of {original} ({accepted} returned, {reversed} reversed)");
+    }
+    for refund in &snapshot.case_refunds {
+        let approved = refund.approval.status == ApprovalStatus::Approved;
+        prop_assert_eq!(refund.refund_txn_no.is_some(), approved, "{}: carried out once approved, and only then", refund.id);
+        if approved {
+            prop_assert_ne!(refund.approval.decided_by.as_ref(), Some(&refund.approval.requested_by), "{}: approved by the reviewer who asked", refund.id);
+        }
     }
     prop_assert!(snapshot.report.is_clean(), "verify: {:?}", snapshot.report.discrepancies);
     for balance in &snapshot.wallets {

@@ -146,3 +146,21 @@ fn verify_refuses_a_missing_database() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("error"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_a_payment_given_back_more_than_once() {
+    let database = populated_database().await;
+    let (_, claim_txn_no) = newest_entry(&database, "packet_claim");
+    let (seq, _) = newest_entry(&database, "top_up");
+    // Someone with the database makes the 50.00 top-up pass for a correction of the 20.00 claim, as if
+    // 50.00 of it had been given back.
+    tamper(
+        &database,
+        &format!("DROP TRIGGER journal_is_append_only_update; UPDATE journal SET corrects_txn_no = '{claim_txn_no}' WHERE seq = {seq};"),
+        &format!("DROP TRIGGER journal_is_append_only ON journal; UPDATE journal SET corrects_txn_no = '{claim_txn_no}' WHERE seq = {seq};"),
+    );
+    let output = verify(&database.url);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report = stdout(&output);
+    assert!(report.contains(&format!("transaction {claim_txn_no}: its corrections gave back 5000 of a payment of 2000")), "{report}");
+}
