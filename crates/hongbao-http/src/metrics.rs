@@ -1,5 +1,10 @@
 //! Prometheus text for `/metrics`: request counts and latency histograms per route, and the service's
 //! own counters. Latencies are kept in integer microseconds.
+//!
+//! Every label takes a bounded set of values, whatever clients send: the method is one of HTTP's
+//! standard methods or `other`, the route is a route template or `unmatched`, the status a number
+//! from 100 to 999. A label set a client could grow would let it fill the server's memory and every
+//! scrape.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -8,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use hongbao_service::ServiceMetrics;
@@ -26,15 +32,31 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latencies: Mutex<BTreeMap<(String, String), Histogram>>,
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    latencies: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+}
+
+/// The method as a label: one of the standard methods, or `other` for anything a client made up.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 impl HttpMetrics {
-    fn record(&self, method: &str, route: &str, status: u16, micros: u64) {
-        *self.requests.lock().expect("metrics lock is never poisoned").entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+    fn record(&self, method: &'static str, route: &str, status: u16, micros: u64) {
+        *self.requests.lock().expect("metrics lock is never poisoned").entry((method, route.to_owned(), status)).or_default() += 1;
         let mut latencies = self.latencies.lock().expect("metrics lock is never poisoned");
-        let histogram = latencies.entry((method.to_owned(), route.to_owned())).or_default();
+        let histogram = latencies.entry((method, route.to_owned())).or_default();
         for (index, bound) in BUCKETS_MICROS.iter().enumerate() {
             if micros <= *bound {
                 histogram.buckets[index] += 1;
@@ -87,13 +109,14 @@ impl HttpMetrics {
     }
 }
 
-/// Middleware recording every request under its route template, so ids do not explode the label set.
+/// Middleware recording every request under its method's label and its route template, so neither
+/// ids nor made-up methods and paths grow the label set.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     let micros = started.elapsed().as_micros() as u64;
-    state.http_metrics.record(&method, &route, response.status().as_u16(), micros);
+    state.http_metrics.record(method, &route, response.status().as_u16(), micros);
     response
 }

@@ -523,6 +523,28 @@ async fn one_transaction_shows_its_postings_and_related_packet() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_and_paths_leave_the_metrics_small() {
+    let server = TestServer::start().await;
+    let random_word = || (0..16).map(|_| format!("{:016X}", hongbao_service::random_u64())).collect::<String>();
+    let mut methods = Vec::new();
+    for _ in 0..50 {
+        // A 2 KB method of letters and digits, which HTTP allows in a method's name.
+        let method = format!("M{}", (0..8).map(|_| random_word()).collect::<String>());
+        let path = format!("/{}/{}", random_word(), random_word());
+        let answer = server.call(Method::from_bytes(method.as_bytes()).expect("a method"), &path, None, None, &[]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        methods.push(method);
+    }
+    server.call(Method::from_bytes(b"BREW").expect("a method"), "/healthz", None, None, &[]).await;
+    let metrics = server.call(Method::GET, "/metrics", None, None, &[]).await.expect(StatusCode::OK);
+    let metrics = metrics.as_str().expect("metrics are text");
+    assert!(metrics.len() < 20_000, "{} bytes of metrics after 51 made-up requests:\n{metrics}", metrics.len());
+    assert!(methods.iter().all(|method| !metrics.contains(&method[..40])), "no made-up method is a label");
+    assert!(metrics.contains("hongbao_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 50"), "{metrics}");
+    assert!(metrics.contains("hongbao_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_openapi_need_no_token() {
     let server = TestServer::start().await;
     let health = server.call(Method::GET, "/healthz", None, None, &[]).await.expect(StatusCode::OK);
