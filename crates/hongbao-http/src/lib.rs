@@ -6,6 +6,7 @@
 
 pub mod case_dto;
 pub mod case_routes;
+pub mod client_address;
 pub mod dto;
 pub mod error;
 pub mod extract;
