@@ -1,5 +1,5 @@
-//! Prometheus text for `/metrics`: request counts and latency histograms per route, and the service's
-//! own counters. Latencies are kept in integer microseconds.
+//! Prometheus text for `/metrics`: request counts and latency histograms per route, the connections
+//! held and refused, and the service's own counters. Latencies are kept in integer microseconds.
 //!
 //! Every label takes a bounded set of values, whatever clients send: the method is one of HTTP's
 //! standard methods or `other`, the route is a route template or `unmatched`, the status a number
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -34,6 +34,8 @@ struct Histogram {
 pub struct HttpMetrics {
     requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
     latencies: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 /// The method as a label: one of the standard methods, or `other` for anything a client made up.
@@ -53,6 +55,18 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 impl HttpMetrics {
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn record(&self, method: &'static str, route: &str, status: u16, micros: u64) {
         *self.requests.lock().expect("metrics lock is never poisoned").entry((method, route.to_owned(), status)).or_default() += 1;
         let mut latencies = self.latencies.lock().expect("metrics lock is never poisoned");
@@ -87,6 +101,16 @@ impl HttpMetrics {
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {}", seconds(histogram.sum_micros));
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\"}} {}", histogram.count);
         }
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_http_connections_open Connections open now.\n# TYPE hongbao_http_connections_open gauge\nhongbao_http_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_http_connections_refused_total Connections refused because as many as HONGBAO_MAX_CONNECTIONS were open.\n# TYPE hongbao_http_connections_refused_total counter\nhongbao_http_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
         let counters = [
             ("hongbao_packets_sent_total", "Packets sent.", &service.packets_sent),
             ("hongbao_packets_claimed_total", "Shares claimed.", &service.packets_claimed),

@@ -4,6 +4,7 @@ mod access;
 mod bad_input;
 mod cases;
 mod concurrency;
+mod connections;
 mod endpoints;
 mod events;
 mod groups;

@@ -83,7 +83,7 @@ async fn networks_are_matched_over_ipv6_as_well() {
     let listener = tokio::net::TcpListener::bind("[::1]:0").await.expect("IPv6 loopback");
     let base_v6 = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(hongbao_http::serve(listener, server.service.clone(), async move {
+    tokio::spawn(hongbao_http::serve(listener, server.service.clone(), server.http.clone(), async move {
         let _ = stopped.await;
     }));
 
