@@ -1,5 +1,5 @@
-//! The HTTP layer's own settings: how long a client may take, and how many connections and live
-//! streams it may hold. The binary fills them from the environment; tests
+//! The HTTP layer's own settings: how long a client may take, how many connections and live streams
+//! it may hold, and where webhooks may be sent. The binary fills them from the environment; tests
 //! build them directly, with limits small enough to reach in a test.
 
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default)]
 pub struct HttpConfig {
     pub limits: HttpLimits,
+    pub webhook_targets: WebhookTargets,
 }
 
 /// What a client may hold, and for how long. The defaults are safe for a server facing the internet.
@@ -39,4 +40,15 @@ impl Default for HttpLimits {
             max_streams_per_user: 4,
         }
     }
+}
+
+/// Where outbound webhook requests may go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WebhookTargets {
+    /// Only public addresses: never loopback, private, link-local (cloud metadata), shared,
+    /// multicast or unspecified ones, whatever name leads there.
+    #[default]
+    PublicOnly,
+    /// Any address, for a deployment whose receivers live on its own network (and for tests).
+    AnyAddress,
 }

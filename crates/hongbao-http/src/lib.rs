@@ -14,12 +14,13 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod outbound;
 pub mod risk_routes;
 pub mod routes;
 pub mod stream_slots;
 pub mod webhooks;
 
-pub use config::{HttpConfig, HttpLimits};
+pub use config::{HttpConfig, HttpLimits, WebhookTargets};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -217,7 +218,7 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
 /// dispatcher running, within the connection limits of `config`.
 pub async fn serve(listener: TcpListener, service: Service, config: HttpConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let scheduler = service.spawn_scheduler();
-    let dispatcher = webhooks::spawn_dispatcher(service.clone());
+    let dispatcher = webhooks::spawn_dispatcher(service.clone(), config.webhook_targets);
     let streams = service.clone();
     let shutdown = async move {
         shutdown.await;

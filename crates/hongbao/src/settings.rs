@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use hongbao_core::Amount;
 use hongbao_core::calendar::BusinessCalendar;
-use hongbao_http::HttpConfig;
+use hongbao_http::{HttpConfig, WebhookTargets};
 use hongbao_service::Config;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://hongbao.db";
@@ -36,7 +36,15 @@ fn seconds(name: &str, default: Duration, most: u64) -> Result<Duration> {
     number(name, default.as_secs(), |seconds| (1..=most).contains(seconds)).map(Duration::from_secs)
 }
 
-/// The HTTP layer's limits (README, "Running it in production").
+fn flag(name: &str) -> Result<bool> {
+    match var(name).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(text) => bail!("{name}={text:?} must be true or false"),
+    }
+}
+
+/// The HTTP layer's limits and outbound rules (README, "Running it in production").
 fn http_config() -> Result<HttpConfig> {
     let mut http = HttpConfig::default();
     let limits = &mut http.limits;
@@ -45,6 +53,9 @@ fn http_config() -> Result<HttpConfig> {
     limits.idle_timeout = seconds("HONGBAO_IDLE_TIMEOUT_SECONDS", limits.idle_timeout, 86_400)?;
     limits.max_connections = number("HONGBAO_MAX_CONNECTIONS", limits.max_connections, |connections| (1..=1_000_000).contains(connections))?;
     limits.max_streams_per_user = number("HONGBAO_MAX_STREAMS_PER_USER", limits.max_streams_per_user, |streams| (1..=10_000).contains(streams))?;
+    if flag("HONGBAO_WEBHOOK_ALLOW_PRIVATE")? {
+        http.webhook_targets = WebhookTargets::AnyAddress;
+    }
     Ok(http)
 }
 

@@ -40,7 +40,7 @@ fn the_connection_limits_come_from_the_environment() {
 #[test]
 fn a_limit_out_of_range_stops_the_start() {
     let database = TestDatabase::new();
-    for (name, value) in [("HONGBAO_MAX_CONNECTIONS", "0"), ("HONGBAO_IDLE_TIMEOUT_SECONDS", "soon")] {
+    for (name, value) in [("HONGBAO_MAX_CONNECTIONS", "0"), ("HONGBAO_IDLE_TIMEOUT_SECONDS", "soon"), ("HONGBAO_WEBHOOK_ALLOW_PRIVATE", "maybe")] {
         let mut child = std::process::Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &database.url])
             .env(name, value)
