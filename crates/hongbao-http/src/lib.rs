@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod risk_routes;
 pub mod routes;
+pub mod security_headers;
 pub mod stream_slots;
 pub mod webhooks;
 
@@ -114,8 +115,12 @@ async fn close_after_unread_body(mut response: Response) -> Response {
 
 /// The web page: a wallet with a chat-like group view, and the operators' console.
 async fn web_page() -> Response {
-    let mut response = include_str!("../assets/index.html").into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let mut response = security_headers::WEB_PAGE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, security_headers::PAGE_POLICY.clone());
+    // Asked again on every load, so a new release's page (and its policy) is used at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -137,7 +142,7 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
     let evidence_limit = usize::try_from(service.config().complaints.max_file_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
     let stream_slots = Arc::new(StreamSlots::new(config.limits.max_streams_per_user));
     let state = AppState { service, http_metrics, http: Arc::new(config), stream_slots };
-    Router::new()
+    let routes = Router::new()
         .route("/", get(web_page))
         .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
         .route("/v1/evidence/{id}", get(case_routes::get_evidence))
@@ -210,8 +215,8 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .layer(axum::middleware::from_fn_with_state(state.clone(), body_deadline::limit_body_time))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::map_response(close_after_unread_body))
-        .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(8 * 1024 * 1024));
+    security_headers::add_to(routes).with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler and the webhook
