@@ -260,10 +260,13 @@ pub async fn list_events(State(state): State<AppState>, caller: Caller, list: Li
 /// stream starts with the events that come next.
 #[utoipa::path(get, path = "/v1/events/stream", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "the id of the last event received")),
-    responses((status = 200, description = "text/event-stream of events; each `data` is an event object", content_type = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream of events; each `data` is an event object", content_type = "text/event-stream"),
+        (status = 429, description = "`too_many_streams`: the user already holds as many live streams as HONGBAO_MAX_STREAMS_PER_USER allows", body = Problem)))]
 pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers: axum::http::HeaderMap) -> ApiResult<Response> {
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
     let user_id = caller.user()?.id.clone();
+    // Held by the stream's state, so the place is given back when the stream ends or is dropped.
+    let slot = state.stream_slots.take(&user_id)?;
     let after = match headers.get("last-event-id") {
         Some(value) => value.to_str().ok().and_then(crate::extract::parse_sequence).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?,
         None => state.service.last_event_seq().await?,
@@ -274,8 +277,8 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     // processes' too; it also looks again now and then, more often while PostgreSQL's notifications
     // are not heard.
     let waker = service.event_waker(&user_id);
-    let start = (service, user_id, after, std::collections::VecDeque::new(), closing);
-    let stream = futures_util::stream::unfold(start, move |(service, user_id, mut after, mut pending, mut closing)| {
+    let start = (service, user_id, after, std::collections::VecDeque::new(), closing, slot);
+    let stream = futures_util::stream::unfold(start, move |(service, user_id, mut after, mut pending, mut closing, slot)| {
         let waker = waker.clone();
         async move {
             loop {
@@ -287,7 +290,7 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
                     after = event.seq;
                     let body = serde_json::to_string(&EventBody::from(&event)).expect("an event always serializes");
                     let item = SseEvent::default().id(event.seq.to_string()).event(event.kind.as_str()).data(body);
-                    return Some((Ok::<_, std::convert::Infallible>(item), (service, user_id, after, pending, closing)));
+                    return Some((Ok::<_, std::convert::Infallible>(item), (service, user_id, after, pending, closing, slot)));
                 }
                 // Registered before looking, so a commit between the look and the wait still wakes it.
                 let committed = waker.notified();

@@ -88,16 +88,23 @@ fn title(status: StatusCode) -> String {
     status.canonical_reason().unwrap_or("Error").to_owned()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem+json body of this error.
+    pub fn problem_body(&self) -> Vec<u8> {
         let problem = Problem {
             problem_type: format!("/problems/{}", self.code),
             title: title(self.status),
             status: self.status.as_u16(),
-            detail: self.detail,
+            detail: self.detail.clone(),
             code: self.code.to_owned(),
         };
-        let body = serde_json::to_vec(&problem).expect("a problem always serializes");
+        serde_json::to_vec(&problem).expect("a problem always serializes")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem_body();
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {

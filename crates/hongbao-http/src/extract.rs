@@ -87,11 +87,13 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The address the request came from, through the deployment's trusted proxies.
+/// The address the request came from, through the deployment's trusted proxies; `None` when it
+/// cannot be known.
 fn client_address(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
     let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?.0.ip();
-    let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
-    Some(hongbao_service::merchant::client_address(peer, &forwarded, &state.service.config().trusted_proxies))
+    // A header that is not text is an entry that cannot be read: it makes the address unknown too.
+    let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().map(|value| value.to_str().unwrap_or("?")).collect();
+    crate::client_address::client_address(peer, &forwarded, &state.service.config().trusted_proxies)
 }
 
 /// The scope a merchant key needs for a route; none for the routes keys may not use.

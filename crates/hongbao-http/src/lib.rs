@@ -4,15 +4,24 @@
 //! Architecture invariant: this is the only crate that knows JSON or HTTP. It converts its request and
 //! response types to and from core types in `dto`.
 
+pub mod body_deadline;
 pub mod case_dto;
 pub mod case_routes;
+pub mod client_address;
+pub mod config;
+mod connections;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod outbound;
 pub mod risk_routes;
 pub mod routes;
+pub mod security_headers;
+pub mod stream_slots;
 pub mod webhooks;
+
+pub use config::{HttpConfig, HttpLimits, WebhookTargets};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,11 +37,14 @@ use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::metrics::HttpMetrics;
+use crate::stream_slots::StreamSlots;
 
 #[derive(Clone)]
 pub struct AppState {
     pub service: Service,
     pub http_metrics: Arc<HttpMetrics>,
+    pub http: Arc<HttpConfig>,
+    pub stream_slots: Arc<StreamSlots>,
 }
 
 #[derive(OpenApi)]
@@ -104,8 +116,12 @@ async fn close_after_unread_body(mut response: Response) -> Response {
 
 /// The web page: a wallet with a chat-like group view, and the operators' console.
 async fn web_page() -> Response {
-    let mut response = include_str!("../assets/index.html").into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let mut response = security_headers::WEB_PAGE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, security_headers::PAGE_POLICY.clone());
+    // Asked again on every load, so a new release's page (and its policy) is used at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -118,11 +134,16 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The whole application.
-pub fn router(service: Service) -> Router {
+pub fn router(service: Service, config: HttpConfig) -> Router {
+    app(service, config, Arc::new(HttpMetrics::default()))
+}
+
+fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> Router {
     // An upload may carry one file of the largest evidence size, plus its multipart framing.
     let evidence_limit = usize::try_from(service.config().complaints.max_file_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
-    let state = AppState { service, http_metrics: Arc::new(HttpMetrics::default()) };
-    Router::new()
+    let stream_slots = Arc::new(StreamSlots::new(config.limits.max_streams_per_user));
+    let state = AppState { service, http_metrics, http: Arc::new(config), stream_slots };
+    let routes = Router::new()
         .route("/", get(web_page))
         .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
         .route("/v1/evidence/{id}", get(case_routes::get_evidence))
@@ -196,24 +217,28 @@ pub fn router(service: Service) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), body_deadline::limit_body_time))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::map_response(close_after_unread_body))
-        .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(8 * 1024 * 1024));
+    security_headers::add_to(routes).with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler running.
-pub async fn serve(listener: TcpListener, service: Service, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+/// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler and the webhook
+/// dispatcher running, within the connection limits of `config`.
+pub async fn serve(listener: TcpListener, service: Service, config: HttpConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let scheduler = service.spawn_scheduler();
-    let dispatcher = webhooks::spawn_dispatcher(service.clone());
+    let dispatcher = webhooks::spawn_dispatcher(service.clone(), config.webhook_targets);
     let streams = service.clone();
     let shutdown = async move {
         shutdown.await;
         // Event streams never end by themselves; a graceful shutdown waits for every response.
         streams.begin_shutdown();
     };
-    let app = router(service).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let http_metrics = Arc::new(HttpMetrics::default());
+    let limits = config.limits.clone();
+    let app = app(service, config, http_metrics.clone());
+    let result = connections::serve_connections(listener, app, limits, http_metrics, shutdown).await;
     scheduler.abort();
     dispatcher.abort();
     result

@@ -1,13 +1,19 @@
-//! Prometheus text for `/metrics`: request counts and latency histograms per route, and the service's
-//! own counters. Latencies are kept in integer microseconds.
+//! Prometheus text for `/metrics`: request counts and latency histograms per route, the connections
+//! held and refused, and the service's own counters. Latencies are kept in integer microseconds.
+//!
+//! Every label takes a bounded set of values, whatever clients send: the method is one of HTTP's
+//! standard methods or `other`, the route is a route template or `unmatched`, the status a number
+//! from 100 to 999. A label set a client could grow would let it fill the server's memory and every
+//! scrape.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use hongbao_service::ServiceMetrics;
@@ -26,15 +32,45 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latencies: Mutex<BTreeMap<(String, String), Histogram>>,
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    latencies: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
+}
+
+/// The method as a label: one of the standard methods, or `other` for anything a client made up.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 impl HttpMetrics {
-    fn record(&self, method: &str, route: &str, status: u16, micros: u64) {
-        *self.requests.lock().expect("metrics lock is never poisoned").entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record(&self, method: &'static str, route: &str, status: u16, micros: u64) {
+        *self.requests.lock().expect("metrics lock is never poisoned").entry((method, route.to_owned(), status)).or_default() += 1;
         let mut latencies = self.latencies.lock().expect("metrics lock is never poisoned");
-        let histogram = latencies.entry((method.to_owned(), route.to_owned())).or_default();
+        let histogram = latencies.entry((method, route.to_owned())).or_default();
         for (index, bound) in BUCKETS_MICROS.iter().enumerate() {
             if micros <= *bound {
                 histogram.buckets[index] += 1;
@@ -65,6 +101,16 @@ impl HttpMetrics {
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {}", seconds(histogram.sum_micros));
             let _ = writeln!(out, "hongbao_http_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\"}} {}", histogram.count);
         }
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_http_connections_open Connections open now.\n# TYPE hongbao_http_connections_open gauge\nhongbao_http_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hongbao_http_connections_refused_total Connections refused because as many as HONGBAO_MAX_CONNECTIONS were open.\n# TYPE hongbao_http_connections_refused_total counter\nhongbao_http_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
         let counters = [
             ("hongbao_packets_sent_total", "Packets sent.", &service.packets_sent),
             ("hongbao_packets_claimed_total", "Shares claimed.", &service.packets_claimed),
@@ -87,13 +133,14 @@ impl HttpMetrics {
     }
 }
 
-/// Middleware recording every request under its route template, so ids do not explode the label set.
+/// Middleware recording every request under its method's label and its route template, so neither
+/// ids nor made-up methods and paths grow the label set.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     let micros = started.elapsed().as_micros() as u64;
-    state.http_metrics.record(&method, &route, response.status().as_u16(), micros);
+    state.http_metrics.record(method, &route, response.status().as_u16(), micros);
     response
 }

@@ -2,6 +2,11 @@
 //! every event to every endpoint, signed with HMAC-SHA256 over the timestamp and the body, and retries
 //! failures with exponential backoff for 24 hours. Deliveries live in the database, so a restart loses
 //! none; each carries the event id (`Hongbao-Event-Id`) so the platform can drop duplicates.
+//!
+//! Requests go only to public addresses unless the deployment allows others (`outbound`), directly
+//! (no proxy from the environment, which would be the address checked instead of the endpoint's), and
+//! follow no redirect: a 3xx is a failed attempt, so a signed body never lands where the admin did not
+//! point it.
 
 use std::time::Duration;
 
@@ -20,8 +25,10 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::case_dto::ReasonRequest;
+use crate::config::WebhookTargets;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor};
+use crate::outbound;
 use crate::routes::{Answer, write};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,7 +152,16 @@ pub async fn create_webhook(
     uri: Uri,
     body: JsonBody<CreateWebhookRequest>,
 ) -> ApiResult<Response> {
-    let op = Op::Webhook(WebhookOp::Create { actor: caller.0.actor()?, url: body.value.url.clone() });
+    let actor = caller.0.actor()?;
+    // Who may register comes first; the service checks it again with the rest.
+    actor.require(hongbao_core::staff::Permission::ManagePlatform)?;
+    if state.http.webhook_targets == WebhookTargets::PublicOnly
+        && let Ok(url) = reqwest::Url::parse(&body.value.url)
+        && let Err(refused) = outbound::check_literal(&url)
+    {
+        return Err(ApiError::validation(format!("url: {refused}")));
+    }
+    let op = Op::Webhook(WebhookOp::Create { actor, url: body.value.url.clone() });
     write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: webhook_body_with_secret }).await
 }
 
@@ -197,11 +213,72 @@ const DISPATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// The most attempts in flight at once.
 const PARALLEL_ATTEMPTS: usize = 16;
 
+/// The client that sends webhooks, and where it may send them.
+#[derive(Clone)]
+pub struct WebhookClient {
+    client: reqwest::Client,
+    targets: WebhookTargets,
+    timeout: Duration,
+}
+
+impl WebhookClient {
+    pub fn new(timeout: Duration, targets: WebhookTargets) -> reqwest::Result<WebhookClient> {
+        let builder = reqwest::Client::builder().timeout(timeout).user_agent("hongbao-webhooks/1").redirect(reqwest::redirect::Policy::none()).no_proxy();
+        let builder = match targets {
+            WebhookTargets::PublicOnly => builder.dns_resolver(std::sync::Arc::new(outbound::PublicOnlyResolver)),
+            WebhookTargets::AnyAddress => builder,
+        };
+        Ok(WebhookClient { client: builder.build()?, targets, timeout })
+    }
+
+    /// One attempt at sending `body` to `url`, checked against the allowed targets first.
+    async fn send(&self, url: &str, headers: [(&'static str, String); 5], body: Vec<u8>) -> AttemptResult {
+        let url = match reqwest::Url::parse(url) {
+            Ok(url) => url,
+            Err(error) => return AttemptResult::Failed { status: None, error: format!("the endpoint's URL does not parse: {error}") },
+        };
+        if self.targets == WebhookTargets::PublicOnly
+            && let Err(refused) = outbound::check_literal(&url)
+        {
+            return AttemptResult::Failed { status: None, error: refused.to_string() };
+        }
+        let mut request = self.client.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => AttemptResult::Delivered { status: response.status().as_u16() },
+            Ok(response) if response.status().is_redirection() => AttemptResult::Failed {
+                status: Some(response.status().as_u16()),
+                error: format!("the endpoint answered {}; redirects are not followed", response.status()),
+            },
+            Ok(response) => AttemptResult::Failed { status: Some(response.status().as_u16()), error: format!("the endpoint answered {}", response.status()) },
+            Err(error) if error.is_timeout() => AttemptResult::Failed { status: None, error: "the endpoint did not answer in time".into() },
+            Err(error) => match refusal_in(&error) {
+                Some(refused) => AttemptResult::Failed { status: None, error: refused.to_string() },
+                None => AttemptResult::Failed { status: None, error: format!("could not reach the endpoint: {error}") },
+            },
+        }
+    }
+}
+
+/// The resolver's refusal, somewhere in the chain of a failed request.
+fn refusal_in<'error>(error: &'error (dyn std::error::Error + 'static)) -> Option<&'error outbound::TargetRefused> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(refused) = error.downcast_ref::<outbound::TargetRefused>() {
+            return Some(refused);
+        }
+        cause = error.source();
+    }
+    None
+}
+
 /// Starts the dispatcher; it stops when the service begins to shut down.
-pub fn spawn_dispatcher(service: Service) -> tokio::task::JoinHandle<()> {
+pub fn spawn_dispatcher(service: Service, targets: WebhookTargets) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let timeout = Duration::from_millis(service.config().webhook_timeout_millis);
-        let client = match reqwest::Client::builder().timeout(timeout).user_agent("hongbao-webhooks/1").build() {
+        let client = match WebhookClient::new(timeout, targets) {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(%error, "could not build the webhook client; webhooks are not sent");
@@ -210,7 +287,7 @@ pub fn spawn_dispatcher(service: Service) -> tokio::task::JoinHandle<()> {
         };
         let mut closing = service.closing();
         loop {
-            match dispatch_once(&service, &client, timeout).await {
+            match dispatch_once(&service, &client).await {
                 Ok(()) => {}
                 Err(ServiceError::Unavailable) => return,
                 Err(error) => tracing::warn!(error = %hongbao_service::writer::error_chain(&error), "the webhook dispatcher failed; retrying"),
@@ -225,7 +302,7 @@ pub fn spawn_dispatcher(service: Service) -> tokio::task::JoinHandle<()> {
 
 /// Queues new events for the endpoints that have not had them, then makes one attempt at every due
 /// delivery.
-pub async fn dispatch_once(service: &Service, client: &reqwest::Client, timeout: Duration) -> Result<(), ServiceError> {
+pub async fn dispatch_once(service: &Service, client: &WebhookClient) -> Result<(), ServiceError> {
     let endpoints = service.webhooks(&hongbao_service::Principal::Admin).await?;
     if endpoints.iter().all(|endpoint| endpoint.disabled_at.is_some()) {
         return Ok(());
@@ -236,7 +313,7 @@ pub async fn dispatch_once(service: &Service, client: &reqwest::Client, timeout:
             && queued > 0
         {}
     }
-    let lease_seconds = i64::try_from(timeout.as_secs()).unwrap_or(60) + 30;
+    let lease_seconds = i64::try_from(client.timeout.as_secs()).unwrap_or(60) + 30;
     let mut attempts = tokio::task::JoinSet::new();
     for delivery in service.due_deliveries(200).await? {
         let until = service.clock().now().plus_seconds(lease_seconds);
@@ -256,24 +333,18 @@ pub async fn dispatch_once(service: &Service, client: &reqwest::Client, timeout:
     Ok(())
 }
 
-async fn attempt(service: &Service, client: &reqwest::Client, leased: Leased) -> Result<(), ServiceError> {
+async fn attempt(service: &Service, client: &WebhookClient, leased: Leased) -> Result<(), ServiceError> {
     let Leased { delivery, endpoint, event } = leased;
     let body = serde_json::to_vec(&WebhookPayload::from(&event)).expect("a payload always serializes");
     let unix_seconds = service.clock().now().millis().div_euclid(1000);
-    let request = client
-        .post(&endpoint.url)
-        .header("content-type", "application/json")
-        .header("hongbao-event-id", event.seq.to_string())
-        .header("hongbao-event-type", event.kind.as_str())
-        .header("hongbao-delivery-attempt", (delivery.attempts + 1).to_string())
-        .header("hongbao-signature", webhook_signature(&endpoint.secret, unix_seconds, &body))
-        .body(body);
-    let result = match request.send().await {
-        Ok(response) if response.status().is_success() => AttemptResult::Delivered { status: response.status().as_u16() },
-        Ok(response) => AttemptResult::Failed { status: Some(response.status().as_u16()), error: format!("the endpoint answered {}", response.status()) },
-        Err(error) if error.is_timeout() => AttemptResult::Failed { status: None, error: "the endpoint did not answer in time".into() },
-        Err(error) => AttemptResult::Failed { status: None, error: format!("could not reach the endpoint: {error}") },
-    };
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("hongbao-event-id", event.seq.to_string()),
+        ("hongbao-event-type", event.kind.as_str().to_owned()),
+        ("hongbao-delivery-attempt", (delivery.attempts + 1).to_string()),
+        ("hongbao-signature", webhook_signature(&endpoint.secret, unix_seconds, &body)),
+    ];
+    let result = client.send(&endpoint.url, headers, body).await;
     if let AttemptResult::Failed { error, .. } = &result {
         tracing::info!(endpoint = %endpoint.id, event = event.seq, attempt = delivery.attempts + 1, error, "a webhook delivery failed; it will be retried");
     }

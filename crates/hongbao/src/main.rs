@@ -131,7 +131,7 @@ async fn serve(listen: Option<String>, database: Option<String>) -> Result<ExitC
     println!("hongbao listening on http://{address} (database {database})");
     std::io::stdout().flush().context("while writing to stdout")?;
     tracing::info!(%address, backend = service.backend_name(), "listening");
-    hongbao_http::serve(listener, service, settings::shutdown_signal()).await.context("while serving")?;
+    hongbao_http::serve(listener, service, settings.http, settings::shutdown_signal()).await.context("while serving")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,12 @@
 //! Configuration from the environment (`HONGBAO_*`, as API.md lists), logging, and shutdown signals.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use hongbao_core::Amount;
 use hongbao_core::calendar::BusinessCalendar;
+use hongbao_http::{HttpConfig, WebhookTargets};
 use hongbao_service::Config;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://hongbao.db";
@@ -14,6 +16,7 @@ pub struct Settings {
     pub listen: String,
     pub database: String,
     pub config: Config,
+    pub http: HttpConfig,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -27,6 +30,33 @@ fn number<T: std::str::FromStr>(name: &str, default: T, valid: impl Fn(&T) -> bo
         bail!("{name}={text:?} is out of range");
     }
     Ok(value)
+}
+
+fn seconds(name: &str, default: Duration, most: u64) -> Result<Duration> {
+    number(name, default.as_secs(), |seconds| (1..=most).contains(seconds)).map(Duration::from_secs)
+}
+
+fn flag(name: &str) -> Result<bool> {
+    match var(name).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(text) => bail!("{name}={text:?} must be true or false"),
+    }
+}
+
+/// The HTTP layer's limits and outbound rules (README, "Running it in production").
+fn http_config() -> Result<HttpConfig> {
+    let mut http = HttpConfig::default();
+    let limits = &mut http.limits;
+    limits.header_read_timeout = seconds("HONGBAO_HEADER_READ_TIMEOUT_SECONDS", limits.header_read_timeout, 3_600)?;
+    limits.body_read_timeout = seconds("HONGBAO_BODY_READ_TIMEOUT_SECONDS", limits.body_read_timeout, 86_400)?;
+    limits.idle_timeout = seconds("HONGBAO_IDLE_TIMEOUT_SECONDS", limits.idle_timeout, 86_400)?;
+    limits.max_connections = number("HONGBAO_MAX_CONNECTIONS", limits.max_connections, |connections| (1..=1_000_000).contains(connections))?;
+    limits.max_streams_per_user = number("HONGBAO_MAX_STREAMS_PER_USER", limits.max_streams_per_user, |streams| (1..=10_000).contains(streams))?;
+    if flag("HONGBAO_WEBHOOK_ALLOW_PRIVATE")? {
+        http.webhook_targets = WebhookTargets::AnyAddress;
+    }
+    Ok(http)
 }
 
 impl Settings {
@@ -74,7 +104,7 @@ impl Settings {
         }
         let database = var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         config.evidence_dir = evidence_dir(&database);
-        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config })
+        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config, http: http_config()? })
     }
 
     /// Points the evidence store next to a SQLite database given on the command line, unless

@@ -519,7 +519,7 @@ impl ServerWithoutScheduler {
         let service = Service::start(database.store(), config, Arc::new(clock.clone())).expect("the service starts").service;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let router = hongbao_http::router(service.clone());
+        let router = hongbao_http::router(service.clone(), hongbao_http::HttpConfig::default());
         let serving = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

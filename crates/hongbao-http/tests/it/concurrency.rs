@@ -75,7 +75,12 @@ fn assert_counted_once(server: &TestServer, packet: &Value, winners: &HashMap<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_members_race_for_a_hundred_shares() {
-    let server = TestServer::start_with(Config { max_group_members: 2_000, ..Config::default() }).await;
+    // A thousand claims at once open a thousand connections, more than the default limit takes.
+    let http = hongbao_http::HttpConfig {
+        limits: hongbao_http::HttpLimits { max_connections: 2_000, ..hongbao_http::HttpLimits::default() },
+        ..hongbao_http::HttpConfig::default()
+    };
+    let server = TestServer::start_with_http(Config { max_group_members: 2_000, ..Config::default() }, http).await;
     assert_eq!(server.service.config().max_group_members, 2_000, "groups over 500 need a raised limit");
     let sender = server.funded_user("sender", 100_00).await;
     let claimers = server.users_concurrently("claimer", 1_000, 64).await;

@@ -4,9 +4,11 @@
 
 use std::collections::HashSet;
 
+use base64::Engine;
 use hongbao_service::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::harness::{ADMIN_TOKEN, START, TestServer, TestUser};
 
@@ -520,6 +522,80 @@ async fn one_transaction_shows_its_postings_and_related_packet() {
         send_txn_no.as_str(),
         "operators see every transaction"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_and_paths_leave_the_metrics_small() {
+    let server = TestServer::start().await;
+    let random_word = || (0..16).map(|_| format!("{:016X}", hongbao_service::random_u64())).collect::<String>();
+    let mut methods = Vec::new();
+    for _ in 0..50 {
+        // A 2 KB method of letters and digits, which HTTP allows in a method's name.
+        let method = format!("M{}", (0..8).map(|_| random_word()).collect::<String>());
+        let path = format!("/{}/{}", random_word(), random_word());
+        let answer = server.call(Method::from_bytes(method.as_bytes()).expect("a method"), &path, None, None, &[]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        methods.push(method);
+    }
+    server.call(Method::from_bytes(b"BREW").expect("a method"), "/healthz", None, None, &[]).await;
+    let metrics = server.call(Method::GET, "/metrics", None, None, &[]).await.expect(StatusCode::OK);
+    let metrics = metrics.as_str().expect("metrics are text");
+    assert!(metrics.len() < 20_000, "{} bytes of metrics after 51 made-up requests:\n{metrics}", metrics.len());
+    assert!(methods.iter().all(|method| !metrics.contains(&method[..40])), "no made-up method is a label");
+    assert!(metrics.contains("hongbao_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 50"), "{metrics}");
+    assert!(metrics.contains("hongbao_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_every_api_answer_carry_security_headers() {
+    let server = TestServer::start().await;
+    let page = server.client.get(format!("{}/", server.base)).send().await.expect("the page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    let html = page.text().await.expect("the page's text");
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    assert!(header("content-type").starts_with("text/html"));
+    let policy = header("content-security-policy");
+    // The policy allows the page's own inline style and script, by hash, and nothing else inline.
+    let inline = |open: &str, close: &str| {
+        let start = html.find(open).expect("an inline block") + open.len();
+        let length = html[start..].find(close).expect("its end");
+        format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&html[start..start + length])))
+    };
+    assert!(policy.contains(&format!("script-src {}", inline("<script>", "</script>"))), "{policy}");
+    assert!(policy.contains(&format!("style-src {}", inline("<style>", "</style>"))), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'") && !policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(html.matches("<script").count(), 1, "one script, the one hashed");
+    assert_eq!(html.matches("<style").count(), 1, "one style sheet, the one hashed");
+    // A policy of hashes does not cover attributes: the page's markup must carry no inline style
+    // or event handler, and its script sets styles through the CSSOM.
+    let markup: String =
+        [&html[..html.find("<style>").expect("style")], &html[html.find("</style>").expect("style end")..html.find("<script>").expect("script")]].concat();
+    let lowered = markup.to_ascii_lowercase();
+    assert!(!lowered.contains(" style="), "no style attribute in the markup");
+    assert!(!lowered.split(|char: char| char.is_whitespace()).any(|word| word.starts_with("on") && word.contains('=')), "no event handler attribute");
+    assert!(html.contains("el.style.cssText"), "styles are set through the CSSOM");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+
+    let alice = server.user("alice").await;
+    let answers = [
+        server.call(Method::GET, "/healthz", None, None, &[]).await,
+        server.get("/v1/wallet", &alice.token).await,
+        server.call(Method::GET, "/v1/wallet", None, None, &[]).await,
+        server.call(Method::GET, "/no/such/route", None, None, &[]).await,
+        server.post("/v1/withdrawals", &alice.token, json!({ "amount": 1_00 })).await,
+    ];
+    for answer in answers {
+        let header = |name: &str| answer.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+        assert_eq!(header("cache-control"), "no-store", "{answer:?}");
+        assert_eq!(header("x-frame-options"), "DENY", "{answer:?}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{answer:?}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{answer:?}");
+        assert!(header("content-security-policy").contains("default-src 'none'"), "{answer:?}");
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{answer:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

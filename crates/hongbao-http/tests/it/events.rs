@@ -163,3 +163,32 @@ async fn a_commit_wakes_the_streams_of_the_users_it_wrote_events_for() {
     assert_eq!(types(&bobs_stream.take(1).await), ["transfer.created"]);
     assert_eq!(types(&alices_stream.take(1).await), ["transfer.created"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_holds_at_most_the_allowed_number_of_live_streams() {
+    let http = hongbao_http::HttpConfig {
+        limits: hongbao_http::HttpLimits { max_streams_per_user: 2, ..hongbao_http::HttpLimits::default() },
+        ..hongbao_http::HttpConfig::default()
+    };
+    let server = TestServer::start_with_http(hongbao_service::Config::default(), http).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let first = EventStream::open(&server, &alice, None).await;
+    let _second = EventStream::open(&server, &alice, None).await;
+    let third = server.call(reqwest::Method::GET, "/v1/events/stream", Some(&alice.token), None, &[]).await;
+    third.expect_error(StatusCode::TOO_MANY_REQUESTS, "too_many_streams");
+    let _bobs = EventStream::open(&server, &bob, None).await;
+
+    // A stream whose client goes away gives its place back.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = server.client.get(format!("{}/v1/events/stream", server.base)).bearer_auth(&alice.token).send().await.expect("the server answers");
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(tokio::time::Instant::now() < deadline, "the closed stream's place was never given back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

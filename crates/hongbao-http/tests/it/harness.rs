@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use hongbao_core::Timestamp;
+use hongbao_http::HttpConfig;
 use hongbao_service::verify::VerifyReport;
 use hongbao_service::{Config, ManualClock, Service};
 use hongbao_store::Store;
@@ -21,6 +22,7 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub service: Service,
     pub config: Config,
+    pub http: HttpConfig,
     shutdown: Option<oneshot::Sender<()>>,
     _database: TestDatabase,
 }
@@ -83,7 +85,13 @@ impl TestServer {
     }
 
     /// A server on a fresh database of the backend the environment selects (see `hongbao-testkit`).
-    pub async fn start_with(mut config: Config) -> TestServer {
+    pub async fn start_with(config: Config) -> TestServer {
+        TestServer::start_with_http(config, HttpConfig::default()).await
+    }
+
+    /// A server with HTTP settings of its own: limits small enough to reach in a test, or webhooks
+    /// allowed to reach the test's own receivers on 127.0.0.1.
+    pub async fn start_with_http(mut config: Config, http: HttpConfig) -> TestServer {
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
         // Timers run often so that tests need not wait, unless the test stops them (`without_timers`).
         if config.scheduler_interval_millis == Config::default().scheduler_interval_millis {
@@ -93,8 +101,8 @@ impl TestServer {
         config.evidence_dir = database.evidence_dir();
         let clock = ManualClock::new(START);
         let store = database.store();
-        let (service, base, shutdown) = serve(store.clone(), config.clone(), clock.clone()).await;
-        TestServer { base, client: reqwest::Client::new(), clock, store, service, config, shutdown: Some(shutdown), _database: database }
+        let (service, base, shutdown) = serve(store.clone(), config.clone(), http.clone(), clock.clone()).await;
+        TestServer { base, client: reqwest::Client::new(), clock, store, service, config, http, shutdown: Some(shutdown), _database: database }
     }
 
     /// Stops the server, lets `seconds` pass while it is down, and starts a new one on the same
@@ -104,7 +112,7 @@ impl TestServer {
             let _ = shutdown.send(());
         }
         self.clock.advance_seconds(seconds);
-        let (service, base, shutdown) = serve(self.store.clone(), self.config.clone(), self.clock.clone()).await;
+        let (service, base, shutdown) = serve(self.store.clone(), self.config.clone(), self.http.clone(), self.clock.clone()).await;
         self.service = service;
         self.base = base;
         self.shutdown = Some(shutdown);
@@ -214,14 +222,14 @@ impl TestServer {
 }
 
 /// Starts a service and serves it on a free port until the returned sender fires.
-async fn serve(store: Arc<dyn Store>, config: Config, clock: ManualClock) -> (Service, String, oneshot::Sender<()>) {
+async fn serve(store: Arc<dyn Store>, config: Config, http: HttpConfig, clock: ManualClock) -> (Service, String, oneshot::Sender<()>) {
     let service = Service::start(store, config, Arc::new(clock)).expect("service starts").service;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let serving = service.clone();
     tokio::spawn(async move {
-        let _ = hongbao_http::serve(listener, serving, async move {
+        let _ = hongbao_http::serve(listener, serving, http, async move {
             let _ = stopped.await;
         })
         .await;

@@ -5,6 +5,7 @@ mod bad_input;
 mod case_refunds;
 mod cases;
 mod concurrency;
+mod connections;
 mod endpoints;
 mod events;
 mod groups;

@@ -83,7 +83,7 @@ async fn networks_are_matched_over_ipv6_as_well() {
     let listener = tokio::net::TcpListener::bind("[::1]:0").await.expect("IPv6 loopback");
     let base_v6 = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(hongbao_http::serve(listener, server.service.clone(), async move {
+    tokio::spawn(hongbao_http::serve(listener, server.service.clone(), server.http.clone(), async move {
         let _ = stopped.await;
     }));
 
@@ -126,6 +126,39 @@ async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() 
     assert_eq!(wallet(Some("203.0.113.9, 127.0.0.2")).await, StatusCode::OK, "another trusted hop is skipped");
     assert_eq!(wallet(Some("203.0.113.9, 198.51.100.7")).await, StatusCode::FORBIDDEN, "the hop nearest the proxy decides, not one the client wrote");
     assert_eq!(wallet(None).await, StatusCode::FORBIDDEN, "without the header the proxy itself is the client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_a_proxy_writes_is_read_and_an_unreadable_entry_refuses_an_allowlisted_key() {
+    let config = hongbao_service::Config {
+        trusted_proxies: vec![hongbao_service::merchant::Cidr::parse("127.0.0.0/8").expect("a network")],
+        ..hongbao_service::Config::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let shop = server.funded_user("shop", 10_00).await;
+    // One key for the deployment's own network, where the proxy is; one for the client's networks.
+    let (_, inside) = create_key(&server, &shop, &["wallet:read"], &["127.0.0.0/8"], (None, None)).await;
+    let (_, clients) = create_key(&server, &shop, &["wallet:read"], &["203.0.113.0/24", "2001:db8::/32"], (None, None)).await;
+    let wallet = |secret: &str, forwarded: &str| {
+        let request = reqwest::Client::new().get(format!("{}/v1/wallet", server.base)).bearer_auth(secret).header("x-forwarded-for", forwarded);
+        async move {
+            let response = request.send().await.expect("the server answers");
+            (response.status(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for forwarded in
+        ["203.0.113.9:4711", "\"203.0.113.9\"", "[2001:db8::9]", "[2001:db8::9]:443", " 203.0.113.9 , 127.0.0.2:80", "198.51.100.1, [2001:db8::9]:1"]
+    {
+        assert_eq!(wallet(&clients, forwarded).await.0, StatusCode::OK, "{forwarded:?} names a client the key allows");
+        assert_eq!(wallet(&inside, forwarded).await.0, StatusCode::FORBIDDEN, "{forwarded:?} names a client outside the proxy's network");
+    }
+    for forwarded in ["unknown", "_hidden", "203.0.113.9:99999", "[2001:db8::9", "203.0.113.9 127.0.0.2", "203.0.113.9, garbage"] {
+        for secret in [&inside, &clients] {
+            let (status, problem) = wallet(secret, forwarded).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{forwarded:?} leaves the client unknown, and an allowlisted key refuses");
+            assert!(problem["detail"].as_str().expect("detail").contains("unknown"), "{problem}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@ mod architecture;
 mod audit;
 mod cli;
 mod crash;
+mod http_settings;
 mod multiprocess;
 mod process;
 mod verify;

@@ -1,0 +1,67 @@
+//! The HTTP limits as an operator sets them: read from the environment by `hongbao serve`, in force in
+//! the running server, and a value out of range stops the start with the variable named.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use hongbao_testkit::TestDatabase;
+
+use crate::process::{ServerProcess, binary};
+
+/// Reads until the server closes the connection; `None` if it is still open after ten seconds.
+fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a read timeout");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(String::from_utf8_lossy(&received).into_owned()),
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+            Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(String::from_utf8_lossy(&received).into_owned()),
+        }
+    }
+}
+
+#[test]
+fn the_connection_limits_come_from_the_environment() {
+    let database = TestDatabase::new();
+    let server = ServerProcess::start(&database.url, &[("HONGBAO_HEADER_READ_TIMEOUT_SECONDS", "1"), ("HONGBAO_MAX_CONNECTIONS", "1")]);
+    let address = server.base.trim_start_matches("http://");
+    let mut stalled = TcpStream::connect(address).expect("connect");
+    stalled.write_all(b"GET /healthz HTTP/1.1\r\nHost: hongbao\r\n").expect("send half a request");
+    let mut one_more = TcpStream::connect(address).expect("connect");
+    let refusal = read_until_closed(&mut one_more).expect("a second connection is refused at once");
+    assert!(refusal.starts_with("HTTP/1.1 503 ") && refusal.contains("too_many_connections"), "{refusal}");
+    assert!(read_until_closed(&mut stalled).is_some(), "the stalled connection is closed after a second, not held");
+}
+
+#[test]
+fn a_limit_out_of_range_stops_the_start() {
+    let database = TestDatabase::new();
+    for (name, value) in [("HONGBAO_MAX_CONNECTIONS", "0"), ("HONGBAO_IDLE_TIMEOUT_SECONDS", "soon"), ("HONGBAO_WEBHOOK_ALLOW_PRIVATE", "maybe")] {
+        let mut child = std::process::Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &database.url])
+            .env(name, value)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run hongbao serve");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the child's status") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("hongbao serve started with {name}={value}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(!status.success(), "{name}={value} is refused");
+        let mut stderr = String::new();
+        child.stderr.take().expect("piped stderr").read_to_string(&mut stderr).expect("stderr");
+        assert!(stderr.contains(name), "the error names {name}: {stderr}");
+    }
+}
