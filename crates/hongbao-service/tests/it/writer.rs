@@ -50,6 +50,8 @@ fn is_poisoned(txn: &LedgerTxn) -> bool {
 
 /// Sends every op while the writer waits to begin, so that they all form one batch, and returns each
 /// answer in order.
+// The gate is held across awaits on purpose: it is the writer thread that waits on it, never a task.
+#[allow(clippy::await_holding_lock)]
 async fn in_one_batch(fixture: &Fixture, ops: Vec<Op>) -> Vec<Result<Outcome, ServiceError>> {
     let held = fixture.faults.hold_begins();
     let mut answers = Vec::new();
