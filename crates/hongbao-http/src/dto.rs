@@ -547,7 +547,7 @@ pub struct ConfirmationProblem {
 }
 
 impl ConfirmationProblem {
-    pub fn new(detail: &str, summary: &hongbao_service::risk::ConfirmationSummary) -> ConfirmationProblem {
+    pub fn new(detail: &str, summary: &hongbao_service::outcome::ConfirmationSummary) -> ConfirmationProblem {
         ConfirmationProblem {
             problem_type: "/problems/confirmation_required".into(),
             title: "Conflict".into(),

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::merchant::{MerchantKey, Scope};
 use hongbao_core::{Amount, MerchantKeyId};
-use hongbao_service::merchant::MerchantOp;
+use hongbao_service::ops::merchant_keys::MerchantOp;
 use hongbao_service::{Op, Outcome, RiskOp};
 use hongbao_store::records::Tag;
 use serde::{Deserialize, Serialize};

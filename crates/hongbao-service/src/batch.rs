@@ -927,8 +927,10 @@ mod tests {
 
     use super::{Batch, PolicyCache, ShareCache};
     use crate::config::Config;
-    use crate::ops::{Effects, Op, OpContext, Outcome};
-    use crate::risk::RiskOp;
+    use crate::context::{Effects, OpContext};
+    use crate::op::Op;
+    use crate::ops::risk::RiskOp;
+    use crate::outcome::Outcome;
 
     fn run(batch: &mut Batch<'_>, seed: u64, ops: Vec<Op>) -> Vec<Outcome> {
         let config = Config::default();

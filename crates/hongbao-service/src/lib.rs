@@ -5,21 +5,24 @@
 //! storage only through the `hongbao-store` traits.
 
 pub mod batch;
-pub mod cases;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod evidence;
 pub mod live;
 pub mod merchant;
 pub mod metrics;
+pub mod op;
 pub mod ops;
+pub mod outcome;
 pub mod policy;
 pub mod reads;
-pub mod risk;
 pub mod verify;
-pub mod webhooks;
 pub mod writer;
+
+// The features' operations by their short paths, as the HTTP layer names them.
+pub use crate::ops::{cases, risk, webhooks};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,14 +38,16 @@ use hongbao_store::{Group, JournalEntry, ListPosition, ReadConn, ReturnRole, Sto
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::cases::{Actor, CaseOp, Decision};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::Config;
+pub use crate::context::actor::{Actor, Decision};
 pub use crate::error::{ServiceError, ServiceResult};
 use crate::evidence::EvidenceStore;
 pub use crate::metrics::ServiceMetrics;
-pub use crate::ops::{Op, Outcome, PacketView};
-pub use crate::risk::RiskOp;
+pub use crate::op::Op;
+pub use crate::ops::cases::CaseOp;
+pub use crate::ops::risk::RiskOp;
+pub use crate::outcome::{Outcome, PacketView};
 pub use crate::writer::{Idempotency, Render, Rendered, Reply};
 use crate::writer::{Job, Writer};
 
@@ -138,14 +143,14 @@ fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn h
     }
     let admin_token = config.admin_token.as_deref();
     if let Some(token) = admin_token {
-        return Ok((conn, ops::token_hash(token), None));
+        return Ok((conn, context::token_hash(token), None));
     }
     if let Some(stored) = conn.setting(ADMIN_TOKEN_SETTING)? {
         let hash = stored.try_into().map_err(|_| hongbao_store::corrupt("the stored admin token hash is not 32 bytes"))?;
         return Ok((conn, hash, None));
     }
-    let token = ops::new_token(&mut rand::rngs::OsRng);
-    let hash = ops::token_hash(&token);
+    let token = context::new_token(&mut rand::rngs::OsRng);
+    let hash = context::token_hash(&token);
     conn.begin()?;
     let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
     conn.commit(&changes)?;
@@ -319,7 +324,7 @@ impl Service {
         let reply = answer.await.map_err(|_| ServiceError::Unavailable)??;
         if let Reply::Done { outcome: Outcome::UserCreated { user, token }, .. } = &reply {
             // The new user's first request then needs no database read to authenticate.
-            self.cache_token(ops::token_hash(token), user.clone());
+            self.cache_token(context::token_hash(token), user.clone());
         }
         Ok(reply)
     }
@@ -378,7 +383,7 @@ impl Service {
 
     /// The caller a bearer token belongs to.
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Option<Principal>> {
-        let hash = ops::token_hash(token);
+        let hash = context::token_hash(token);
         if constant_time_eq(&hash, &self.inner.admin_token_hash) {
             return Ok(Some(Principal::Admin));
         }
@@ -398,7 +403,7 @@ impl Service {
     /// The merchant key a secret (`hbk_…`) belongs to, with the user it acts for; none for an unknown
     /// or revoked key. Keys are not cached, so revoking one takes effect at once in every process.
     pub async fn authenticate_merchant(&self, secret: &str) -> ServiceResult<Option<(hongbao_core::merchant::MerchantKey, User)>> {
-        let hash = ops::token_hash(secret);
+        let hash = context::token_hash(secret);
         let query = Query::newest_first(&records::MERCHANT_KEYS, 1).equal("secret_hash", records::text(records::hex(&hash)));
         self.read(move |conn| {
             let Some(stored) = records::list::<records::StoredMerchantKey>(conn, &query)?.into_iter().next() else { return Ok(None) };

@@ -1,17 +1,10 @@
-//! Merchant API keys: created by the admin, shown once and kept hashed; the address allowlist in
-//! CIDR notation (IPv4 and IPv6); and the key's own limits, checked inside the writer next to the
-//! policy's so that a key's daily total cannot be raced past.
+//! Merchant API keys' networks: the address allowlist in CIDR notation (IPv4 and IPv6), matched against
+//! the client's address. The keys' operations are in `crate::ops::merchant_keys`; their limits are
+//! checked with the policy's in `crate::context::risk`.
 
 use std::net::IpAddr;
 
-use hongbao_core::merchant::{MerchantKey, Scope};
-use hongbao_core::staff::Permission;
-use hongbao_core::{Amount, MerchantKeyId, UserId};
-use hongbao_store::records::StoredMerchantKey;
-
-use crate::cases::Actor;
-use crate::error::{ServiceError, ServiceResult};
-use crate::ops::{OpContext, Outcome, new_token, token_hash};
+use hongbao_core::merchant::MerchantKey;
 
 /// A network in CIDR notation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,83 +61,6 @@ pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted_proxies: &[C
 /// Whether a key may be used from `address`.
 pub fn address_allowed(key: &MerchantKey, address: IpAddr) -> bool {
     key.allowed_cidrs.iter().filter_map(|cidr| Cidr::parse(cidr)).any(|cidr| cidr.contains(address))
-}
-
-#[derive(Clone, Debug)]
-pub enum MerchantOp {
-    Create {
-        actor: Actor,
-        user_id: UserId,
-        name: String,
-        scopes: Vec<Scope>,
-        allowed_cidrs: Vec<String>,
-        max_transaction: Option<Amount>,
-        daily_max: Option<Amount>,
-    },
-    Revoke {
-        actor: Actor,
-        key_id: MerchantKeyId,
-        reason: String,
-    },
-}
-
-impl OpContext<'_, '_> {
-    pub(crate) fn run_merchant(&mut self, op: MerchantOp) -> ServiceResult<Outcome> {
-        match op {
-            MerchantOp::Create { actor, user_id, name, scopes, allowed_cidrs, max_transaction, daily_max } => {
-                actor.require(Permission::ManagePlatform)?;
-                let name = name.trim().to_owned();
-                if name.is_empty() || name.chars().count() > 64 {
-                    return Err(ServiceError::Validation("name must be 1 to 64 characters".into()));
-                }
-                if scopes.is_empty() {
-                    return Err(ServiceError::Validation("a key needs at least one scope".into()));
-                }
-                if allowed_cidrs.is_empty() {
-                    return Err(ServiceError::Validation("a key needs at least one allowed network (CIDR)".into()));
-                }
-                if let Some(bad) = allowed_cidrs.iter().find(|cidr| Cidr::parse(cidr).is_none()) {
-                    return Err(ServiceError::Validation(format!("{bad:?} is not a network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32")));
-                }
-                self.require_user(&user_id)?;
-                let secret = new_token(self.rng).replacen("hbt_", "hbk_", 1);
-                let key = MerchantKey {
-                    id: MerchantKeyId::generate(self.now, self.rng),
-                    user_id,
-                    name,
-                    scopes,
-                    allowed_cidrs,
-                    max_transaction,
-                    daily_max,
-                    created_at: self.now,
-                    revoked_at: None,
-                };
-                self.batch.put_record(&StoredMerchantKey { key: key.clone(), secret_hash: token_hash(&secret) });
-                let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
-                let detail = [("user", key.user_id.to_string()), ("scopes", scopes.join(",")), ("networks", key.allowed_cidrs.join(","))];
-                self.audit(&actor, "merchant_key.create", key.id.as_str(), "new API key", &detail)?;
-                Ok(Outcome::MerchantKeyCreated { key, secret })
-            }
-            MerchantOp::Revoke { actor, key_id, reason } => {
-                actor.require(Permission::ManagePlatform)?;
-                let mut stored: StoredMerchantKey = self.batch.record(hongbao_store::records::text(&key_id))?.ok_or(ServiceError::NotFound("merchant key"))?;
-                if stored.key.revoked_at.is_some() {
-                    return Err(ServiceError::InvalidState("the key is already revoked".into()));
-                }
-                stored.key.revoked_at = Some(self.now);
-                self.batch.put_record(&stored);
-                self.audit(&actor, "merchant_key.revoke", key_id.as_str(), &reason, &[])?;
-                Ok(Outcome::MerchantKey(stored.key))
-            }
-        }
-    }
-
-    /// Refuses a payment past the calling key's own limits.
-    pub(crate) fn check_key_limits(&mut self, amount: Amount) -> ServiceResult<()> {
-        let Some(key) = self.key.clone() else { return Ok(()) };
-        let used = self.usage_of(key.id.as_str())?.usage.outgoing;
-        key.check_amount(amount, used).map_err(|error| ServiceError::LimitExceeded(error.to_string()))
-    }
 }
 
 #[cfg(test)]

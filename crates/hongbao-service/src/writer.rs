@@ -20,9 +20,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::batch::{Batch, PolicyCache, ShareCache};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::context::{Effects, OpContext};
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::ServiceMetrics;
-use crate::ops::{Effects, Op, OpContext, Outcome};
+use crate::op::Op;
+use crate::outcome::Outcome;
 use hongbao_store::records::Sightings;
 
 /// A response as the HTTP layer sends it, kept for idempotent replays.

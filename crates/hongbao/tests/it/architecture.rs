@@ -106,3 +106,119 @@ fn every_module_opens_with_a_doc_comment() {
         }
     }
 }
+
+/// The module of the service a source file is, as a path under `crate::` (`ops::packets`, `context`).
+fn service_module(path: &Path) -> String {
+    let source_dir = crates_dir().join("hongbao-service").join("src");
+    let relative = path.strip_prefix(&source_dir).expect("a service source").with_extension("");
+    let parts: Vec<String> = relative.iter().map(|part| part.to_string_lossy().into_owned()).filter(|part| part != "mod").collect();
+    parts.join("::")
+}
+
+/// The modules of the service a source refers to outside its tests: every `crate::a::b` path, whether
+/// in a `use` or written out, as `a` and `a::b`.
+fn service_references(source: &str) -> Vec<String> {
+    let before_tests = source.split("#[cfg(test)]").next().unwrap_or(source);
+    // Comments may name any module; only code counts.
+    let code: String = before_tests.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let mut references = Vec::new();
+    for (index, _) in code.match_indices("crate::") {
+        let rest = &code[index + "crate::".len()..];
+        let path: String = rest.chars().take_while(|char| char.is_alphanumeric() || *char == '_' || *char == ':').collect();
+        let segments: Vec<&str> = path.split("::").filter(|segment| !segment.is_empty()).collect();
+        // `use crate::{a, b}` names several modules at once.
+        if segments.is_empty() && rest.starts_with('{') {
+            let list: String = rest[1..].chars().take_while(|char| *char != '}').collect();
+            references.extend(list.split(',').map(|item| item.trim().split("::").next().unwrap_or("").to_owned()).filter(|name| !name.is_empty()));
+            continue;
+        }
+        if let Some(first) = segments.first() {
+            references.push((*first).to_owned());
+            if let Some(second) = segments.get(1).filter(|second| second.chars().next().is_some_and(char::is_lowercase)) {
+                references.push(format!("{first}::{second}"));
+            }
+        }
+    }
+    references
+}
+
+/// The write path reads one way (ARCHITECTURE.md, "Entry points"): the registry `op` dispatches to the
+/// features under `ops`; each feature uses the write context `context` and the shared vocabulary, never
+/// another feature or the registry; the context uses no feature; and no module of the service is in an
+/// import cycle.
+#[test]
+fn the_service_modules_import_one_way() {
+    let modules: Vec<(String, Vec<String>)> =
+        sources("hongbao-service").iter().map(|(path, source)| (service_module(path), service_references(source))).collect();
+    for (module, references) in &modules {
+        if let Some(feature) = module.strip_prefix("ops::") {
+            for reference in references {
+                let other_feature = reference.strip_prefix("ops::").is_some_and(|other| other != feature);
+                assert!(!other_feature && reference != "op", "the feature {module} uses {reference}: features use only the context");
+            }
+        }
+        if module == "context" || module.starts_with("context::") {
+            for reference in references {
+                assert!(reference != "op" && reference != "ops" && !reference.starts_with("ops::"), "the write context {module} uses the feature {reference}");
+            }
+        }
+    }
+    // Cycles between the crate's top-level modules (a module's submodules count as the module).
+    let top = |module: &str| module.split("::").next().unwrap_or(module).to_owned();
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = std::collections::BTreeMap::new();
+    for (module, references) in &modules {
+        let from = top(module);
+        if from == "lib" || from == "ops" {
+            continue;
+        }
+        for reference in references {
+            let to = top(reference);
+            if to != from && to != "ops" {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    // `ops` itself only declares the features; a feature's edges are its own.
+    for (module, references) in &modules {
+        if let Some(feature) = module.strip_prefix("ops::") {
+            let from = format!("ops::{}", feature.split("::").next().unwrap_or(feature));
+            for reference in references.iter().filter(|reference| !reference.starts_with("ops")) {
+                edges.entry(from.clone()).or_default().insert(top(reference));
+            }
+        }
+    }
+    for (module, references) in &modules {
+        for reference in references.iter().filter(|reference| reference.starts_with("ops::")) {
+            if !module.starts_with("ops") && module != "lib" {
+                edges.entry(top(module)).or_default().insert(reference.split("::").take(2).collect::<Vec<_>>().join("::"));
+            }
+        }
+    }
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        if let Some(start) = path.iter().position(|seen| seen == node) {
+            panic!("an import cycle in hongbao-service: {} -> {node}", path[start..].join(" -> "));
+        }
+        if done.contains(node) {
+            return;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            visit(next, edges, path, done);
+        }
+        path.pop();
+        done.insert(node.to_owned());
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        visit(node, &edges, &mut Vec::new(), &mut done);
+    }
+    assert!(
+        edges.contains_key("op") && edges.contains_key("context") && edges.keys().any(|module| module.starts_with("ops::")),
+        "the modules were found: {edges:?}"
+    );
+}

@@ -1,121 +1,36 @@
-//! Risk control as writer operations and checks: the policy's limits on every outgoing payment, tags,
-//! the velocity rule (which freezes through the freeze mechanism), alerts, and the confirmation of
-//! large payments with single-use tokens.
+//! The risk checks every outgoing payment passes inside the writer: the policy's limits (and a merchant
+//! key's own), large payments' confirmation with single-use tokens, the velocity rule (which freezes
+//! through the ordinary freeze), alerts on large payments, and the tags that choose limits.
 
 use hongbao_core::events::EventKind;
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
-use hongbao_core::risk::{DailyUsage, Outgoing, VelocityWindow, day_of, valid_tag};
-use hongbao_core::staff::Permission;
+use hongbao_core::risk::{DailyUsage, Outgoing, VelocityWindow, day_of};
 use hongbao_core::{Amount, FreezeId, GroupId, Timestamp, UserId};
-use hongbao_store::records::{self, Confirmation, Sightings, StoredUsage, StoredVelocity, Tag, text};
+use hongbao_store::records::{self, Confirmation, StoredUsage, StoredVelocity, Tag, text};
 use sha2::{Digest, Sha256};
 
-use crate::batch::POLICY_SETTING;
-use crate::cases::Actor;
+use crate::context::OpContext;
+use crate::context::actor::Actor;
 use crate::error::{ServiceError, ServiceResult};
-use crate::ops::{OpContext, Outcome};
-
-/// What a confirmation shows the payer before a large payment goes ahead.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfirmationSummary {
-    pub amount: Amount,
-    /// `user` or `group`.
-    pub audience_kind: &'static str,
-    pub audience_id: String,
-    /// The recipient's name, or the group's.
-    pub audience_name: String,
-    /// The members of a group audience.
-    pub audience_size: Option<u32>,
-    /// The transfer's memo or the packet's greeting.
-    pub memo: Option<String>,
-    pub token: String,
-    pub expires_at: Timestamp,
-}
-
-/// The operations of risk control.
-#[derive(Clone, Debug)]
-pub enum RiskOp {
-    SetTag {
-        owner_id: UserId,
-        target_id: String,
-        tag: String,
-    },
-    RemoveTag {
-        owner_id: UserId,
-        target_id: String,
-    },
-    /// A user was seen calling from a device and an address; new ones raise alerts.
-    ObserveClient {
-        user_id: UserId,
-        device: Option<String>,
-        address: Option<String>,
-    },
-    ReplacePolicy {
-        actor: Actor,
-        text: String,
-    },
-}
+pub use crate::outcome::ConfirmationSummary;
+use crate::outcome::Outcome;
 
 /// A digest of a request's terms, which a confirmation token is bound to.
 pub fn fingerprint(terms: &str) -> String {
     records::hex(&Sha256::digest(terms.as_bytes()))
 }
 
+/// The stored form of a confirmation token: its SHA-256 in hex.
+pub(crate) fn fingerprint_of_token(token: &str) -> String {
+    records::hex(&Sha256::digest(token.as_bytes()))
+}
+
 impl OpContext<'_, '_> {
-    pub(crate) fn run_risk(&mut self, op: RiskOp) -> ServiceResult<Outcome> {
-        match op {
-            RiskOp::SetTag { owner_id, target_id, tag } => self.set_tag(owner_id, target_id, tag),
-            RiskOp::RemoveTag { owner_id, target_id } => self.remove_tag(&owner_id, &target_id),
-            RiskOp::ObserveClient { user_id, device, address } => self.observe_client(&user_id, device, address),
-            RiskOp::ReplacePolicy { actor, text } => self.replace_policy(&actor, &text),
-        }
-    }
-
-    // ---- tags ----
-
-    fn set_tag(&mut self, owner_id: UserId, target_id: String, tag: String) -> ServiceResult<Outcome> {
-        if !valid_tag(&tag) {
-            return Err(ServiceError::Validation("a tag is 1 to 32 lowercase letters, digits, - and _ (family, friends, work, strangers, or your own)".into()));
-        }
-        self.check_tag_target(&owner_id, &target_id)?;
-        let existing: Option<Tag> = self.batch.record(Tag::key(&owner_id, &target_id))?;
-        let tag = Tag { owner_id, target_id, tag, created_at: existing.map_or(self.now, |existing| existing.created_at) };
-        self.batch.put_record(&tag);
-        Ok(Outcome::Tag(tag))
-    }
-
-    fn check_tag_target(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<()> {
-        if let Ok(user_id) = UserId::parse(target_id) {
-            if &user_id == owner_id {
-                return Err(ServiceError::Validation("you cannot tag yourself".into()));
-            }
-            self.require_user(&user_id)?;
-            return Ok(());
-        }
-        if let Ok(group_id) = GroupId::parse(target_id) {
-            if !self.batch.is_member(&group_id, owner_id)? {
-                return Err(ServiceError::NotFound("group"));
-            }
-            return Ok(());
-        }
-        Err(ServiceError::Validation("a tag goes on a user id or a group id".into()))
-    }
-
-    fn remove_tag(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<Outcome> {
-        let tag = self.batch.record::<Tag>(Tag::key(owner_id, target_id))?.filter(|tag| !tag.tag.is_empty()).ok_or(ServiceError::NotFound("tag"))?;
-        // A removed tag is kept as an empty one, so its row is simply replaced.
-        let cleared = Tag { tag: String::new(), ..tag };
-        self.batch.put_record(&cleared);
-        Ok(Outcome::Tag(cleared))
-    }
-
     /// The tag the payer put on an audience, if any.
     pub(crate) fn tag_of(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<Option<String>> {
         let tag: Option<Tag> = self.batch.record(Tag::key(owner_id, target_id))?;
         Ok(tag.map(|tag| tag.tag).filter(|tag| !tag.is_empty()))
     }
-
-    // ---- limits ----
 
     pub(crate) fn usage_of(&mut self, owner_id: &str) -> ServiceResult<StoredUsage> {
         let day = day_of(self.now);
@@ -129,6 +44,13 @@ impl OpContext<'_, '_> {
         let usage = self.usage_of(user_id.as_str())?;
         policy.check_outgoing(kind, amount, tag, &usage.usage).map_err(|error| ServiceError::LimitExceeded(error.to_string()))?;
         self.check_key_limits(amount)
+    }
+
+    /// Refuses a payment past the calling key's own limits.
+    pub(crate) fn check_key_limits(&mut self, amount: Amount) -> ServiceResult<()> {
+        let Some(key) = self.key.clone() else { return Ok(()) };
+        let used = self.usage_of(key.id.as_str())?.usage.outgoing;
+        key.check_amount(amount, used).map_err(|error| ServiceError::LimitExceeded(error.to_string()))
     }
 
     /// Counts a payment that went out, and alerts on a large one.
@@ -147,8 +69,6 @@ impl OpContext<'_, '_> {
         }
         Ok(())
     }
-
-    // ---- confirmation ----
 
     /// For a payment at or above the threshold: goes ahead when `token` is a valid, unused, unexpired
     /// token of this user for exactly these terms (and uses it up); otherwise answers with a new token.
@@ -202,7 +122,28 @@ impl OpContext<'_, '_> {
         Ok(Some(Outcome::ConfirmationRequired { detail: problem.to_owned(), summary }))
     }
 
-    // ---- velocity ----
+    /// What the payer of a large payment sees before confirming it.
+    pub(crate) fn summary_for(
+        &mut self,
+        recipient_id: Option<&UserId>,
+        group_id: Option<&GroupId>,
+        amount: Amount,
+        memo: Option<String>,
+    ) -> ServiceResult<ConfirmationSummary> {
+        let (audience_kind, audience_id, audience_name, audience_size) = match (recipient_id, group_id) {
+            (Some(recipient_id), _) => {
+                let user = self.require_user(recipient_id)?;
+                ("user", user.id.to_string(), user.name, None)
+            }
+            (None, Some(group_id)) => {
+                let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+                ("group", group.id.to_string(), group.name, Some(group.member_ids.len() as u32))
+            }
+            (None, None) => return Err(ServiceError::Internal("a payment without an audience".into())),
+        };
+        let expires_at = self.now;
+        Ok(ConfirmationSummary { amount, audience_kind, audience_id, audience_name, audience_size, memo, token: String::new(), expires_at })
+    }
 
     /// Counts a recall, cancel or return request; past the rule's count in its window, freezes the
     /// user's outgoing money for the rule's time and raises an alert.
@@ -242,49 +183,4 @@ impl OpContext<'_, '_> {
         self.notify(user_id, EventKind::AlertRaised, freeze.id.as_str(), data)?;
         self.audit(&Actor::System, "freeze.create", freeze.id.as_str(), &reason, &[("user", user_id.to_string()), ("rule", "velocity".to_owned())])
     }
-
-    // ---- devices and addresses ----
-
-    fn observe_client(&mut self, user_id: &UserId, device: Option<String>, address: Option<String>) -> ServiceResult<Outcome> {
-        let stored: Option<Sightings> = self.batch.record(text(user_id))?;
-        let mut sightings = stored.unwrap_or(Sightings { user_id: user_id.clone(), devices: Vec::new(), addresses: Vec::new(), updated_at: self.now });
-        let mut changed = false;
-        for (kind, value, known) in [("device", device, &mut sightings.devices), ("address", address, &mut sightings.addresses)] {
-            let Some(value) = value else { continue };
-            if known.contains(&value) {
-                continue;
-            }
-            // The first device or address a user is seen from sets the baseline; later new ones alert.
-            if !known.is_empty() {
-                let reason = if kind == "device" { "new_device" } else { "new_address" };
-                self.notify(user_id, EventKind::AlertRaised, user_id.as_str(), vec![("reason", reason.to_owned()), (kind, value.clone())])?;
-            }
-            known.push(value);
-            if known.len() > Sightings::MAX_KEPT {
-                known.remove(0);
-            }
-            changed = true;
-        }
-        if changed {
-            sightings.updated_at = self.now;
-            self.batch.put_record(&sightings);
-        }
-        Ok(Outcome::Nothing)
-    }
-
-    // ---- the policy ----
-
-    fn replace_policy(&mut self, actor: &Actor, policy_text: &str) -> ServiceResult<Outcome> {
-        actor.require(Permission::ReplacePolicy)?;
-        let policy = crate::policy::parse_policy(policy_text).map_err(|error| ServiceError::Validation(format!("the policy is refused: {error}")))?;
-        self.batch.put_setting(POLICY_SETTING, policy_text.as_bytes());
-        let digest = fingerprint(policy_text);
-        self.audit(actor, "policy.replace", "risk_policy", "policy replaced", &[("sha256", digest)])?;
-        Ok(Outcome::Policy(std::sync::Arc::new(policy)))
-    }
-}
-
-/// The stored form of a confirmation token: its SHA-256 in hex.
-fn fingerprint_of_token(token: &str) -> String {
-    records::hex(&Sha256::digest(token.as_bytes()))
 }

@@ -10,9 +10,11 @@ use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
 use hongbao_core::{Timestamp, WebhookId};
 use hongbao_store::records::{self, Query, Value, delivery_key, text};
 
-use crate::cases::Actor;
+use crate::context::OpContext;
+use crate::context::actor::Actor;
 use crate::error::{ServiceError, ServiceResult};
-use crate::ops::{OpContext, Outcome};
+pub use crate::outcome::Leased;
+use crate::outcome::Outcome;
 
 /// How one attempt went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,14 +53,6 @@ pub enum WebhookOp {
     },
 }
 
-/// A delivery taken for an attempt, with what the attempt needs.
-#[derive(Clone, Debug)]
-pub struct Leased {
-    pub delivery: Delivery,
-    pub endpoint: WebhookEndpoint,
-    pub event: Event,
-}
-
 fn check_url(url: &str) -> ServiceResult<String> {
     let url = url.trim();
     let valid =
@@ -80,7 +74,7 @@ impl OpContext<'_, '_> {
         }
     }
 
-    fn create_endpoint(&mut self, actor: &Actor, url: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn create_endpoint(&mut self, actor: &Actor, url: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ManagePlatform)?;
         let url = check_url(url)?;
         let mut secret = [0u8; 24];
@@ -100,7 +94,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Webhook(endpoint))
     }
 
-    fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ManagePlatform)?;
         let mut endpoint: WebhookEndpoint = self.batch.record(text(endpoint_id))?.ok_or(ServiceError::NotFound("webhook"))?;
         if endpoint.disabled_at.is_some() {
@@ -112,7 +106,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Webhook(endpoint))
     }
 
-    fn enqueue_deliveries(&mut self, limit: u32) -> ServiceResult<Outcome> {
+    pub(crate) fn enqueue_deliveries(&mut self, limit: u32) -> ServiceResult<Outcome> {
         let endpoints: Vec<WebhookEndpoint> = self.batch.records(&Query::newest_first(&records::WEBHOOK_ENDPOINTS, 1_000))?;
         let mut queued = 0;
         for mut endpoint in endpoints.into_iter().filter(|endpoint| endpoint.disabled_at.is_none()) {
@@ -129,7 +123,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Queued(queued))
     }
 
-    fn lease_delivery(&mut self, endpoint_id: &WebhookId, event_seq: u64, until: Timestamp) -> ServiceResult<Outcome> {
+    pub(crate) fn lease_delivery(&mut self, endpoint_id: &WebhookId, event_seq: u64, until: Timestamp) -> ServiceResult<Outcome> {
         let Some(mut delivery) = self.batch.record::<Delivery>(delivery_key(endpoint_id, event_seq))? else { return Ok(Outcome::Leased(None)) };
         if !delivery.is_due(self.now) {
             return Ok(Outcome::Leased(None));
@@ -143,7 +137,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Leased(Some(Box::new(Leased { delivery, endpoint, event }))))
     }
 
-    fn record_attempt(&mut self, endpoint_id: &WebhookId, event_seq: u64, result: AttemptResult) -> ServiceResult<Outcome> {
+    pub(crate) fn record_attempt(&mut self, endpoint_id: &WebhookId, event_seq: u64, result: AttemptResult) -> ServiceResult<Outcome> {
         let mut delivery: Delivery = self.batch.record(delivery_key(endpoint_id, event_seq))?.ok_or(ServiceError::NotFound("delivery"))?;
         match result {
             AttemptResult::Delivered { status } => delivery.record_success(status, self.now),

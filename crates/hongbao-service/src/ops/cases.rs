@@ -3,100 +3,25 @@
 //! legal officer's approval. Every operator action appends to the hash-chained audit log, and every
 //! change a user should hear of appends to the event outbox, in the same transaction as the change.
 
-use std::collections::HashSet;
-
 use hongbao_core::cases::{CaseOutcome, Complaint, ComplaintKind, Evidence, EvidenceLabel, NewComplaint};
-use hongbao_core::events::{Event, EventKind};
-use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope, Restriction};
+use hongbao_core::events::EventKind;
+use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
 use hongbao_core::legal::{Approval, ApprovalStatus, CaseRefund, Disclosure, Reversal};
 use hongbao_core::packet::PacketStatus;
-use hongbao_core::staff::{ADMIN_ACTOR, AuditRecord, Operator, Permission, Role, SYSTEM_ACTOR};
+use hongbao_core::staff::{Operator, Permission, Role};
 use hongbao_core::{
-    Account, Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, LedgerTxn, OperatorId, Related, ReversalId, Timestamp,
-    TxnKind, TxnNo, UserId,
+    Account, Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, LedgerTxn, OperatorId, Related, ReversalId, Timestamp, TxnKind, TxnNo,
+    UserId,
 };
 use hongbao_store::JournalEntry;
 use hongbao_store::records::{self, Query, StoredOperator, text};
 
+use crate::context::actor::{Actor, Decision};
+use crate::context::money::PaymentLeg;
+use crate::context::{OpContext, distinct, new_token, reason, required_text, token_hash};
 use crate::error::{ServiceError, ServiceResult};
 use crate::evidence::StoredFile;
-use crate::ops::{OpContext, Outcome, PaymentLeg, new_token, token_hash};
-
-/// Who carries out an operator action.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Actor {
-    /// The bootstrap admin: manages operators and may look at everything, but acts on no case.
-    Admin,
-    Operator(Operator),
-    /// The service itself, such as the automatic refund of a system fault.
-    System,
-}
-
-impl Actor {
-    pub fn id(&self) -> String {
-        match self {
-            Actor::Admin => ADMIN_ACTOR.to_owned(),
-            Actor::Operator(operator) => operator.id.to_string(),
-            Actor::System => SYSTEM_ACTOR.to_owned(),
-        }
-    }
-
-    fn role_name(&self) -> &'static str {
-        match self {
-            Actor::Admin => ADMIN_ACTOR,
-            Actor::Operator(operator) => operator.role.as_str(),
-            Actor::System => SYSTEM_ACTOR,
-        }
-    }
-
-    /// Refuses with 403 unless the actor may do `permission`.
-    pub fn require(&self, permission: Permission) -> ServiceResult<()> {
-        let allowed = match self {
-            Actor::Admin => matches!(
-                permission,
-                Permission::ViewCases | Permission::ViewLegal | Permission::ReadAuditLog | Permission::ReplacePolicy | Permission::ManagePlatform
-            ),
-            Actor::Operator(operator) => operator.role.allows(permission),
-            Actor::System => true,
-        };
-        if allowed {
-            return Ok(());
-        }
-        Err(ServiceError::Forbidden(format!("the {} role may not {}", self.role_name(), describe(permission))))
-    }
-
-    /// The operator behind an action that only a named operator may take.
-    fn operator_id(&self) -> ServiceResult<OperatorId> {
-        match self {
-            Actor::Operator(operator) => Ok(operator.id.clone()),
-            _ => Err(ServiceError::Forbidden("only an operator can do this".into())),
-        }
-    }
-}
-
-fn describe(permission: Permission) -> &'static str {
-    match permission {
-        Permission::ViewCases => "view cases",
-        Permission::TakeCase => "take cases",
-        Permission::RequestEvidence => "ask for evidence",
-        Permission::Freeze => "freeze or lift",
-        Permission::RefundFromFreeze => "refund from frozen funds",
-        Permission::ResolveCase => "resolve cases",
-        Permission::ViewLegal => "view reversals and disclosures",
-        Permission::RequestLegal => "request reversals or disclosures",
-        Permission::DecideLegal => "approve or reject reversals and disclosures",
-        Permission::ReadAuditLog => "read the audit log",
-        Permission::ReplacePolicy => "replace the risk policy",
-        Permission::ManagePlatform => "manage operators, webhooks and API keys",
-    }
-}
-
-/// What a legal officer decides about a pending reversal or disclosure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    Reject,
-}
+use crate::outcome::Outcome;
 
 /// The operations of complaints, cases and operators.
 #[derive(Clone, Debug)]
@@ -203,27 +128,11 @@ pub enum CaseOp {
     },
 }
 
-/// A reason, reference or other short text an operator must give: trimmed, 1 to `max` characters.
-fn required_text(text: &str, what: &str, max: usize) -> ServiceResult<String> {
-    let trimmed = text.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 || chars > max {
-        return Err(ServiceError::Validation(format!("{what} must be 1 to {max} characters")));
+pub fn freeze_scope_name(scope: FreezeScope) -> &'static str {
+    match scope {
+        FreezeScope::Full => "full",
+        FreezeScope::Hold(_) => "hold",
     }
-    if trimmed.chars().any(|char| char.is_control() && char != '\n') {
-        return Err(ServiceError::Validation(format!("{what} must not contain control characters")));
-    }
-    Ok(trimmed.to_owned())
-}
-
-fn reason(text: &str) -> ServiceResult<String> {
-    required_text(text, "reason", 1_000)
-}
-
-/// The ids in `items` without repeats, in their first order.
-fn distinct<T: Clone + Eq + std::hash::Hash>(items: Vec<T>) -> Vec<T> {
-    let mut seen = HashSet::new();
-    items.into_iter().filter(|item| seen.insert(item.clone())).collect()
 }
 
 impl OpContext<'_, '_> {
@@ -267,32 +176,7 @@ impl OpContext<'_, '_> {
         }
     }
 
-    // ---- the audit log and the outbox ----
-
-    pub(crate) fn audit(&mut self, actor: &Actor, action: &str, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
-        let (seq, prev_hash): (u64, JournalHash) = self.batch.audit_head()?;
-        let detail = detail.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(" ");
-        let record = AuditRecord {
-            at: self.now,
-            actor_id: actor.id(),
-            actor_role: actor.role_name().to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            reason: reason.to_owned(),
-            detail,
-        };
-        self.batch.append_audit(record.chain_after(seq, prev_hash));
-        Ok(())
-    }
-
-    pub(crate) fn notify(&mut self, user_id: &UserId, kind: EventKind, subject_id: &str, data: Vec<(&str, String)>) -> ServiceResult<()> {
-        let seq = self.batch.event_head()? + 1;
-        let data = data.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
-        self.batch.append_event(Event { seq, user_id: user_id.clone(), kind, subject_id: subject_id.to_owned(), created_at: self.now, data });
-        Ok(())
-    }
-
-    fn notify_complaint(&mut self, complaint: &Complaint) -> ServiceResult<()> {
+    pub(crate) fn notify_complaint(&mut self, complaint: &Complaint) -> ServiceResult<()> {
         let mut data = vec![("status", complaint.status.as_str().to_owned()), ("refunded_amount", complaint.refunded_amount.minor_units().to_string())];
         if let Some(outcome) = complaint.status.outcome() {
             data.push(("outcome", outcome.as_str().to_owned()));
@@ -303,9 +187,7 @@ impl OpContext<'_, '_> {
         self.notify(&complaint.complainant_id, EventKind::ComplaintUpdated, complaint.id.as_str(), data)
     }
 
-    // ---- operators ----
-
-    fn create_operator(&mut self, name: &str, role: Role) -> ServiceResult<Outcome> {
+    pub(crate) fn create_operator(&mut self, name: &str, role: Role) -> ServiceResult<Outcome> {
         let name = required_text(name, "name", 64)?;
         let operator = Operator { id: OperatorId::generate(self.now, self.rng), name, role, created_at: self.now, disabled_at: None };
         let token = new_token(self.rng);
@@ -314,7 +196,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::OperatorCreated { operator, token })
     }
 
-    fn disable_operator(&mut self, actor: &Actor, operator_id: &OperatorId, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn disable_operator(&mut self, actor: &Actor, operator_id: &OperatorId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ManagePlatform)?;
         let why = reason(why)?;
         let mut stored: StoredOperator = self.batch.record(text(operator_id))?.ok_or(ServiceError::NotFound("operator"))?;
@@ -327,11 +209,14 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Operator(stored.operator))
     }
 
-    // ---- complaints ----
-
     /// Evidence the complainant uploaded and has not attached to a case yet, checked against the
     /// case's limits together with what it already holds.
-    fn attachable_evidence(&mut self, complainant_id: &UserId, evidence_ids: Vec<EvidenceId>, attached: &[EvidenceId]) -> ServiceResult<Vec<Evidence>> {
+    pub(crate) fn attachable_evidence(
+        &mut self,
+        complainant_id: &UserId,
+        evidence_ids: Vec<EvidenceId>,
+        attached: &[EvidenceId],
+    ) -> ServiceResult<Vec<Evidence>> {
         let rules = &self.config.complaints;
         let (max_files, max_bytes) = (rules.max_files_per_case, rules.max_case_bytes);
         let mut files = Vec::new();
@@ -359,7 +244,7 @@ impl OpContext<'_, '_> {
         Ok(files)
     }
 
-    fn labels_of(&mut self, evidence_ids: &[EvidenceId]) -> ServiceResult<Vec<Option<EvidenceLabel>>> {
+    pub(crate) fn labels_of(&mut self, evidence_ids: &[EvidenceId]) -> ServiceResult<Vec<Option<EvidenceLabel>>> {
         let mut labels = Vec::new();
         for evidence_id in evidence_ids {
             let evidence: Evidence = self.batch.record(text(evidence_id))?.ok_or_else(|| hongbao_store::corrupt(format!("missing evidence {evidence_id}")))?;
@@ -368,14 +253,14 @@ impl OpContext<'_, '_> {
         Ok(labels)
     }
 
-    fn attach(&mut self, files: Vec<Evidence>, case_id: &ComplaintId) {
+    pub(crate) fn attach(&mut self, files: Vec<Evidence>, case_id: &ComplaintId) {
         for mut file in files {
             file.case_id = Some(case_id.clone());
             self.batch.put_record(&file);
         }
     }
 
-    fn submit_complaint(
+    pub(crate) fn submit_complaint(
         &mut self,
         complainant_id: UserId,
         kind: ComplaintKind,
@@ -431,7 +316,7 @@ impl OpContext<'_, '_> {
     /// Gives back at once whatever money of a system-fault complaint was never claimed or settled: the
     /// complainant's open packets are recalled and their unsettled transfers cancelled. When that is
     /// all of it, the case is resolved as refunded; otherwise it goes to review with what was refunded.
-    fn refund_system_fault(&mut self, complaint: &mut Complaint, entries: &[JournalEntry]) -> ServiceResult<()> {
+    pub(crate) fn refund_system_fault(&mut self, complaint: &mut Complaint, entries: &[JournalEntry]) -> ServiceResult<()> {
         let complainant = complaint.complainant_id.clone();
         let mut refunded = Amount::ZERO;
         let mut everything = !entries.is_empty();
@@ -489,7 +374,7 @@ impl OpContext<'_, '_> {
     }
 
     /// A case its complainant may act on; others cannot see it.
-    fn own_complaint(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
+    pub(crate) fn own_complaint(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
         let complaint: Complaint = self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("complaint"))?;
         if &complaint.complainant_id != complainant_id {
             return Err(ServiceError::NotFound("complaint"));
@@ -497,7 +382,7 @@ impl OpContext<'_, '_> {
         Ok(complaint)
     }
 
-    fn add_evidence(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId, evidence_ids: Vec<EvidenceId>) -> ServiceResult<Outcome> {
+    pub(crate) fn add_evidence(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId, evidence_ids: Vec<EvidenceId>) -> ServiceResult<Outcome> {
         let mut complaint = self.own_complaint(complainant_id, complaint_id)?;
         if evidence_ids.is_empty() {
             return Err(ServiceError::Validation("evidence_ids must name at least one file".into()));
@@ -517,11 +402,11 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Complaint(complaint))
     }
 
-    fn case(&mut self, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
+    pub(crate) fn case(&mut self, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
         self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("case"))
     }
 
-    fn assign(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn assign(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::TakeCase)?;
         let why = reason(why)?;
         let mut complaint = self.case(complaint_id)?;
@@ -532,7 +417,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Complaint(complaint))
     }
 
-    fn request_evidence(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn request_evidence(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::RequestEvidence)?;
         let why = reason(why)?;
         let mut complaint = self.case(complaint_id)?;
@@ -543,7 +428,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Complaint(complaint))
     }
 
-    fn resolve(&mut self, actor: &Actor, complaint_id: &ComplaintId, outcome: CaseOutcome, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn resolve(&mut self, actor: &Actor, complaint_id: &ComplaintId, outcome: CaseOutcome, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ResolveCase)?;
         let why = reason(why)?;
         let mut complaint = self.case(complaint_id)?;
@@ -567,16 +452,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Complaint(complaint))
     }
 
-    // ---- freezes ----
-
-    /// What the active freezes of a user allow now.
-    pub(crate) fn restriction(&mut self, user_id: &UserId) -> ServiceResult<Restriction> {
-        let query = records::freezes_active_at(user_id, self.now);
-        let freezes: Vec<Freeze> = self.batch.records(&query)?;
-        Ok(Restriction::of(&freezes, self.now))
-    }
-
-    fn place_freeze(
+    pub(crate) fn place_freeze(
         &mut self,
         actor: &Actor,
         user_id: UserId,
@@ -642,7 +518,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Freeze(freeze))
     }
 
-    fn lift_freeze(&mut self, actor: &Actor, freeze_id: &FreezeId, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn lift_freeze(&mut self, actor: &Actor, freeze_id: &FreezeId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::Freeze)?;
         let why = reason(why)?;
         let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
@@ -672,7 +548,7 @@ impl OpContext<'_, '_> {
     /// names (the case's transaction, or the claim or settlement of it), or the only one that reached
     /// that user. Refused when the user received nothing of the case's payments, or when several
     /// payments reached them and none is named.
-    fn refunded_leg(&mut self, complaint: &Complaint, frozen_user: &UserId, txn_no: Option<&TxnNo>) -> ServiceResult<PaymentLeg> {
+    pub(crate) fn refunded_leg(&mut self, complaint: &Complaint, frozen_user: &UserId, txn_no: Option<&TxnNo>) -> ServiceResult<PaymentLeg> {
         let mut legs: Vec<PaymentLeg> = self
             .case_legs(complaint)?
             .into_iter()
@@ -703,7 +579,7 @@ impl OpContext<'_, '_> {
     /// a second reviewer approves it: the case is open, the freeze was placed for it and holds enough,
     /// and the payment it corrects has at least `amount` left to give back (returns, case refunds and
     /// reversals share one remainder per payment).
-    fn check_case_refund(
+    pub(crate) fn check_case_refund(
         &mut self,
         complaint_id: &ComplaintId,
         freeze_id: &FreezeId,
@@ -738,7 +614,7 @@ impl OpContext<'_, '_> {
     /// the case and never more than is left of it. The frozen wallet's balance bounds it as well as the
     /// freeze: a refund never overdraws. Above the policy's four-eyes amount it only asks: a second
     /// reviewer's approval carries it out ([`CaseOp::DecideCaseRefund`]).
-    fn refund_from_freeze(
+    pub(crate) fn refund_from_freeze(
         &mut self,
         actor: &Actor,
         complaint_id: &ComplaintId,
@@ -777,7 +653,7 @@ impl OpContext<'_, '_> {
 
     /// Posts a checked case refund and records it on the freeze and the case, with notices to both
     /// parties.
-    fn carry_out_case_refund(
+    pub(crate) fn carry_out_case_refund(
         &mut self,
         mut complaint: Complaint,
         mut freeze: Freeze,
@@ -814,7 +690,7 @@ impl OpContext<'_, '_> {
     /// A second reviewer approves (and so carries out) or rejects a case refund that waited for it.
     /// Everything is checked again at approval: the payment's remainder and the freeze may have
     /// changed meanwhile.
-    fn decide_case_refund(&mut self, actor: &Actor, refund_id: &CaseRefundId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn decide_case_refund(&mut self, actor: &Actor, refund_id: &CaseRefundId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::RefundFromFreeze)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
@@ -837,16 +713,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::CaseRefund(refund))
     }
 
-    // ---- reversals and disclosures ----
-
-    /// How much of a settled transaction is still in its recipient's hands: its amount less what the
-    /// journal's corrections of it (returns, case refunds, reversals) have moved back.
-    pub(crate) fn uncorrected(&mut self, entry: &JournalEntry) -> ServiceResult<Amount> {
-        let corrected = self.batch.corrected_amount(entry.txn.txn_no())?;
-        Ok(Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO))
-    }
-
-    fn request_reversal(&mut self, actor: &Actor, txn_no: TxnNo, amount: Option<Amount>, why: &str, reference: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn request_reversal(&mut self, actor: &Actor, txn_no: TxnNo, amount: Option<Amount>, why: &str, reference: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::RequestLegal)?;
         let requested_by = actor.operator_id()?;
         let why = reason(why)?;
@@ -881,7 +748,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Reversal(reversal))
     }
 
-    fn decide_reversal(&mut self, actor: &Actor, reversal_id: &ReversalId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn decide_reversal(&mut self, actor: &Actor, reversal_id: &ReversalId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::DecideLegal)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
@@ -930,7 +797,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Reversal(reversal))
     }
 
-    fn request_disclosure(&mut self, actor: &Actor, user_id: UserId, requester: &str, reference: &str, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn request_disclosure(&mut self, actor: &Actor, user_id: UserId, requester: &str, reference: &str, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::RequestLegal)?;
         let requested_by = actor.operator_id()?;
         let why = reason(why)?;
@@ -951,7 +818,7 @@ impl OpContext<'_, '_> {
         Ok(Outcome::Disclosure(disclosure))
     }
 
-    fn decide_disclosure(&mut self, actor: &Actor, disclosure_id: &DisclosureId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
+    pub(crate) fn decide_disclosure(&mut self, actor: &Actor, disclosure_id: &DisclosureId, decision: Decision, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::DecideLegal)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
@@ -969,12 +836,5 @@ impl OpContext<'_, '_> {
         self.batch.put_record(&disclosure);
         self.audit(actor, action, disclosure_id.as_str(), &why, &[("user", disclosure.user_id.to_string())])?;
         Ok(Outcome::Disclosure(disclosure))
-    }
-}
-
-pub fn freeze_scope_name(scope: FreezeScope) -> &'static str {
-    match scope {
-        FreezeScope::Full => "full",
-        FreezeScope::Hold(_) => "hold",
     }
 }

@@ -1,0 +1,65 @@
+//! Groups: created by their owner, who alone changes their members.
+
+use hongbao_core::{GroupId, UserId};
+use hongbao_store::Group;
+
+use crate::context::{OpContext, check_name};
+use crate::error::{ServiceError, ServiceResult};
+use crate::outcome::Outcome;
+
+impl OpContext<'_, '_> {
+    pub(crate) fn create_group(&mut self, owner_id: UserId, name: &str, member_ids: Vec<UserId>) -> ServiceResult<Outcome> {
+        let name = check_name(name, "group name")?;
+        let mut members = vec![owner_id.clone()];
+        for member in member_ids {
+            if !members.contains(&member) {
+                members.push(member);
+            }
+        }
+        if members.len() > self.config.max_group_members as usize {
+            return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+        }
+        for member in &members {
+            self.require_user(member)?;
+        }
+        let group = Group { id: GroupId::generate(self.now, self.rng), name, owner_id, member_ids: members, created_at: self.now };
+        self.batch.insert_group(group.clone());
+        Ok(Outcome::Group(group))
+    }
+
+    /// The group, if `by` may manage it: members see it, only the owner changes it.
+    pub(crate) fn owned_group(&mut self, group_id: &GroupId, by: &UserId) -> ServiceResult<Group> {
+        let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+        if !group.member_ids.contains(by) {
+            return Err(ServiceError::NotFound("group"));
+        }
+        if &group.owner_id != by {
+            return Err(ServiceError::Forbidden("only the group's owner can change its members".into()));
+        }
+        Ok(group)
+    }
+
+    pub(crate) fn add_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let group = self.owned_group(group_id, by)?;
+        self.require_user(user_id)?;
+        if !group.member_ids.contains(user_id) {
+            if group.member_ids.len() >= self.config.max_group_members as usize {
+                return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+            }
+            self.batch.set_membership(group_id, user_id, true);
+        }
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+    }
+
+    pub(crate) fn remove_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
+        let group = self.owned_group(group_id, by)?;
+        if user_id == &group.owner_id {
+            return Err(ServiceError::Validation("the owner cannot be removed from their group".into()));
+        }
+        if !group.member_ids.contains(user_id) {
+            return Err(ServiceError::NotFound("member"));
+        }
+        self.batch.set_membership(group_id, user_id, false);
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+    }
+}
