@@ -19,8 +19,30 @@ pub enum FreezeScope {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FreezeCause {
     Case(ComplaintId),
-    /// A risk rule's name, such as `velocity`.
+    /// The velocity rule: too many recalls, cancels and requests for money back in its window. Its
+    /// rule name is `velocity`, whoever placed it.
+    Velocity,
+    /// Another risk rule, named by the operator who placed the freeze.
     Rule(String),
+}
+
+impl FreezeCause {
+    /// The velocity rule's name, as stored and shown.
+    pub const VELOCITY: &'static str = "velocity";
+
+    /// The cause of a freeze placed for the rule named `rule`.
+    pub fn of_rule(rule: &str) -> FreezeCause {
+        if rule == FreezeCause::VELOCITY { FreezeCause::Velocity } else { FreezeCause::Rule(rule.to_owned()) }
+    }
+
+    /// The name of the rule behind the freeze; none for a case's.
+    pub fn rule_name(&self) -> Option<&str> {
+        match self {
+            FreezeCause::Case(_) => None,
+            FreezeCause::Velocity => Some(FreezeCause::VELOCITY),
+            FreezeCause::Rule(rule) => Some(rule),
+        }
+    }
 }
 
 named_enum!(

@@ -64,6 +64,16 @@ impl Default for RiskPolicy {
 }
 
 named_enum!(
+    /// A way of getting money back that counts toward the velocity rule: every one does.
+    VelocityAction {
+        Recall => "recall",
+        Cancel => "cancel",
+        ReturnRequest => "return_request",
+        SystemFaultRefund => "system_fault_refund",
+    }
+);
+
+named_enum!(
     /// What kind of outgoing payment a check is for.
     Outgoing {
         Packet => "packet",

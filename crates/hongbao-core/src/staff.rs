@@ -66,6 +66,36 @@ pub const ADMIN_ACTOR: &str = "admin";
 /// The actor of actions the service takes by itself, such as the automatic system-fault refund.
 pub const SYSTEM_ACTOR: &str = "system";
 
+named_enum!(
+    /// What an operator (or the service, or the admin) did, as the audit log names it. The names are
+    /// part of each record's hashed bytes: never rename one.
+    AuditAction {
+        OperatorCreate => "operator.create",
+        OperatorDisable => "operator.disable",
+        CaseAssign => "case.assign",
+        CaseRequestEvidence => "case.request_evidence",
+        CaseResolve => "case.resolve",
+        CaseAutoRefund => "case.auto_refund",
+        CaseRefund => "case.refund",
+        CaseRefundRequest => "case.refund_request",
+        CaseRefundApprove => "case.refund_approve",
+        CaseRefundReject => "case.refund_reject",
+        FreezeCreate => "freeze.create",
+        FreezeLift => "freeze.lift",
+        ReversalRequest => "reversal.request",
+        ReversalApprove => "reversal.approve",
+        ReversalReject => "reversal.reject",
+        DisclosureRequest => "disclosure.request",
+        DisclosureApprove => "disclosure.approve",
+        DisclosureReject => "disclosure.reject",
+        PolicyReplace => "policy.replace",
+        WebhookCreate => "webhook.create",
+        WebhookDisable => "webhook.disable",
+        MerchantKeyCreate => "merchant_key.create",
+        MerchantKeyRevoke => "merchant_key.revoke",
+    }
+);
+
 /// One operator action, as the audit log keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -75,7 +105,7 @@ pub struct AuditRecord {
     /// The actor's role when it acted (`admin` and `system` for those two).
     pub actor_role: String,
     /// What was done, such as `freeze.create` or `reversal.approve`.
-    pub action: String,
+    pub action: AuditAction,
     /// The id of what it was done to.
     pub target: String,
     /// Why, in the actor's words.
@@ -100,7 +130,8 @@ impl AuditRecord {
         out.extend_from_slice(b"hongbao-audit-v1\0");
         out.extend_from_slice(&seq.to_be_bytes());
         out.extend_from_slice(&self.at.millis().to_be_bytes());
-        for field in [&self.actor_id, &self.actor_role, &self.action, &self.target, &self.reason, &self.detail] {
+        for field in [self.actor_id.as_str(), self.actor_role.as_str(), self.action.as_str(), self.target.as_str(), self.reason.as_str(), self.detail.as_str()]
+        {
             out.extend_from_slice(&(field.len() as u32).to_be_bytes());
             out.extend_from_slice(field.as_bytes());
         }
@@ -157,7 +188,7 @@ mod tests {
             at: Timestamp::from_millis(1),
             actor_id: "op_a".into(),
             actor_role: "reviewer".into(),
-            action: "freeze.create".into(),
+            action: AuditAction::FreezeCreate,
             target: "frz_a".into(),
             reason: "fraud report".into(),
             detail: "amount=100".into(),

@@ -300,7 +300,7 @@ impl FreezeBody {
     pub fn new(freeze: &Freeze, now: Timestamp) -> FreezeBody {
         let (case_id, rule) = match &freeze.cause {
             FreezeCause::Case(case_id) => (Some(case_id.to_string()), None),
-            FreezeCause::Rule(rule) => (None, Some(rule.clone())),
+            FreezeCause::Velocity | FreezeCause::Rule(_) => (None, freeze.cause.rule_name().map(str::to_owned)),
         };
         FreezeBody {
             id: freeze.id.to_string(),
@@ -505,7 +505,7 @@ impl From<&AuditEntry> for AuditEntryBody {
             at: time(record.at),
             actor_id: record.actor_id.clone(),
             actor_role: record.actor_role.clone(),
-            action: record.action.clone(),
+            action: record.action.as_str().to_owned(),
             target: record.target.clone(),
             reason: record.reason.clone(),
             detail: record.detail.clone(),

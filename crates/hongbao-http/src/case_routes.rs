@@ -617,7 +617,7 @@ pub async fn create_freeze(
     let until = request.until.as_deref().map(|text| parse_time("until", text)).transpose()?;
     let cause = match (&request.case_id, &request.rule) {
         (Some(case_id), None) => FreezeCause::Case(ComplaintId::parse(case_id).map_err(|error| ApiError::validation(format!("case_id: {error}")))?),
-        (None, Some(rule)) => FreezeCause::Rule(rule.clone()),
+        (None, Some(rule)) => FreezeCause::of_rule(rule),
         _ => return Err(ApiError::validation("a freeze names exactly one of case_id and rule")),
     };
     let op = Op::Case(CaseOp::PlaceFreeze { actor: caller.0.actor()?, user_id, amount, until, cause, reason: request.reason.clone() });

@@ -2,7 +2,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hongbao_core::cases::CaseError;
+use hongbao_core::freeze::FreezeError;
+use hongbao_core::legal::ApprovalError;
 use hongbao_core::packet::PacketError;
+use hongbao_core::returns::ReturnError;
+use hongbao_core::transfer::TransferError;
 use hongbao_service::ServiceError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,37 +55,61 @@ impl ApiError {
     }
 }
 
+/// Every refusal of the service, mapped to its status and stable code: the one place that decides what
+/// a client sees of a typed error. A 5xx carries no internals; its cause is logged once, here.
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> ApiError {
-        match error {
-            ServiceError::NotFound(what) => ApiError::not_found(what),
-            ServiceError::Forbidden(detail) => ApiError::forbidden(detail),
-            ServiceError::Validation(detail) => ApiError::validation(detail),
-            error @ ServiceError::AccountFrozen => ApiError::new(StatusCode::CONFLICT, "account_frozen", error.to_string()),
-            error @ ServiceError::InsufficientFunds { .. } => ApiError::new(StatusCode::CONFLICT, "insufficient_funds", error.to_string()),
-            ServiceError::Packet(error) => {
-                let (status, code) = match &error {
-                    PacketError::NotInAudience => (StatusCode::FORBIDDEN, "not_in_audience"),
-                    PacketError::AlreadyClaimed => (StatusCode::CONFLICT, "already_claimed"),
-                    PacketError::Exhausted => (StatusCode::CONFLICT, "packet_exhausted"),
-                    PacketError::Expired { .. } => (StatusCode::GONE, "packet_expired"),
-                    PacketError::Recalled => (StatusCode::GONE, "packet_recalled"),
-                    PacketError::NotSender => (StatusCode::FORBIDDEN, "forbidden"),
-                    PacketError::NotOpen { .. } | PacketError::NotYetExpired => (StatusCode::CONFLICT, "invalid_state"),
-                };
-                ApiError::new(status, code, error.to_string())
+        let (status, code) = match &error {
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::Invalid(_) | ServiceError::Send(_) | ServiceError::Money(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ServiceError::Conflict(_) | ServiceError::Case(CaseError::AlreadyResolved) | ServiceError::Approval(ApprovalError::AlreadyDecided) => {
+                (StatusCode::CONFLICT, "invalid_state")
             }
-            ServiceError::InvalidState(detail) => ApiError::new(StatusCode::CONFLICT, "invalid_state", detail),
-            ServiceError::LimitExceeded(detail) => ApiError::new(StatusCode::CONFLICT, "limit_exceeded", detail),
-            error @ ServiceError::ReferenceReused { .. } => ApiError::new(StatusCode::CONFLICT, "reference_reused", error.to_string()),
-            error @ ServiceError::BalanceLimit { .. } => ApiError::new(StatusCode::CONFLICT, "balance_limit_exceeded", error.to_string()),
-            ServiceError::IdempotencyKeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", ServiceError::IdempotencyKeyReused.to_string()),
-            ServiceError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is shutting down"),
-            error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {
+            ServiceError::Case(CaseError::OutcomeNeedsRefund(_) | CaseError::RejectedAfterRefund) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ServiceError::Approval(ApprovalError::SameOfficer) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::Freeze(FreezeError::NotActive) => (StatusCode::CONFLICT, "invalid_state"),
+            ServiceError::Freeze(FreezeError::BeyondHold { .. }) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ServiceError::OverLimit(_) => (StatusCode::CONFLICT, "limit_exceeded"),
+            ServiceError::AccountFrozen => (StatusCode::CONFLICT, "account_frozen"),
+            ServiceError::InsufficientFunds { .. } => (StatusCode::CONFLICT, "insufficient_funds"),
+            ServiceError::Packet(error) => match error {
+                PacketError::NotInAudience => (StatusCode::FORBIDDEN, "not_in_audience"),
+                PacketError::AlreadyClaimed => (StatusCode::CONFLICT, "already_claimed"),
+                PacketError::Exhausted => (StatusCode::CONFLICT, "packet_exhausted"),
+                PacketError::Expired { .. } => (StatusCode::GONE, "packet_expired"),
+                PacketError::Recalled => (StatusCode::GONE, "packet_recalled"),
+                PacketError::NotSender => (StatusCode::FORBIDDEN, "forbidden"),
+                PacketError::NotOpen { .. } | PacketError::NotYetExpired => (StatusCode::CONFLICT, "invalid_state"),
+            },
+            ServiceError::Transfer(error) => match error {
+                TransferError::ToSelf | TransferError::MemoTooLong { .. } | TransferError::MemoNotStorable => (StatusCode::BAD_REQUEST, "validation_failed"),
+                TransferError::NotRecipient { .. } | TransferError::NotSender => (StatusCode::FORBIDDEN, "forbidden"),
+                TransferError::InstantNotCancellable
+                | TransferError::Finished { .. }
+                | TransferError::AlreadyAccepted
+                | TransferError::AcceptDeadlinePassed { .. } => (StatusCode::CONFLICT, "invalid_state"),
+            },
+            ServiceError::Return(error) => match error {
+                ReturnError::BadReason { .. } | ReturnError::DeadlineOutOfRange { .. } | ReturnError::AmountTooLarge { .. } => {
+                    (StatusCode::BAD_REQUEST, "validation_failed")
+                }
+                ReturnError::TooManyRequests { .. } => (StatusCode::CONFLICT, "limit_exceeded"),
+                ReturnError::NotRecipient => (StatusCode::FORBIDDEN, "forbidden"),
+                ReturnError::NothingLeft | ReturnError::AlreadyPending | ReturnError::NotPending { .. } | ReturnError::DeadlinePassed { .. } => {
+                    (StatusCode::CONFLICT, "invalid_state")
+                }
+            },
+            ServiceError::ReferenceReused { .. } => (StatusCode::CONFLICT, "reference_reused"),
+            ServiceError::BalanceLimit { .. } => (StatusCode::CONFLICT, "balance_limit_exceeded"),
+            ServiceError::IdempotencyKeyReused => (StatusCode::CONFLICT, "idempotency_key_reused"),
+            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %hongbao_service::writer::error_chain(&error), "request failed");
-                ApiError::internal()
+                return ApiError::internal();
             }
-        }
+        };
+        ApiError::new(status, code, error.to_string())
     }
 }
 

@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::Config;
 pub use crate::context::actor::{Actor, Decision};
-pub use crate::error::{ServiceError, ServiceResult};
+pub use crate::error::{Conflict, Denied, Invalid, OverLimit, Resource, ServiceError, ServiceResult};
 use crate::evidence::EvidenceStore;
 pub use crate::metrics::ServiceMetrics;
 pub use crate::op::Op;
@@ -83,7 +83,7 @@ impl Principal {
         match self {
             Principal::Admin => Ok(Actor::Admin),
             Principal::Operator(operator) => Ok(Actor::Operator(operator.clone())),
-            Principal::User(_) => Err(ServiceError::Forbidden("this is for the platform's operators".into())),
+            Principal::User(_) => Err(error::Denied::OperatorsOnly.into()),
         }
     }
 }
@@ -135,7 +135,7 @@ fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn h
     store.migrate()?;
     let mut conn = store.open_writer()?;
     if let Some(text) = &config.policy_text {
-        policy::parse_policy(text).map_err(|error| ServiceError::Validation(format!("the risk policy is refused: {error}")))?;
+        policy::parse_policy(text).map_err(|error| ServiceError::Invalid(error::Invalid::Policy(error)))?;
         if conn.setting(batch::POLICY_SETTING)?.as_deref() != Some(text.as_bytes()) {
             conn.begin()?;
             conn.commit(&hongbao_store::Changes { settings: vec![(batch::POLICY_SETTING.to_owned(), text.as_bytes().to_vec())], ..Default::default() })?;
@@ -469,12 +469,12 @@ impl Service {
     /// A group, for its members and the admin.
     pub async fn group(&self, viewer: &Principal, group_id: &GroupId) -> ServiceResult<Group> {
         let group_id = group_id.clone();
-        let group = self.read(move |conn| Ok(conn.group(&group_id)?)).await?.ok_or(ServiceError::NotFound("group"))?;
+        let group = self.read(move |conn| Ok(conn.group(&group_id)?)).await?.ok_or(ServiceError::NotFound(Resource::Group))?;
         match viewer {
             Principal::Admin => Ok(group),
             Principal::User(user) if group.member_ids.contains(&user.id) => Ok(group),
             Principal::Operator(_) => Ok(group),
-            Principal::User(_) => Err(ServiceError::NotFound("group")),
+            Principal::User(_) => Err(ServiceError::NotFound(Resource::Group)),
         }
     }
 
@@ -513,14 +513,14 @@ impl Service {
         let packet_id = packet_id.clone();
         let viewer = viewer.clone();
         self.read(move |conn| {
-            let packet = conn.packet(&packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+            let packet = conn.packet(&packet_id)?.ok_or(ServiceError::NotFound(Resource::Packet))?;
             if let Principal::User(user) = &viewer {
                 let is_member = match packet.audience.group_id() {
                     Some(group_id) => conn.is_member(group_id, &user.id)?,
                     None => false,
                 };
                 if !packet.visible_to(&user.id, is_member) {
-                    return Err(ServiceError::NotFound("packet"));
+                    return Err(ServiceError::NotFound(Resource::Packet));
                 }
             }
             let claims = conn.claims(&packet_id)?;
@@ -534,11 +534,11 @@ impl Service {
         let txn_no = txn_no.clone();
         let viewer = viewer.clone();
         self.read(move |conn| {
-            let entry = conn.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+            let entry = conn.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound(Resource::Transaction))?;
             if let Principal::User(user) = &viewer
                 && !conn.txn_parties(entry.seq)?.contains(&user.id)
             {
-                return Err(ServiceError::NotFound("transaction"));
+                return Err(ServiceError::NotFound(Resource::Transaction));
             }
             Ok(entry)
         })
@@ -554,9 +554,9 @@ impl Service {
     /// A transfer, for its sender, its recipient and the admin.
     pub async fn transfer(&self, viewer: &Principal, transfer_id: &TransferId) -> ServiceResult<Transfer> {
         let transfer_id = transfer_id.clone();
-        let transfer = self.read(move |conn| Ok(conn.transfer(&transfer_id)?)).await?.ok_or(ServiceError::NotFound("transfer"))?;
+        let transfer = self.read(move |conn| Ok(conn.transfer(&transfer_id)?)).await?.ok_or(ServiceError::NotFound(Resource::Transfer))?;
         match viewer {
-            Principal::User(user) if user.id != transfer.sender_id && user.id != transfer.recipient_id => Err(ServiceError::NotFound("transfer")),
+            Principal::User(user) if user.id != transfer.sender_id && user.id != transfer.recipient_id => Err(ServiceError::NotFound(Resource::Transfer)),
             _ => Ok(transfer),
         }
     }
@@ -564,9 +564,9 @@ impl Service {
     /// A return request, for its two parties and the admin.
     pub async fn return_request(&self, viewer: &Principal, request_id: &ReturnRequestId) -> ServiceResult<ReturnRequest> {
         let request_id = request_id.clone();
-        let request = self.read(move |conn| Ok(conn.return_request(&request_id)?)).await?.ok_or(ServiceError::NotFound("return request"))?;
+        let request = self.read(move |conn| Ok(conn.return_request(&request_id)?)).await?.ok_or(ServiceError::NotFound(Resource::ReturnRequest))?;
         match viewer {
-            Principal::User(user) if user.id != request.requester_id && user.id != request.recipient_id => Err(ServiceError::NotFound("return request")),
+            Principal::User(user) if user.id != request.requester_id && user.id != request.recipient_id => Err(ServiceError::NotFound(Resource::ReturnRequest)),
             _ => Ok(request),
         }
     }

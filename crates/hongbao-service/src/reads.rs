@@ -10,6 +10,7 @@ use hongbao_core::{ComplaintId, DisclosureId, EvidenceId, FreezeId, ReversalId, 
 use hongbao_store::records::{self, Query, Record, StoredOperator, Value, text};
 use hongbao_store::{ReadConn, User};
 
+use crate::Resource;
 use crate::{Principal, Service, ServiceError, ServiceResult};
 
 /// Which cases an operator's list shows.
@@ -47,9 +48,9 @@ impl Service {
 
     /// A complaint, for its complainant and operators; others get "not found".
     pub async fn complaint(&self, viewer: &Principal, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
-        let complaint: Complaint = self.find(text(complaint_id)).await?.ok_or(ServiceError::NotFound("complaint"))?;
+        let complaint: Complaint = self.find(text(complaint_id)).await?.ok_or(ServiceError::NotFound(Resource::Complaint))?;
         match viewer {
-            Principal::User(user) if user.id != complaint.complainant_id => Err(ServiceError::NotFound("complaint")),
+            Principal::User(user) if user.id != complaint.complainant_id => Err(ServiceError::NotFound(Resource::Complaint)),
             Principal::User(_) => Ok(complaint),
             _ => {
                 self.require(viewer, Permission::ViewCases)?;
@@ -77,7 +78,7 @@ impl Service {
 
     /// A file of evidence, for its uploader, the complainant of its case and operators.
     pub async fn evidence(&self, viewer: &Principal, evidence_id: &EvidenceId) -> ServiceResult<Evidence> {
-        let evidence: Evidence = self.find(text(evidence_id)).await?.ok_or(ServiceError::NotFound("evidence"))?;
+        let evidence: Evidence = self.find(text(evidence_id)).await?.ok_or(ServiceError::NotFound(Resource::Evidence))?;
         let Principal::User(user) = viewer else {
             self.require(viewer, Permission::ViewCases)?;
             return Ok(evidence);
@@ -91,7 +92,7 @@ impl Service {
                 return Ok(evidence);
             }
         }
-        Err(ServiceError::NotFound("evidence"))
+        Err(ServiceError::NotFound(Resource::Evidence))
     }
 
     /// Whether any evidence record names these bytes.
@@ -102,7 +103,7 @@ impl Service {
 
     pub async fn freeze(&self, viewer: &Principal, freeze_id: &FreezeId) -> ServiceResult<Freeze> {
         self.require(viewer, Permission::ViewCases)?;
-        self.find(text(freeze_id)).await?.ok_or(ServiceError::NotFound("freeze"))
+        self.find(text(freeze_id)).await?.ok_or(ServiceError::NotFound(Resource::Freeze))
     }
 
     /// Freezes, newest first: of one user when given.
@@ -117,7 +118,7 @@ impl Service {
 
     pub async fn reversal(&self, viewer: &Principal, reversal_id: &ReversalId) -> ServiceResult<Reversal> {
         self.require(viewer, Permission::ViewLegal)?;
-        self.find(text(reversal_id)).await?.ok_or(ServiceError::NotFound("reversal"))
+        self.find(text(reversal_id)).await?.ok_or(ServiceError::NotFound(Resource::Reversal))
     }
 
     pub async fn reversals(&self, viewer: &Principal, status: Option<ApprovalStatus>, after: RecordCursor, limit: u32) -> ServiceResult<Vec<Reversal>> {
@@ -132,7 +133,7 @@ impl Service {
     /// A case refund that waited for, or was decided by, a second reviewer.
     pub async fn case_refund(&self, viewer: &Principal, refund_id: &hongbao_core::CaseRefundId) -> ServiceResult<hongbao_core::legal::CaseRefund> {
         self.require(viewer, Permission::ViewCases)?;
-        self.find(text(refund_id)).await?.ok_or(ServiceError::NotFound("case refund"))
+        self.find(text(refund_id)).await?.ok_or(ServiceError::NotFound(Resource::CaseRefund))
     }
 
     /// Case refunds above the four-eyes amount, newest first, by approval status and case.
@@ -158,7 +159,7 @@ impl Service {
     /// A disclosure; the identity only once a second legal officer approved it.
     pub async fn disclosure(&self, viewer: &Principal, disclosure_id: &DisclosureId) -> ServiceResult<DisclosureView> {
         self.require(viewer, Permission::ViewLegal)?;
-        let disclosure: Disclosure = self.find(text(disclosure_id)).await?.ok_or(ServiceError::NotFound("disclosure"))?;
+        let disclosure: Disclosure = self.find(text(disclosure_id)).await?.ok_or(ServiceError::NotFound(Resource::Disclosure))?;
         self.disclosure_view(disclosure).await
     }
 

@@ -592,7 +592,7 @@ impl Record for Freeze {
         };
         let (case_id, rule) = match &self.cause {
             FreezeCause::Case(case_id) => (text(case_id), Value::Null),
-            FreezeCause::Rule(rule) => (Value::Null, text(rule)),
+            FreezeCause::Velocity | FreezeCause::Rule(_) => (Value::Null, opt_text(self.cause.rule_name())),
         };
         let lift = self.lift.as_ref();
         vec![
@@ -634,7 +634,7 @@ impl Record for Freeze {
         let rule = fields.opt_text()?;
         let cause = match (case_id, rule) {
             (Some(case_id), None) => FreezeCause::Case(case_id),
-            (None, Some(rule)) => FreezeCause::Rule(rule),
+            (None, Some(rule)) => FreezeCause::of_rule(&rule),
             _ => return Err(corrupt(format!("freeze {id}: it must name a case or a rule"))),
         };
         let reason = fields.text()?;
@@ -856,7 +856,7 @@ impl Record for AuditEntry {
             time(record.at),
             text(&record.actor_id),
             text(&record.actor_role),
-            text(&record.action),
+            text(record.action.as_str()),
             text(&record.target),
             text(&record.reason),
             text(&record.detail),
@@ -872,7 +872,7 @@ impl Record for AuditEntry {
             at: fields.time()?,
             actor_id: fields.text()?,
             actor_role: fields.text()?,
-            action: fields.text()?,
+            action: fields.parsed(hongbao_core::staff::AuditAction::parse)?,
             target: fields.text()?,
             reason: fields.text()?,
             detail: fields.text()?,

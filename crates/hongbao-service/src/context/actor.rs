@@ -3,7 +3,7 @@
 use hongbao_core::OperatorId;
 use hongbao_core::staff::{ADMIN_ACTOR, Operator, Permission, SYSTEM_ACTOR};
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Denied, ServiceResult};
 
 /// Who carries out an operator action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,32 +45,15 @@ impl Actor {
         if allowed {
             return Ok(());
         }
-        Err(ServiceError::Forbidden(format!("the {} role may not {}", self.role_name(), describe(permission))))
+        Err(Denied::Role { role: self.role_name(), permission }.into())
     }
 
     /// The operator behind an action that only a named operator may take.
     pub(crate) fn operator_id(&self) -> ServiceResult<OperatorId> {
         match self {
             Actor::Operator(operator) => Ok(operator.id.clone()),
-            _ => Err(ServiceError::Forbidden("only an operator can do this".into())),
+            _ => Err(Denied::NotAnOperator.into()),
         }
-    }
-}
-
-pub(crate) fn describe(permission: Permission) -> &'static str {
-    match permission {
-        Permission::ViewCases => "view cases",
-        Permission::TakeCase => "take cases",
-        Permission::RequestEvidence => "ask for evidence",
-        Permission::Freeze => "freeze or lift",
-        Permission::RefundFromFreeze => "refund from frozen funds",
-        Permission::ResolveCase => "resolve cases",
-        Permission::ViewLegal => "view reversals and disclosures",
-        Permission::RequestLegal => "request reversals or disclosures",
-        Permission::DecideLegal => "approve or reject reversals and disclosures",
-        Permission::ReadAuditLog => "read the audit log",
-        Permission::ReplacePolicy => "replace the risk policy",
-        Permission::ManagePlatform => "manage operators, webhooks and API keys",
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use hongbao_core::events::{Event, EventKind};
 use hongbao_core::freeze::{Freeze, Restriction};
 use hongbao_core::merchant::MerchantKey;
-use hongbao_core::staff::AuditRecord;
+use hongbao_core::staff::{AuditAction, AuditRecord};
 use hongbao_core::{Account, Amount, JournalHash, LedgerTxn, Timestamp, TxnNo, UserId};
 use hongbao_store::records::{self};
 use hongbao_store::{JournalEntry, User};
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::batch::Batch;
 use crate::config::Config;
 use crate::context::actor::Actor;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Invalid, Resource, ServiceError, ServiceResult};
 
 /// Counts the writer adds to the metrics once the batch is durable.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,27 +57,27 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-pub(crate) fn check_name(name: &str, what: &str) -> ServiceResult<String> {
+pub(crate) fn check_name(name: &str, what: &'static str) -> ServiceResult<String> {
     let trimmed = name.trim();
     let chars = trimmed.chars().count();
     if chars == 0 || chars > 64 {
-        return Err(ServiceError::Validation(format!("{what} must be 1 to 64 characters")));
+        return Err(Invalid::TextLength { field: what, max: 64 }.into());
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ServiceError::Validation(format!("{what} must not contain control characters")));
+        return Err(Invalid::ControlCharacters { field: what }.into());
     }
     Ok(trimmed.to_owned())
 }
 
 /// A reason, reference or other short text an operator must give: trimmed, 1 to `max` characters.
-pub(crate) fn required_text(text: &str, what: &str, max: usize) -> ServiceResult<String> {
+pub(crate) fn required_text(text: &str, what: &'static str, max: usize) -> ServiceResult<String> {
     let trimmed = text.trim();
     let chars = trimmed.chars().count();
     if chars == 0 || chars > max {
-        return Err(ServiceError::Validation(format!("{what} must be 1 to {max} characters")));
+        return Err(Invalid::TextLength { field: what, max }.into());
     }
     if trimmed.chars().any(|char| char.is_control() && char != '\n') {
-        return Err(ServiceError::Validation(format!("{what} must not contain control characters")));
+        return Err(Invalid::ControlCharacters { field: what }.into());
     }
     Ok(trimmed.to_owned())
 }
@@ -111,7 +111,7 @@ impl OpContext<'_, '_> {
     }
 
     pub(crate) fn require_user(&mut self, user_id: &UserId) -> ServiceResult<User> {
-        self.batch.user(user_id)?.ok_or(ServiceError::NotFound("user"))
+        self.batch.user(user_id)?.ok_or(ServiceError::NotFound(Resource::User))
     }
 
     /// Appends a balanced transaction to the journal, chained to the head, and applies it to the
@@ -149,14 +149,14 @@ impl OpContext<'_, '_> {
         Ok(entry)
     }
 
-    pub(crate) fn audit(&mut self, actor: &Actor, action: &str, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
+    pub(crate) fn audit(&mut self, actor: &Actor, action: AuditAction, target: &str, reason: &str, detail: &[(&str, String)]) -> ServiceResult<()> {
         let (seq, prev_hash): (u64, JournalHash) = self.batch.audit_head()?;
         let detail = detail.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(" ");
         let record = AuditRecord {
             at: self.now,
             actor_id: actor.id(),
             actor_role: actor.role_name().to_owned(),
-            action: action.to_owned(),
+            action,
             target: target.to_owned(),
             reason: reason.to_owned(),
             detail,

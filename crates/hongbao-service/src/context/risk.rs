@@ -4,14 +4,16 @@
 
 use hongbao_core::events::EventKind;
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
+use hongbao_core::risk::VelocityAction;
 use hongbao_core::risk::{DailyUsage, Outgoing, VelocityWindow, day_of};
+use hongbao_core::staff::AuditAction;
 use hongbao_core::{Amount, FreezeId, GroupId, Timestamp, UserId};
 use hongbao_store::records::{self, Confirmation, StoredUsage, StoredVelocity, Tag, text};
 use sha2::{Digest, Sha256};
 
 use crate::context::OpContext;
 use crate::context::actor::Actor;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{OverLimit, Resource, ServiceError, ServiceResult};
 pub use crate::outcome::ConfirmationSummary;
 use crate::outcome::Outcome;
 
@@ -42,7 +44,7 @@ impl OpContext<'_, '_> {
     pub(crate) fn check_limits(&mut self, user_id: &UserId, kind: Outgoing, amount: Amount, tag: Option<&str>) -> ServiceResult<()> {
         let policy = self.batch.policy()?;
         let usage = self.usage_of(user_id.as_str())?;
-        policy.check_outgoing(kind, amount, tag, &usage.usage).map_err(|error| ServiceError::LimitExceeded(error.to_string()))?;
+        policy.check_outgoing(kind, amount, tag, &usage.usage).map_err(|error| ServiceError::OverLimit(OverLimit::Policy(error)))?;
         self.check_key_limits(amount)
     }
 
@@ -50,7 +52,7 @@ impl OpContext<'_, '_> {
     pub(crate) fn check_key_limits(&mut self, amount: Amount) -> ServiceResult<()> {
         let Some(key) = self.key.clone() else { return Ok(()) };
         let used = self.usage_of(key.id.as_str())?.usage.outgoing;
-        key.check_amount(amount, used).map_err(|error| ServiceError::LimitExceeded(error.to_string()))
+        key.check_amount(amount, used).map_err(|error| ServiceError::OverLimit(OverLimit::Key(error)))
     }
 
     /// Counts a payment that went out, and alerts on a large one.
@@ -136,7 +138,7 @@ impl OpContext<'_, '_> {
                 ("user", user.id.to_string(), user.name, None)
             }
             (None, Some(group_id)) => {
-                let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+                let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound(Resource::Group))?;
                 ("group", group.id.to_string(), group.name, Some(group.member_ids.len() as u32))
             }
             (None, None) => return Err(ServiceError::Internal("a payment without an audience".into())),
@@ -147,7 +149,7 @@ impl OpContext<'_, '_> {
 
     /// Counts a recall, cancel or return request; past the rule's count in its window, freezes the
     /// user's outgoing money for the rule's time and raises an alert.
-    pub(crate) fn record_velocity(&mut self, user_id: &UserId, action: &str) -> ServiceResult<()> {
+    pub(crate) fn record_velocity(&mut self, user_id: &UserId, action: VelocityAction) -> ServiceResult<()> {
         let policy = self.batch.policy()?;
         let stored: Option<StoredVelocity> = self.batch.record(text(user_id))?;
         let mut stored = stored.unwrap_or(StoredVelocity { user_id: user_id.clone(), window: VelocityWindow::default() });
@@ -157,8 +159,7 @@ impl OpContext<'_, '_> {
             return Ok(());
         }
         let query = records::freezes_active_at(user_id, self.now);
-        let already =
-            self.batch.records::<Freeze>(&query)?.iter().any(|freeze| freeze.is_active(self.now) && freeze.cause == FreezeCause::Rule("velocity".into()));
+        let already = self.batch.records::<Freeze>(&query)?.iter().any(|freeze| freeze.is_active(self.now) && freeze.cause == FreezeCause::Velocity);
         if already {
             return Ok(());
         }
@@ -169,7 +170,7 @@ impl OpContext<'_, '_> {
             user_id: user_id.clone(),
             scope: FreezeScope::Full,
             refunded_amount: Amount::ZERO,
-            cause: FreezeCause::Rule("velocity".into()),
+            cause: FreezeCause::Velocity,
             reason: reason.clone(),
             created_by: hongbao_core::staff::SYSTEM_ACTOR.to_owned(),
             created_at: self.now,
@@ -179,8 +180,15 @@ impl OpContext<'_, '_> {
         self.batch.put_record(&freeze);
         let until = freeze.until.map(Timestamp::to_rfc3339).unwrap_or_default();
         self.notify(user_id, EventKind::FreezePlaced, freeze.id.as_str(), vec![("scope", "full".to_owned()), ("until", until.clone())])?;
-        let data = vec![("reason", "velocity".to_owned()), ("action", action.to_owned()), ("freeze_id", freeze.id.to_string()), ("until", until)];
+        let data =
+            vec![("reason", FreezeCause::VELOCITY.to_owned()), ("action", action.as_str().to_owned()), ("freeze_id", freeze.id.to_string()), ("until", until)];
         self.notify(user_id, EventKind::AlertRaised, freeze.id.as_str(), data)?;
-        self.audit(&Actor::System, "freeze.create", freeze.id.as_str(), &reason, &[("user", user_id.to_string()), ("rule", "velocity".to_owned())])
+        self.audit(
+            &Actor::System,
+            AuditAction::FreezeCreate,
+            freeze.id.as_str(),
+            &reason,
+            &[("user", user_id.to_string()), ("rule", FreezeCause::VELOCITY.to_owned())],
+        )
     }
 }

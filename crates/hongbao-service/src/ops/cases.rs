@@ -8,7 +8,8 @@ use hongbao_core::events::EventKind;
 use hongbao_core::freeze::{Freeze, FreezeCause, FreezeScope};
 use hongbao_core::legal::{Approval, ApprovalStatus, CaseRefund, Disclosure, Reversal};
 use hongbao_core::packet::PacketStatus;
-use hongbao_core::staff::{Operator, Permission, Role};
+use hongbao_core::risk::VelocityAction;
+use hongbao_core::staff::{AuditAction, Operator, Permission, Role};
 use hongbao_core::{
     Account, Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, LedgerTxn, OperatorId, Related, ReversalId, Timestamp, TxnKind, TxnNo,
     UserId,
@@ -19,7 +20,7 @@ use hongbao_store::records::{self, Query, StoredOperator, text};
 use crate::context::actor::{Actor, Decision};
 use crate::context::money::PaymentLeg;
 use crate::context::{OpContext, distinct, new_token, reason, required_text, token_hash};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Conflict, Invalid, OverLimit, Resource, ServiceError, ServiceResult};
 use crate::evidence::StoredFile;
 use crate::outcome::Outcome;
 
@@ -192,20 +193,20 @@ impl OpContext<'_, '_> {
         let operator = Operator { id: OperatorId::generate(self.now, self.rng), name, role, created_at: self.now, disabled_at: None };
         let token = new_token(self.rng);
         self.batch.put_record(&StoredOperator { operator: operator.clone(), token_hash: token_hash(&token) });
-        self.audit(&Actor::Admin, "operator.create", operator.id.as_str(), "new operator", &[("role", role.as_str().to_owned())])?;
+        self.audit(&Actor::Admin, AuditAction::OperatorCreate, operator.id.as_str(), "new operator", &[("role", role.as_str().to_owned())])?;
         Ok(Outcome::OperatorCreated { operator, token })
     }
 
     pub(crate) fn disable_operator(&mut self, actor: &Actor, operator_id: &OperatorId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ManagePlatform)?;
         let why = reason(why)?;
-        let mut stored: StoredOperator = self.batch.record(text(operator_id))?.ok_or(ServiceError::NotFound("operator"))?;
+        let mut stored: StoredOperator = self.batch.record(text(operator_id))?.ok_or(ServiceError::NotFound(Resource::Operator))?;
         if stored.operator.disabled_at.is_some() {
-            return Err(ServiceError::InvalidState("the operator is already disabled".into()));
+            return Err(Conflict::OperatorDisabled.into());
         }
         stored.operator.disabled_at = Some(self.now);
         self.batch.put_record(&stored);
-        self.audit(actor, "operator.disable", operator_id.as_str(), &why, &[])?;
+        self.audit(actor, AuditAction::OperatorDisable, operator_id.as_str(), &why, &[])?;
         Ok(Outcome::Operator(stored.operator))
     }
 
@@ -221,12 +222,12 @@ impl OpContext<'_, '_> {
         let (max_files, max_bytes) = (rules.max_files_per_case, rules.max_case_bytes);
         let mut files = Vec::new();
         for evidence_id in distinct(evidence_ids) {
-            let evidence: Evidence = self.batch.record(text(&evidence_id))?.ok_or(ServiceError::NotFound("evidence"))?;
+            let evidence: Evidence = self.batch.record(text(&evidence_id))?.ok_or(ServiceError::NotFound(Resource::Evidence))?;
             if evidence.uploaded_by != complainant_id.as_str() {
-                return Err(ServiceError::NotFound("evidence"));
+                return Err(ServiceError::NotFound(Resource::Evidence));
             }
             if let Some(case_id) = &evidence.case_id {
-                return Err(ServiceError::InvalidState(format!("evidence {evidence_id} is already attached to {case_id}")));
+                return Err(Conflict::EvidenceAttached { evidence_id: evidence_id.clone(), case_id: case_id.clone() }.into());
             }
             files.push(evidence);
         }
@@ -236,10 +237,10 @@ impl OpContext<'_, '_> {
             total += evidence.size;
         }
         if attached.len() + files.len() > max_files {
-            return Err(ServiceError::LimitExceeded(format!("a case holds at most {max_files} files")));
+            return Err(OverLimit::CaseFiles { max: max_files }.into());
         }
         if total > max_bytes {
-            return Err(ServiceError::LimitExceeded(format!("a case holds at most {max_bytes} bytes of evidence; this would make {total}")));
+            return Err(OverLimit::CaseBytes { max: max_bytes, total }.into());
         }
         Ok(files)
     }
@@ -271,15 +272,15 @@ impl OpContext<'_, '_> {
         let description = required_text(description, "description", self.config.complaints.max_description_chars)?;
         let txn_nos = distinct(txn_nos);
         if kind.needs_transactions() && txn_nos.is_empty() {
-            return Err(ServiceError::Validation(format!("a {kind} complaint must name the transactions it is about")));
+            return Err(Invalid::ComplaintWithoutTransactions { kind }.into());
         }
         if txn_nos.len() > self.config.complaints.max_transactions {
-            return Err(ServiceError::Validation(format!("a complaint names at most {} transactions", self.config.complaints.max_transactions)));
+            return Err(Invalid::TooManyTransactions { max: self.config.complaints.max_transactions }.into());
         }
         let mut entries = Vec::new();
         let mut respondents = Vec::new();
         for txn_no in &txn_nos {
-            let not_yours = || ServiceError::Validation(format!("transaction {txn_no} is not one of yours"));
+            let not_yours = || ServiceError::Invalid(Invalid::NotYourTransaction { txn_no: txn_no.clone() });
             let entry = self.batch.journal_entry(txn_no)?.ok_or_else(not_yours)?;
             let parties = self.batch.txn_parties(&entry)?;
             if !parties.contains(&complainant_id) {
@@ -363,21 +364,21 @@ impl OpContext<'_, '_> {
         // Every way of getting money back counts toward the velocity rule, the platform's own refund of
         // a system fault included: complaints must not be a side door around it.
         for _ in 0..steps.len() {
-            self.record_velocity(&complainant, "system_fault_refund")?;
+            self.record_velocity(&complainant, VelocityAction::SystemFaultRefund)?;
         }
         complaint.record_refund(refunded, self.now)?;
         if everything {
             complaint.resolve(CaseOutcome::Refunded, "refunded automatically: the money was never claimed or settled".into(), self.now)?;
         }
         let detail = [("refunded", refunded.minor_units().to_string()), ("steps", steps.join(",")), ("resolved", everything.to_string())];
-        self.audit(&Actor::System, "case.auto_refund", complaint.id.as_str(), "system fault: money never claimed or settled", &detail)
+        self.audit(&Actor::System, AuditAction::CaseAutoRefund, complaint.id.as_str(), "system fault: money never claimed or settled", &detail)
     }
 
     /// A case its complainant may act on; others cannot see it.
     pub(crate) fn own_complaint(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
-        let complaint: Complaint = self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("complaint"))?;
+        let complaint: Complaint = self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound(Resource::Complaint))?;
         if &complaint.complainant_id != complainant_id {
-            return Err(ServiceError::NotFound("complaint"));
+            return Err(ServiceError::NotFound(Resource::Complaint));
         }
         Ok(complaint)
     }
@@ -385,10 +386,10 @@ impl OpContext<'_, '_> {
     pub(crate) fn add_evidence(&mut self, complainant_id: &UserId, complaint_id: &ComplaintId, evidence_ids: Vec<EvidenceId>) -> ServiceResult<Outcome> {
         let mut complaint = self.own_complaint(complainant_id, complaint_id)?;
         if evidence_ids.is_empty() {
-            return Err(ServiceError::Validation("evidence_ids must name at least one file".into()));
+            return Err(Invalid::NoEvidenceNamed.into());
         }
         if complaint.status.is_resolved() {
-            return Err(ServiceError::InvalidState("the case is already resolved".into()));
+            return Err(Conflict::CaseResolved { case_id: complaint_id.clone() }.into());
         }
         let files = self.attachable_evidence(complainant_id, evidence_ids, &complaint.evidence_ids.clone())?;
         let mut all_ids = complaint.evidence_ids.clone();
@@ -403,7 +404,7 @@ impl OpContext<'_, '_> {
     }
 
     pub(crate) fn case(&mut self, complaint_id: &ComplaintId) -> ServiceResult<Complaint> {
-        self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound("case"))
+        self.batch.record(text(complaint_id))?.ok_or(ServiceError::NotFound(Resource::Case))
     }
 
     pub(crate) fn assign(&mut self, actor: &Actor, complaint_id: &ComplaintId, why: &str) -> ServiceResult<Outcome> {
@@ -412,7 +413,7 @@ impl OpContext<'_, '_> {
         let mut complaint = self.case(complaint_id)?;
         complaint.assign(actor.operator_id()?, self.now)?;
         self.batch.put_record(&complaint);
-        self.audit(actor, "case.assign", complaint_id.as_str(), &why, &[])?;
+        self.audit(actor, AuditAction::CaseAssign, complaint_id.as_str(), &why, &[])?;
         self.notify_complaint(&complaint)?;
         Ok(Outcome::Complaint(complaint))
     }
@@ -423,7 +424,7 @@ impl OpContext<'_, '_> {
         let mut complaint = self.case(complaint_id)?;
         complaint.request_evidence(why.clone(), self.now)?;
         self.batch.put_record(&complaint);
-        self.audit(actor, "case.request_evidence", complaint_id.as_str(), &why, &[])?;
+        self.audit(actor, AuditAction::CaseRequestEvidence, complaint_id.as_str(), &why, &[])?;
         self.notify_complaint(&complaint)?;
         Ok(Outcome::Complaint(complaint))
     }
@@ -447,7 +448,7 @@ impl OpContext<'_, '_> {
         complaint.resolve(outcome, why.clone(), self.now)?;
         self.batch.put_record(&complaint);
         let detail = [("outcome", outcome.as_str().to_owned()), ("refunded", complaint.refunded_amount.minor_units().to_string())];
-        self.audit(actor, "case.resolve", complaint_id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::CaseResolve, complaint_id.as_str(), &why, &detail)?;
         self.notify_complaint(&complaint)?;
         Ok(Outcome::Complaint(complaint))
     }
@@ -466,20 +467,20 @@ impl OpContext<'_, '_> {
         self.require_user(&user_id)?;
         let scope = match amount {
             None => FreezeScope::Full,
-            Some(amount) if amount.is_zero() => return Err(ServiceError::Validation("a hold must be of a positive amount".into())),
+            Some(amount) if amount.is_zero() => return Err(Invalid::EmptyHold.into()),
             Some(amount) => FreezeScope::Hold(amount),
         };
         if until.is_some_and(|until| until <= self.now) {
-            return Err(ServiceError::Validation("until must be in the future".into()));
+            return Err(Invalid::UntilPassed.into());
         }
         let case_id = match &cause {
             FreezeCause::Case(case_id) => {
                 let complaint = self.case(case_id)?;
                 if complaint.status.is_resolved() {
-                    return Err(ServiceError::InvalidState(format!("case {case_id} is already resolved")));
+                    return Err(Conflict::CaseResolved { case_id: case_id.clone() }.into());
                 }
                 if !complaint.respondent_ids.contains(&user_id) && !self.case_legs(&complaint)?.iter().any(|(_, leg)| leg.recipient == user_id) {
-                    return Err(ServiceError::Validation(format!("{user_id} is not a party that case {case_id} complains about")));
+                    return Err(Invalid::NotAParty { user_id: user_id.clone(), case_id: case_id.clone() }.into());
                 }
                 Some(case_id.clone())
             }
@@ -487,6 +488,7 @@ impl OpContext<'_, '_> {
                 required_text(rule, "rule", 64)?;
                 None
             }
+            FreezeCause::Velocity => None,
         };
         let freeze = Freeze {
             id: FreezeId::generate(self.now, self.rng),
@@ -514,18 +516,18 @@ impl OpContext<'_, '_> {
             detail.push(("case", case_id.to_string()));
         }
         self.notify(&freeze.user_id, EventKind::FreezePlaced, freeze.id.as_str(), data)?;
-        self.audit(actor, "freeze.create", freeze.id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::FreezeCreate, freeze.id.as_str(), &why, &detail)?;
         Ok(Outcome::Freeze(freeze))
     }
 
     pub(crate) fn lift_freeze(&mut self, actor: &Actor, freeze_id: &FreezeId, why: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::Freeze)?;
         let why = reason(why)?;
-        let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
+        let mut freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound(Resource::Freeze))?;
         freeze.lift(actor.id(), why.clone(), self.now)?;
         self.batch.put_record(&freeze);
         self.notify(&freeze.user_id, EventKind::FreezeLifted, freeze_id.as_str(), vec![("reason", why.clone())])?;
-        self.audit(actor, "freeze.lift", freeze_id.as_str(), &why, &[("user", freeze.user_id.to_string())])?;
+        self.audit(actor, AuditAction::FreezeLift, freeze_id.as_str(), &why, &[("user", freeze.user_id.to_string())])?;
         Ok(Outcome::Freeze(freeze))
     }
 
@@ -558,20 +560,9 @@ impl OpContext<'_, '_> {
         legs.dedup_by(|a, b| a.txn_no == b.txn_no);
         match (legs.len(), txn_no) {
             (1, _) => Ok(legs.remove(0)),
-            (0, Some(named)) => {
-                Err(ServiceError::Validation(format!("{named} is not a payment of case {} that reached {frozen_user} from the complainant", complaint.id)))
-            }
-            (0, None) => Err(ServiceError::Validation(format!(
-                "none of case {}'s payments reached {frozen_user} from the complainant: a case refund gives back what a payment of the case moved",
-                complaint.id
-            ))),
-            _ => {
-                let named: Vec<String> = legs.iter().map(|leg| leg.txn_no.to_string()).collect();
-                Err(ServiceError::Validation(format!(
-                    "several payments of the case reached {frozen_user}: name the one to correct in txn_no ({})",
-                    named.join(", ")
-                )))
-            }
+            (0, Some(named)) => Err(Invalid::NotAPaymentOfCase { txn_no: named.clone(), case_id: complaint.id.clone(), user_id: frozen_user.clone() }.into()),
+            (0, None) => Err(Invalid::NoPaymentReached { case_id: complaint.id.clone(), user_id: frozen_user.clone() }.into()),
+            _ => Err(Invalid::SeveralPayments { user_id: frozen_user.clone(), txn_nos: legs.into_iter().map(|leg| leg.txn_no).collect() }.into()),
         }
     }
 
@@ -587,25 +578,22 @@ impl OpContext<'_, '_> {
         txn_no: Option<&TxnNo>,
     ) -> ServiceResult<(Complaint, Freeze, PaymentLeg)> {
         if amount.is_zero() {
-            return Err(ServiceError::Validation("amount must be positive".into()));
+            return Err(Invalid::ZeroAmount.into());
         }
         let complaint = self.case(complaint_id)?;
         if complaint.status.is_resolved() {
-            return Err(ServiceError::InvalidState("the case is already resolved".into()));
+            return Err(Conflict::CaseResolved { case_id: complaint_id.clone() }.into());
         }
-        let freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound("freeze"))?;
+        let freeze: Freeze = self.batch.record(text(freeze_id))?.ok_or(ServiceError::NotFound(Resource::Freeze))?;
         if freeze.cause != FreezeCause::Case(complaint_id.clone()) {
-            return Err(ServiceError::Validation(format!("freeze {freeze_id} was not placed for case {complaint_id}")));
+            return Err(Invalid::FreezeOfAnotherCase { freeze_id: freeze_id.clone(), case_id: complaint_id.clone() }.into());
         }
         freeze.check_refund(amount, self.now)?;
         let leg = self.refunded_leg(&complaint, &freeze.user_id, txn_no)?;
         let corrected = self.batch.corrected_amount(&leg.txn_no)?;
         let left = Amount::new((leg.amount.minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO);
         if amount > left {
-            return Err(ServiceError::InvalidState(format!(
-                "only {left} of the {} that {} brought is left to give back; returns, case refunds and reversals took the rest",
-                leg.amount, leg.txn_no
-            )));
+            return Err(Conflict::NothingLeft { txn_no: leg.txn_no, paid: leg.amount, left }.into());
         }
         Ok((complaint, freeze, leg))
     }
@@ -642,12 +630,12 @@ impl OpContext<'_, '_> {
             // Checks end here; what follows only writes.
             self.batch.put_record(&refund);
             let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("corrects", leg.txn_no.to_string())];
-            self.audit(actor, "case.refund_request", refund.id.as_str(), &why, &detail)?;
+            self.audit(actor, AuditAction::CaseRefundRequest, refund.id.as_str(), &why, &detail)?;
             return Ok(Outcome::CaseRefund(refund));
         }
         let entry = self.carry_out_case_refund(complaint, freeze, &leg, amount, &why)?;
         let detail = [("amount", amount.minor_units().to_string()), ("freeze", freeze_id.to_string()), ("txn_no", entry.txn.txn_no().to_string())];
-        self.audit(actor, "case.refund", complaint_id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::CaseRefund, complaint_id.as_str(), &why, &detail)?;
         Ok(Outcome::Posted(entry))
     }
 
@@ -694,11 +682,11 @@ impl OpContext<'_, '_> {
         actor.require(Permission::RefundFromFreeze)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
-        let mut refund: CaseRefund = self.batch.record(text(refund_id))?.ok_or(ServiceError::NotFound("case refund"))?;
+        let mut refund: CaseRefund = self.batch.record(text(refund_id))?.ok_or(ServiceError::NotFound(Resource::CaseRefund))?;
         if decision == Decision::Reject {
             refund.approval.reject(officer, why.clone(), self.now)?;
             self.batch.put_record(&refund);
-            self.audit(actor, "case.refund_reject", refund_id.as_str(), &why, &[("case", refund.complaint_id.to_string())])?;
+            self.audit(actor, AuditAction::CaseRefundReject, refund_id.as_str(), &why, &[("case", refund.complaint_id.to_string())])?;
             return Ok(Outcome::CaseRefund(refund));
         }
         refund.approval.check_approve(&officer)?;
@@ -709,7 +697,7 @@ impl OpContext<'_, '_> {
         self.batch.put_record(&refund);
         let detail =
             [("amount", refund.amount.minor_units().to_string()), ("case", refund.complaint_id.to_string()), ("txn_no", entry.txn.txn_no().to_string())];
-        self.audit(actor, "case.refund_approve", refund_id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::CaseRefundApprove, refund_id.as_str(), &why, &detail)?;
         Ok(Outcome::CaseRefund(refund))
     }
 
@@ -718,18 +706,18 @@ impl OpContext<'_, '_> {
         let requested_by = actor.operator_id()?;
         let why = reason(why)?;
         let reference = required_text(reference, "reference", 200)?;
-        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound(Resource::Transaction))?;
         let Some((payer_id, recipient_id)) = self.payer_and_recipient(&entry)? else {
-            return Err(ServiceError::Validation("only a packet claim or a settled transfer can be reversed".into()));
+            return Err(Invalid::NotAPayment { action: "reversed" }.into());
         };
         let query = Query::newest_first(&records::REVERSALS, 1_000).equal("txn_no", text(&txn_no));
         if self.batch.records::<Reversal>(&query)?.iter().any(|reversal| reversal.approval.status == ApprovalStatus::Pending) {
-            return Err(ServiceError::InvalidState(format!("a reversal of {txn_no} is already waiting for approval")));
+            return Err(Conflict::ReversalPending { txn_no }.into());
         }
         let left = self.uncorrected(&entry)?;
         let amount = amount.unwrap_or(left);
         if amount.is_zero() || amount > left {
-            return Err(ServiceError::Validation(format!("a reversal of {txn_no} may move 0.01 to {left}; it was asked for {amount}")));
+            return Err(Invalid::ReversalAmount { txn_no, left, amount }.into());
         }
         let reversal = Reversal {
             id: ReversalId::generate(self.now, self.rng),
@@ -744,7 +732,7 @@ impl OpContext<'_, '_> {
         };
         self.batch.put_record(&reversal);
         let detail = [("txn_no", reversal.txn_no.to_string()), ("amount", amount.minor_units().to_string()), ("reference", reference)];
-        self.audit(actor, "reversal.request", reversal.id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::ReversalRequest, reversal.id.as_str(), &why, &detail)?;
         Ok(Outcome::Reversal(reversal))
     }
 
@@ -752,11 +740,11 @@ impl OpContext<'_, '_> {
         actor.require(Permission::DecideLegal)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
-        let mut reversal: Reversal = self.batch.record(text(reversal_id))?.ok_or(ServiceError::NotFound("reversal"))?;
+        let mut reversal: Reversal = self.batch.record(text(reversal_id))?.ok_or(ServiceError::NotFound(Resource::Reversal))?;
         if decision == Decision::Reject {
             reversal.approval.reject(officer, why.clone(), self.now)?;
             self.batch.put_record(&reversal);
-            self.audit(actor, "reversal.reject", reversal_id.as_str(), &why, &[])?;
+            self.audit(actor, AuditAction::ReversalReject, reversal_id.as_str(), &why, &[])?;
             return Ok(Outcome::Reversal(reversal));
         }
         reversal.approval.check_approve(&officer)?;
@@ -766,7 +754,7 @@ impl OpContext<'_, '_> {
             .ok_or_else(|| hongbao_store::corrupt(format!("reversal of missing transaction {}", reversal.txn_no)))?;
         let left = self.uncorrected(&entry)?;
         if reversal.amount > left {
-            return Err(ServiceError::InvalidState(format!("only {left} of {} is left to reverse", reversal.txn_no)));
+            return Err(Conflict::NothingLeft { txn_no: reversal.txn_no.clone(), paid: entry.txn.amount(), left }.into());
         }
         let related = Related { corrects_txn_no: Some(reversal.txn_no.clone()), ..Related::default() };
         let txn = LedgerTxn::transfer_between(
@@ -793,7 +781,7 @@ impl OpContext<'_, '_> {
         for user in [&payer, &recipient] {
             self.notify(user, EventKind::TransactionReversed, reversal.txn_no.as_str(), data.clone())?;
         }
-        self.audit(actor, "reversal.approve", reversal_id.as_str(), &why, &[("reversal_txn_no", posted.txn.txn_no().to_string())])?;
+        self.audit(actor, AuditAction::ReversalApprove, reversal_id.as_str(), &why, &[("reversal_txn_no", posted.txn.txn_no().to_string())])?;
         Ok(Outcome::Reversal(reversal))
     }
 
@@ -814,7 +802,7 @@ impl OpContext<'_, '_> {
         };
         self.batch.put_record(&disclosure);
         let detail = [("user", disclosure.user_id.to_string()), ("requester", requester), ("reference", reference)];
-        self.audit(actor, "disclosure.request", disclosure.id.as_str(), &why, &detail)?;
+        self.audit(actor, AuditAction::DisclosureRequest, disclosure.id.as_str(), &why, &detail)?;
         Ok(Outcome::Disclosure(disclosure))
     }
 
@@ -822,15 +810,15 @@ impl OpContext<'_, '_> {
         actor.require(Permission::DecideLegal)?;
         let officer = actor.operator_id()?;
         let why = reason(why)?;
-        let mut disclosure: Disclosure = self.batch.record(text(disclosure_id))?.ok_or(ServiceError::NotFound("disclosure"))?;
+        let mut disclosure: Disclosure = self.batch.record(text(disclosure_id))?.ok_or(ServiceError::NotFound(Resource::Disclosure))?;
         let action = match decision {
             Decision::Approve => {
                 disclosure.approval.approve(officer, why.clone(), self.now)?;
-                "disclosure.approve"
+                AuditAction::DisclosureApprove
             }
             Decision::Reject => {
                 disclosure.approval.reject(officer, why.clone(), self.now)?;
-                "disclosure.reject"
+                AuditAction::DisclosureReject
             }
         };
         self.batch.put_record(&disclosure);

@@ -4,7 +4,7 @@ use hongbao_core::{GroupId, UserId};
 use hongbao_store::Group;
 
 use crate::context::{OpContext, check_name};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Denied, Invalid, Resource, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 impl OpContext<'_, '_> {
@@ -17,7 +17,7 @@ impl OpContext<'_, '_> {
             }
         }
         if members.len() > self.config.max_group_members as usize {
-            return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+            return Err(Invalid::GroupTooLarge { max: self.config.max_group_members }.into());
         }
         for member in &members {
             self.require_user(member)?;
@@ -29,12 +29,12 @@ impl OpContext<'_, '_> {
 
     /// The group, if `by` may manage it: members see it, only the owner changes it.
     pub(crate) fn owned_group(&mut self, group_id: &GroupId, by: &UserId) -> ServiceResult<Group> {
-        let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?;
+        let group = self.batch.group(group_id)?.ok_or(ServiceError::NotFound(Resource::Group))?;
         if !group.member_ids.contains(by) {
-            return Err(ServiceError::NotFound("group"));
+            return Err(ServiceError::NotFound(Resource::Group));
         }
         if &group.owner_id != by {
-            return Err(ServiceError::Forbidden("only the group's owner can change its members".into()));
+            return Err(Denied::NotGroupOwner.into());
         }
         Ok(group)
     }
@@ -44,22 +44,22 @@ impl OpContext<'_, '_> {
         self.require_user(user_id)?;
         if !group.member_ids.contains(user_id) {
             if group.member_ids.len() >= self.config.max_group_members as usize {
-                return Err(ServiceError::Validation(format!("a group has at most {} members", self.config.max_group_members)));
+                return Err(Invalid::GroupTooLarge { max: self.config.max_group_members }.into());
             }
             self.batch.set_membership(group_id, user_id, true);
         }
-        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound(Resource::Group))?))
     }
 
     pub(crate) fn remove_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
         let group = self.owned_group(group_id, by)?;
         if user_id == &group.owner_id {
-            return Err(ServiceError::Validation("the owner cannot be removed from their group".into()));
+            return Err(Invalid::OwnerLeaving.into());
         }
         if !group.member_ids.contains(user_id) {
-            return Err(ServiceError::NotFound("member"));
+            return Err(ServiceError::NotFound(Resource::Member));
         }
         self.batch.set_membership(group_id, user_id, false);
-        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound("group"))?))
+        Ok(Outcome::Group(self.batch.group(group_id)?.ok_or(ServiceError::NotFound(Resource::Group))?))
     }
 }

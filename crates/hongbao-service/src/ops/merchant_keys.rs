@@ -2,13 +2,13 @@
 //! hashed, and revoked at once.
 
 use hongbao_core::merchant::MerchantKey;
-use hongbao_core::staff::Permission;
+use hongbao_core::staff::{AuditAction, Permission};
 use hongbao_core::{Amount, MerchantKeyId, UserId};
 use hongbao_store::records::StoredMerchantKey;
 
 use crate::context::actor::Actor;
 use crate::context::{OpContext, new_token, token_hash};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Conflict, Invalid, Resource, ServiceError, ServiceResult};
 use crate::merchant::Cidr;
 use crate::outcome::Outcome;
 use hongbao_core::merchant::Scope;
@@ -38,16 +38,16 @@ impl OpContext<'_, '_> {
                 actor.require(Permission::ManagePlatform)?;
                 let name = name.trim().to_owned();
                 if name.is_empty() || name.chars().count() > 64 {
-                    return Err(ServiceError::Validation("name must be 1 to 64 characters".into()));
+                    return Err(Invalid::TextLength { field: "name", max: 64 }.into());
                 }
                 if scopes.is_empty() {
-                    return Err(ServiceError::Validation("a key needs at least one scope".into()));
+                    return Err(Invalid::KeyWithoutScopes.into());
                 }
                 if allowed_cidrs.is_empty() {
-                    return Err(ServiceError::Validation("a key needs at least one allowed network (CIDR)".into()));
+                    return Err(Invalid::KeyWithoutNetworks.into());
                 }
                 if let Some(bad) = allowed_cidrs.iter().find(|cidr| Cidr::parse(cidr).is_none()) {
-                    return Err(ServiceError::Validation(format!("{bad:?} is not a network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32")));
+                    return Err(Invalid::Network { text: bad.clone() }.into());
                 }
                 self.require_user(&user_id)?;
                 let secret = new_token(self.rng).replacen("hbt_", "hbk_", 1);
@@ -65,18 +65,19 @@ impl OpContext<'_, '_> {
                 self.batch.put_record(&StoredMerchantKey { key: key.clone(), secret_hash: token_hash(&secret) });
                 let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
                 let detail = [("user", key.user_id.to_string()), ("scopes", scopes.join(",")), ("networks", key.allowed_cidrs.join(","))];
-                self.audit(&actor, "merchant_key.create", key.id.as_str(), "new API key", &detail)?;
+                self.audit(&actor, AuditAction::MerchantKeyCreate, key.id.as_str(), "new API key", &detail)?;
                 Ok(Outcome::MerchantKeyCreated { key, secret })
             }
             MerchantOp::Revoke { actor, key_id, reason } => {
                 actor.require(Permission::ManagePlatform)?;
-                let mut stored: StoredMerchantKey = self.batch.record(hongbao_store::records::text(&key_id))?.ok_or(ServiceError::NotFound("merchant key"))?;
+                let mut stored: StoredMerchantKey =
+                    self.batch.record(hongbao_store::records::text(&key_id))?.ok_or(ServiceError::NotFound(Resource::MerchantKey))?;
                 if stored.key.revoked_at.is_some() {
-                    return Err(ServiceError::InvalidState("the key is already revoked".into()));
+                    return Err(Conflict::KeyRevoked.into());
                 }
                 stored.key.revoked_at = Some(self.now);
                 self.batch.put_record(&stored);
-                self.audit(&actor, "merchant_key.revoke", key_id.as_str(), &reason, &[])?;
+                self.audit(&actor, AuditAction::MerchantKeyRevoke, key_id.as_str(), &reason, &[])?;
                 Ok(Outcome::MerchantKey(stored.key))
             }
         }

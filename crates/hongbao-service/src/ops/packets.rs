@@ -4,11 +4,12 @@
 use hongbao_core::events::EventKind;
 use hongbao_core::packet::{self, AudienceFacts, Packet, PacketError, PacketSpec, PacketStatus};
 use hongbao_core::risk::Outgoing;
+use hongbao_core::risk::VelocityAction;
 use hongbao_core::{Account, Amount, LedgerTxn, PacketId, Related, TxnKind, UserId};
 use hongbao_store::Claim;
 
 use crate::context::OpContext;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Conflict, Denied, Resource, ServiceError, ServiceResult};
 use crate::outcome::{Outcome, PacketView};
 
 impl OpContext<'_, '_> {
@@ -18,7 +19,7 @@ impl OpContext<'_, '_> {
         if let Some(group_id) = audience.group_id() {
             // A group the sender is not in is one they cannot see.
             if !self.batch.is_member(group_id, sender_id)? {
-                return Err(ServiceError::NotFound("group"));
+                return Err(ServiceError::NotFound(Resource::Group));
             }
             facts.sender_is_member = true;
             facts.group_member_count = Some(self.batch.member_count(group_id)?);
@@ -103,7 +104,7 @@ impl OpContext<'_, '_> {
     }
 
     pub(crate) fn claim(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
-        let mut packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let mut packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound(Resource::Packet))?;
         let is_member = self.is_audience_member(&packet, user_id)?;
         let already_claimed = self.batch.has_claimed(packet_id, user_id)?;
         packet.check_claim(user_id, is_member, already_claimed, self.now).map_err(ServiceError::Packet)?;
@@ -141,18 +142,18 @@ impl OpContext<'_, '_> {
     }
 
     pub(crate) fn recall(&mut self, packet_id: &PacketId, user_id: &UserId) -> ServiceResult<Outcome> {
-        let packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound("packet"))?;
+        let packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound(Resource::Packet))?;
         let is_member = self.is_audience_member(&packet, user_id)?;
         if !packet.visible_to(user_id, is_member) {
-            return Err(ServiceError::NotFound("packet"));
+            return Err(ServiceError::NotFound(Resource::Packet));
         }
         let refund = match packet.recall(user_id, self.now) {
             Ok(refund) => refund,
-            Err(PacketError::NotSender) => return Err(ServiceError::Forbidden("only the sender can recall a packet".into())),
-            Err(error) => return Err(ServiceError::InvalidState(format!("the packet cannot be recalled: {error}"))),
+            Err(PacketError::NotSender) => return Err(Denied::NotSender.into()),
+            Err(error) => return Err(Conflict::NotRecallable(error).into()),
         };
         let packet = self.refund(packet, refund)?;
-        self.record_velocity(user_id, "recall")?;
+        self.record_velocity(user_id, VelocityAction::Recall)?;
         let claims = self.batch.claims(&packet.id)?;
         Ok(Outcome::Packet(PacketView { packet, claims }))
     }

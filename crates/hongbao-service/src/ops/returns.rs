@@ -3,10 +3,11 @@
 
 use hongbao_core::events::EventKind;
 use hongbao_core::returns::{self, NewRequest, ReturnRequest, ReturnRequestStatus};
+use hongbao_core::risk::VelocityAction;
 use hongbao_core::{Account, Amount, LedgerTxn, Related, ReturnRequestId, TxnKind, TxnNo, UserId};
 
 use crate::context::OpContext;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Conflict, Denied, Invalid, Resource, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 impl OpContext<'_, '_> {
@@ -18,22 +19,22 @@ impl OpContext<'_, '_> {
         reason: String,
         respond_within_seconds: Option<i64>,
     ) -> ServiceResult<Outcome> {
-        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound("transaction"))?;
+        let entry = self.batch.journal_entry(&txn_no)?.ok_or(ServiceError::NotFound(Resource::Transaction))?;
         let is_party = entry.txn.postings().iter().any(|posting| posting.account == Account::Wallet(requester_id.clone()));
         let Some((payer, recipient)) = self.payer_and_recipient(&entry)? else {
             if is_party {
-                return Err(ServiceError::Validation("only a packet claim or a settled transfer can be asked back".into()));
+                return Err(Invalid::NotAPayment { action: "asked back" }.into());
             }
-            return Err(ServiceError::NotFound("transaction"));
+            return Err(ServiceError::NotFound(Resource::Transaction));
         };
         if payer != requester_id {
             if recipient == requester_id {
-                return Err(ServiceError::Forbidden("only the payer of a transaction can ask for it back".into()));
+                return Err(Denied::NotPayer.into());
             }
-            return Err(ServiceError::NotFound("transaction"));
+            return Err(ServiceError::NotFound(Resource::Transaction));
         }
         if payer == recipient {
-            return Err(ServiceError::Validation("this money went to yourself; there is nobody to ask".into()));
+            return Err(Invalid::PaidToSelf.into());
         }
         let earlier = self.batch.return_requests_for_txn(&txn_no)?;
         // What returns, case refunds and reversals already gave back cannot be asked back again.
@@ -56,14 +57,14 @@ impl OpContext<'_, '_> {
         };
         self.batch.insert_return_request(request.clone());
         self.notify_return_request(&request)?;
-        self.record_velocity(&request.requester_id, "return_request")?;
+        self.record_velocity(&request.requester_id, VelocityAction::ReturnRequest)?;
         Ok(Outcome::ReturnRequest(request))
     }
 
     pub(crate) fn visible_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId) -> ServiceResult<ReturnRequest> {
-        let request = self.batch.return_request(request_id)?.ok_or(ServiceError::NotFound("return request"))?;
+        let request = self.batch.return_request(request_id)?.ok_or(ServiceError::NotFound(Resource::ReturnRequest))?;
         if &request.requester_id != user_id && &request.recipient_id != user_id {
-            return Err(ServiceError::NotFound("return request"));
+            return Err(ServiceError::NotFound(Resource::ReturnRequest));
         }
         Ok(request)
     }
@@ -76,7 +77,7 @@ impl OpContext<'_, '_> {
             self.batch.journal_entry(&request.txn_no)?.ok_or_else(|| hongbao_store::corrupt(format!("a request about missing {}", request.txn_no)))?;
         let left = self.uncorrected(&original)?;
         if request.amount > left {
-            return Err(ServiceError::InvalidState(format!("only {left} of {} is left to give back; a refund or a reversal took the rest", request.txn_no)));
+            return Err(Conflict::NothingLeft { txn_no: request.txn_no.clone(), paid: original.txn.amount(), left }.into());
         }
         self.require_available(user_id, request.amount)?;
         let txn_no = self.new_txn_no();
@@ -101,7 +102,7 @@ impl OpContext<'_, '_> {
 
     pub(crate) fn decline_return_request(&mut self, request_id: &ReturnRequestId, user_id: &UserId, reason: Option<String>) -> ServiceResult<Outcome> {
         if reason.as_ref().is_some_and(|reason| reason.chars().count() > self.config.returns.max_reason_chars || !hongbao_core::text::is_storable(reason)) {
-            return Err(ServiceError::Validation(format!("a reason has at most {} characters, and no NUL character", self.config.returns.max_reason_chars)));
+            return Err(Invalid::DeclineReason { max: self.config.returns.max_reason_chars }.into());
         }
         let mut request = self.visible_return_request(request_id, user_id)?;
         request.decline(user_id, reason, self.now)?;

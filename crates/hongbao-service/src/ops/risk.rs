@@ -4,7 +4,7 @@
 
 use hongbao_core::events::EventKind;
 use hongbao_core::risk::valid_tag;
-use hongbao_core::staff::Permission;
+use hongbao_core::staff::{AuditAction, Permission};
 use hongbao_core::{GroupId, UserId};
 use hongbao_store::records::{Sightings, Tag, text};
 
@@ -12,7 +12,7 @@ use crate::batch::POLICY_SETTING;
 use crate::context::OpContext;
 use crate::context::actor::Actor;
 use crate::context::risk::fingerprint;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Invalid, Resource, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 /// The operations of risk control.
@@ -51,7 +51,7 @@ impl OpContext<'_, '_> {
 
     pub(crate) fn set_tag(&mut self, owner_id: UserId, target_id: String, tag: String) -> ServiceResult<Outcome> {
         if !valid_tag(&tag) {
-            return Err(ServiceError::Validation("a tag is 1 to 32 lowercase letters, digits, - and _ (family, friends, work, strangers, or your own)".into()));
+            return Err(Invalid::Tag.into());
         }
         self.check_tag_target(&owner_id, &target_id)?;
         let existing: Option<Tag> = self.batch.record(Tag::key(&owner_id, &target_id))?;
@@ -63,22 +63,22 @@ impl OpContext<'_, '_> {
     pub(crate) fn check_tag_target(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<()> {
         if let Ok(user_id) = UserId::parse(target_id) {
             if &user_id == owner_id {
-                return Err(ServiceError::Validation("you cannot tag yourself".into()));
+                return Err(Invalid::TagOnSelf.into());
             }
             self.require_user(&user_id)?;
             return Ok(());
         }
         if let Ok(group_id) = GroupId::parse(target_id) {
             if !self.batch.is_member(&group_id, owner_id)? {
-                return Err(ServiceError::NotFound("group"));
+                return Err(ServiceError::NotFound(Resource::Group));
             }
             return Ok(());
         }
-        Err(ServiceError::Validation("a tag goes on a user id or a group id".into()))
+        Err(Invalid::TagTarget.into())
     }
 
     pub(crate) fn remove_tag(&mut self, owner_id: &UserId, target_id: &str) -> ServiceResult<Outcome> {
-        let tag = self.batch.record::<Tag>(Tag::key(owner_id, target_id))?.filter(|tag| !tag.tag.is_empty()).ok_or(ServiceError::NotFound("tag"))?;
+        let tag = self.batch.record::<Tag>(Tag::key(owner_id, target_id))?.filter(|tag| !tag.tag.is_empty()).ok_or(ServiceError::NotFound(Resource::Tag))?;
         // A removed tag is kept as an empty one, so its row is simply replaced.
         let cleared = Tag { tag: String::new(), ..tag };
         self.batch.put_record(&cleared);
@@ -114,10 +114,10 @@ impl OpContext<'_, '_> {
 
     pub(crate) fn replace_policy(&mut self, actor: &Actor, policy_text: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ReplacePolicy)?;
-        let policy = crate::policy::parse_policy(policy_text).map_err(|error| ServiceError::Validation(format!("the policy is refused: {error}")))?;
+        let policy = crate::policy::parse_policy(policy_text).map_err(|error| ServiceError::Invalid(Invalid::Policy(error)))?;
         self.batch.put_setting(POLICY_SETTING, policy_text.as_bytes());
         let digest = fingerprint(policy_text);
-        self.audit(actor, "policy.replace", "risk_policy", "policy replaced", &[("sha256", digest)])?;
+        self.audit(actor, AuditAction::PolicyReplace, "risk_policy", "policy replaced", &[("sha256", digest)])?;
         Ok(Outcome::Policy(std::sync::Arc::new(policy)))
     }
 }

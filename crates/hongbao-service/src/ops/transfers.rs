@@ -2,11 +2,12 @@
 //! settlement or expiry — moving the hold's money once.
 
 use hongbao_core::risk::Outgoing;
+use hongbao_core::risk::VelocityAction;
 use hongbao_core::transfer::{Arrival, HoldRelease, Transfer, TransferError};
 use hongbao_core::{Account, Amount, LedgerTxn, Related, Timestamp, TransferId, TxnKind, UserId};
 
 use crate::context::OpContext;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Resource, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 impl OpContext<'_, '_> {
@@ -62,9 +63,9 @@ impl OpContext<'_, '_> {
 
     /// A transfer its sender or recipient may act on; others cannot see it.
     pub(crate) fn visible_transfer(&mut self, transfer_id: &TransferId, user_id: &UserId) -> ServiceResult<Transfer> {
-        let transfer = self.batch.transfer(transfer_id)?.ok_or(ServiceError::NotFound("transfer"))?;
+        let transfer = self.batch.transfer(transfer_id)?.ok_or(ServiceError::NotFound(Resource::Transfer))?;
         if &transfer.sender_id != user_id && &transfer.recipient_id != user_id {
-            return Err(ServiceError::NotFound("transfer"));
+            return Err(ServiceError::NotFound(Resource::Transfer));
         }
         Ok(transfer)
     }
@@ -95,7 +96,7 @@ impl OpContext<'_, '_> {
     /// Cancel by the sender of a delayed transfer; it counts toward the velocity rule.
     pub(crate) fn cancel_transfer(&mut self, transfer_id: &TransferId, user_id: &UserId) -> ServiceResult<Outcome> {
         let outcome = self.change_transfer(transfer_id, user_id, Transfer::cancel)?;
-        self.record_velocity(user_id, "cancel")?;
+        self.record_velocity(user_id, VelocityAction::Cancel)?;
         Ok(outcome)
     }
 }

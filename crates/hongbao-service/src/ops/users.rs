@@ -7,13 +7,13 @@ use hongbao_core::{Account, Amount, LedgerTxn, Related, TxnKind, UserId};
 use hongbao_store::{JournalEntry, User};
 
 use crate::context::{OpContext, check_name, new_token, token_hash};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Invalid, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 fn check_reference(reference: &str) -> ServiceResult<()> {
     let chars = reference.chars().count();
     if chars == 0 || chars > 128 || reference.chars().any(char::is_control) {
-        return Err(ServiceError::Validation("reference must be 1 to 128 printable characters".into()));
+        return Err(Invalid::Reference.into());
     }
     Ok(())
 }

@@ -5,14 +5,14 @@
 //! receiver to drop duplicates. The HTTP sending itself lives in the HTTP crate.
 
 use hongbao_core::events::Event;
-use hongbao_core::staff::Permission;
+use hongbao_core::staff::{AuditAction, Permission};
 use hongbao_core::webhooks::{Delivery, WebhookEndpoint};
 use hongbao_core::{Timestamp, WebhookId};
 use hongbao_store::records::{self, Query, Value, delivery_key, text};
 
 use crate::context::OpContext;
 use crate::context::actor::Actor;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Conflict, Invalid, Resource, ServiceError, ServiceResult};
 pub use crate::outcome::Leased;
 use crate::outcome::Outcome;
 
@@ -58,7 +58,7 @@ fn check_url(url: &str) -> ServiceResult<String> {
     let valid =
         (url.starts_with("http://") || url.starts_with("https://")) && url.len() <= 2_000 && !url.chars().any(|char| char.is_whitespace() || char.is_control());
     if !valid {
-        return Err(ServiceError::Validation("url must be an http:// or https:// URL of at most 2000 characters".into()));
+        return Err(Invalid::WebhookUrl.into());
     }
     Ok(url.to_owned())
 }
@@ -90,19 +90,19 @@ impl OpContext<'_, '_> {
             cursor,
         };
         self.batch.put_record(&endpoint);
-        self.audit(actor, "webhook.create", endpoint.id.as_str(), "new webhook endpoint", &[("url", url)])?;
+        self.audit(actor, AuditAction::WebhookCreate, endpoint.id.as_str(), "new webhook endpoint", &[("url", url)])?;
         Ok(Outcome::Webhook(endpoint))
     }
 
     pub(crate) fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ManagePlatform)?;
-        let mut endpoint: WebhookEndpoint = self.batch.record(text(endpoint_id))?.ok_or(ServiceError::NotFound("webhook"))?;
+        let mut endpoint: WebhookEndpoint = self.batch.record(text(endpoint_id))?.ok_or(ServiceError::NotFound(Resource::Webhook))?;
         if endpoint.disabled_at.is_some() {
-            return Err(ServiceError::InvalidState("the webhook is already disabled".into()));
+            return Err(Conflict::WebhookDisabled.into());
         }
         endpoint.disabled_at = Some(self.now);
         self.batch.put_record(&endpoint);
-        self.audit(actor, "webhook.disable", endpoint_id.as_str(), reason, &[])?;
+        self.audit(actor, AuditAction::WebhookDisable, endpoint_id.as_str(), reason, &[])?;
         Ok(Outcome::Webhook(endpoint))
     }
 
@@ -138,7 +138,7 @@ impl OpContext<'_, '_> {
     }
 
     pub(crate) fn record_attempt(&mut self, endpoint_id: &WebhookId, event_seq: u64, result: AttemptResult) -> ServiceResult<Outcome> {
-        let mut delivery: Delivery = self.batch.record(delivery_key(endpoint_id, event_seq))?.ok_or(ServiceError::NotFound("delivery"))?;
+        let mut delivery: Delivery = self.batch.record(delivery_key(endpoint_id, event_seq))?.ok_or(ServiceError::NotFound(Resource::Delivery))?;
         match result {
             AttemptResult::Delivered { status } => delivery.record_success(status, self.now),
             AttemptResult::Failed { status, error } => delivery.record_failure(status, error, &self.config.webhook_retry, self.now),

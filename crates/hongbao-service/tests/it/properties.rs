@@ -333,18 +333,7 @@ fn amount(units: i64) -> Amount {
 /// Whether an error is a refusal that random operations run into (and that must change nothing),
 /// rather than a failure of the service.
 fn is_refusal(error: &ServiceError) -> bool {
-    matches!(
-        error,
-        ServiceError::NotFound(_)
-            | ServiceError::Forbidden(_)
-            | ServiceError::Validation(_)
-            | ServiceError::AccountFrozen
-            | ServiceError::InsufficientFunds { .. }
-            | ServiceError::Packet(_)
-            | ServiceError::InvalidState(_)
-            | ServiceError::LimitExceeded(_)
-            | ServiceError::BalanceLimit { .. }
-    )
+    error.is_refusal()
 }
 
 fn reason() -> String {
@@ -559,7 +548,10 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
     };
     let result = world.service.execute(op).await;
     if expect_forbidden {
-        prop_assert!(matches!(result, Err(ServiceError::Forbidden(_))), "the one who asked approved their own request: {result:?}");
+        prop_assert!(
+            matches!(result, Err(ServiceError::Approval(hongbao_core::legal::ApprovalError::SameOfficer))),
+            "the one who asked approved their own request: {result:?}"
+        );
         return Ok(true);
     }
     // Refusals are expected (insufficient funds, wrong state, a frozen wallet, ...); they must change
