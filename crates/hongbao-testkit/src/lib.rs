@@ -152,3 +152,25 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// How often [`eventually`] looks again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Waits for what a test cannot drive itself — a timer task, another process, a socket closing — by
+/// asking `probe` again every few milliseconds until it answers `Ok`, and returns that answer. Once
+/// `within` has passed it panics with `what` and the probe's last `Err`, which should say what it saw.
+/// Nothing is timed: `within` is a bound on a hang, not a figure the test checks.
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match probe().await {
+            Ok(answer) => return answer,
+            Err(seen) if tokio::time::Instant::now() >= deadline => panic!("{what} did not happen within {within:?}; last seen: {seen}"),
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}

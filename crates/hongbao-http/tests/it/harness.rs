@@ -15,6 +15,12 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// How long a test waits for what a timer or another task must do before it gives up: a bound on a
+/// hang, never a figure a test checks.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub use hongbao_testkit::eventually;
+
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
@@ -186,15 +192,20 @@ impl TestServer {
 
     /// Waits, with a deadline, until the packet's status is `status` (the scheduler runs every 20 ms).
     pub async fn wait_for_status(&self, id: &str, viewer: &TestUser, status: &str) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
+        eventually(&format!("packet {id} becoming {status}"), WAIT, || async {
             let packet = self.packet(id, viewer).await;
-            if packet["status"] == status {
-                return packet;
-            }
-            assert!(std::time::Instant::now() < deadline, "packet {id} never became {status}: {packet}");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+            if packet["status"] == status { Ok(packet) } else { Err(packet.to_string()) }
+        })
+        .await
+    }
+
+    /// Waits, with a deadline, until the resource at `path` has `status`, and returns it.
+    pub async fn wait_for(&self, path: &str, viewer: &str, status: &str) -> Value {
+        eventually(&format!("{path} becoming {status}"), WAIT, || async {
+            let resource = self.get(path, viewer).await.expect(StatusCode::OK);
+            if resource["status"] == status { Ok(resource) } else { Err(resource.to_string()) }
+        })
+        .await
     }
 
     pub fn verify(&self) -> VerifyReport {
@@ -399,15 +410,11 @@ impl TestServer {
 
     /// Waits, with a deadline, until the packet is no longer open, and returns it.
     pub async fn wait_until_finished(&self, id: &str, viewer: &TestUser) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
+        eventually(&format!("packet {id} finishing"), WAIT, || async {
             let packet = self.packet(id, viewer).await;
-            if packet["status"] != "open" {
-                return packet;
-            }
-            assert!(std::time::Instant::now() < deadline, "packet {id} never finished: {packet}");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+            if packet["status"] != "open" { Ok(packet) } else { Err(packet.to_string()) }
+        })
+        .await
     }
 
     /// The journal's length, as `ledger_state` counts it.

@@ -82,11 +82,7 @@ async fn decline_expiry_and_the_limits() {
     server.clock.advance_seconds(60);
     let path = format!("/v1/return-requests/{}", second["id"].as_str().expect("id"));
     server.post_empty(&format!("{path}/accept"), &bob.token).await.expect_error(StatusCode::CONFLICT, "invalid_state");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.get(&path, &alice.token).await.expect(StatusCode::OK)["status"] != "expired" {
-        assert!(std::time::Instant::now() < deadline, "the request never expired");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    server.wait_for(&path, &alice.token, "expired").await;
 
     let third = ask(&server, &alice, json!({ "txn_no": txn_no, "reason": "last time" })).await.expect(StatusCode::CREATED);
     server.post_empty(&format!("/v1/return-requests/{}/decline", third["id"].as_str().expect("id")), &bob.token).await.expect(StatusCode::OK);

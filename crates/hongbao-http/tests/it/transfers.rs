@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, TestUser};
+use crate::harness::{TestServer, TestUser, WAIT, eventually};
 
 async fn send(server: &TestServer, sender: &TestUser, recipient: &TestUser, amount: i64, arrival: &str) -> Value {
     server
@@ -18,15 +18,7 @@ fn id(value: &Value) -> String {
 }
 
 async fn wait_for_transfer(server: &TestServer, id: &str, viewer: &TestUser, status: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let transfer = server.get(&format!("/v1/transfers/{id}"), &viewer.token).await.expect(StatusCode::OK);
-        if transfer["status"] == status {
-            return transfer;
-        }
-        assert!(std::time::Instant::now() < deadline, "transfer {id} never became {status}: {transfer}");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    server.wait_for(&format!("/v1/transfers/{id}"), &viewer.token, status).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,15 +236,11 @@ async fn return_and_accept_race_the_clock() {
 }
 
 async fn wait_for_transfer_end(server: &TestServer, id: &str, viewer: &TestUser) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    eventually(&format!("transfer {id} finishing"), WAIT, || async {
         let transfer = server.get(&format!("/v1/transfers/{id}"), &viewer.token).await.expect(StatusCode::OK);
-        if transfer["status"] != "pending" && transfer["status"] != "accepted" {
-            return transfer;
-        }
-        assert!(std::time::Instant::now() < deadline, "transfer {id} never finished: {transfer}");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+        if transfer["status"] != "pending" && transfer["status"] != "accepted" { Ok(transfer) } else { Err(transfer.to_string()) }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,11 +265,7 @@ async fn deadlines_that_pass_while_the_server_is_down_are_carried_out_once_at_st
     let arrived = wait_for_transfer_end(&server, &id(&arriving), &bob).await;
     assert_eq!(arrived["status"], "settled");
     let path = format!("/v1/return-requests/{}", request["id"].as_str().expect("id"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.get(&path, &alice.token).await.expect(StatusCode::OK)["status"] != "expired" {
-        assert!(std::time::Instant::now() < deadline, "the request never expired");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    server.wait_for(&path, &alice.token, "expired").await;
     assert_eq!(server.balance(&alice).await, 100_00 - 20_00 - 5_00);
     assert_eq!(server.balance(&bob).await, 25_00);
 
@@ -327,10 +311,6 @@ async fn short_deadlines_set_through_configuration() {
     server.clock.advance_seconds(5);
     assert_eq!(wait_for_transfer_end(&server, &id(&delayed), &alice).await["status"], "expired", "never accepted within the configured 5 s");
     let path = format!("/v1/return-requests/{}", request["id"].as_str().expect("id"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.get(&path, &alice.token).await.expect(StatusCode::OK)["status"] != "expired" {
-        assert!(std::time::Instant::now() < deadline, "the request never expired");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    server.wait_for(&path, &alice.token, "expired").await;
     server.assert_verified();
 }
