@@ -2,5 +2,6 @@
 
 mod durability;
 mod properties;
+mod scripts;
 mod tokens;
 mod writer;
