@@ -115,7 +115,12 @@ impl Script {
             }
             ["packet", to, units] => {
                 let recipient_id = self.user(to).await;
-                Op::SendPacket { sender_id: user, spec: PacketSpec::NormalToUser { recipient_id, amount_per_share: amount(units) }, greeting: None, confirmation: None }
+                Op::SendPacket {
+                    sender_id: user,
+                    spec: PacketSpec::NormalToUser { recipient_id, amount_per_share: amount(units) },
+                    greeting: None,
+                    confirmation: None,
+                }
             }
             ["claim", name] => Op::Claim { packet_id: numbered(&self.packets, name, 'P'), user_id: user },
             ["recall", name] => Op::Recall { packet_id: numbered(&self.packets, name, 'P'), user_id: user },
