@@ -155,7 +155,8 @@ impl Api {
     }
 
     pub async fn top_up(&self, user_id: &str, amount: i64) -> Result<()> {
-        let (status, body) = self.post(ADMIN_TOKEN, "/v1/top-ups", Some(json!({ "user_id": user_id, "amount": amount, "reference": format!("bench-{user_id}") }))).await?;
+        let (status, body) =
+            self.post(ADMIN_TOKEN, "/v1/top-ups", Some(json!({ "user_id": user_id, "amount": amount, "reference": format!("bench-{user_id}") }))).await?;
         ensure!(status == 201, "top-up answered {status}: {body}");
         Ok(())
     }

@@ -265,9 +265,7 @@ pub async fn event_stream(State(state): State<AppState>, caller: Caller, headers
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
     let user_id = caller.user()?.id.clone();
     let after = match headers.get("last-event-id") {
-        Some(value) => {
-            value.to_str().ok().and_then(crate::extract::parse_sequence).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?
-        }
+        Some(value) => value.to_str().ok().and_then(crate::extract::parse_sequence).ok_or_else(|| ApiError::validation("Last-Event-ID must be an event id"))?,
         None => state.service.last_event_seq().await?,
     };
     let service = state.service.clone();

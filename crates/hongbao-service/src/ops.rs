@@ -136,6 +136,8 @@ pub enum Op {
     Webhook(WebhookOp),
     /// Merchant API keys.
     Merchant(MerchantOp),
+    /// Signed checkpoints of the journal's Merkle tree.
+    Log(crate::checkpoints::LogOp),
     /// An operation that also notes the client the request came from (a new device or address raises
     /// an alert), after the operation succeeds, in the same transaction.
     Observed {
@@ -221,6 +223,8 @@ pub enum Outcome {
         secret: String,
     },
     MerchantKey(MerchantKey),
+    /// A signed checkpoint of the journal, as stored.
+    Checkpoint(hongbao_store::transparency::StoredCheckpoint),
     /// An expiry that found nothing to do.
     Nothing,
 }
@@ -311,6 +315,7 @@ impl OpContext<'_, '_> {
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
             Op::Merchant(op) => self.run_merchant(op),
+            Op::Log(op) => self.run_log(op),
             Op::Observed { observation, op } => {
                 let outcome = self.run(*op)?;
                 self.run_risk(observation)?;

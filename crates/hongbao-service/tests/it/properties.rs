@@ -321,7 +321,9 @@ async fn apply(world: &mut World, step: &Step) -> Result<bool, TestCaseError> {
     let users = &world.users;
     let mut expect_forbidden = false;
     let op = match step {
-        Step::TopUp { user, amount: units } => Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: format!("prop-{}", hongbao_service::random_u64()) },
+        Step::TopUp { user, amount: units } => {
+            Op::TopUp { user_id: users[*user].clone(), amount: amount(*units), reference: format!("prop-{}", hongbao_service::random_u64()) }
+        }
         Step::Withdraw { user, amount: units } => Op::Withdraw { user_id: users[*user].clone(), amount: amount(*units), reference: None },
         Step::Lucky { sender, total, shares } => Op::SendPacket {
             sender_id: users[*sender].clone(),

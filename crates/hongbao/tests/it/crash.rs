@@ -17,8 +17,10 @@ async fn sigkill_during_claims_loses_no_acknowledged_claim() {
     let server = ServerProcess::start(&url, &LIMITS);
     let client = Client::new(&server.base);
     let (sender_id, sender_token) = client.user("sender").await;
-    let (status, _) =
-        client.post("/v1/top-ups", ADMIN_TOKEN, Some(json!({ "user_id": sender_id, "amount": 400_00, "reference": format!("crash-{sender_id}") }))).await.expect("top up");
+    let (status, _) = client
+        .post("/v1/top-ups", ADMIN_TOKEN, Some(json!({ "user_id": sender_id, "amount": 400_00, "reference": format!("crash-{sender_id}") })))
+        .await
+        .expect("top up");
     assert_eq!(status, 201);
     let mut claimers = Vec::new();
     for index in 0..400 {

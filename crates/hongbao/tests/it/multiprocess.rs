@@ -54,8 +54,10 @@ async fn users(cluster: &Cluster, count: usize) -> Vec<(String, String)> {
 async fn funded_sender_with_group(cluster: &Cluster, members: &[(String, String)], amount: i64) -> (String, String, String) {
     let client = cluster.client(0);
     let (sender_id, sender_token) = client.user("sender").await;
-    let (status, body) =
-        client.post("/v1/top-ups", ADMIN_TOKEN, Some(json!({ "user_id": sender_id, "amount": amount, "reference": format!("cluster-{sender_id}") }))).await.expect("top up");
+    let (status, body) = client
+        .post("/v1/top-ups", ADMIN_TOKEN, Some(json!({ "user_id": sender_id, "amount": amount, "reference": format!("cluster-{sender_id}") })))
+        .await
+        .expect("top up");
     assert_eq!(status, 201, "{body}");
     let member_ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
     let (status, group) = client.post("/v1/groups", &sender_token, Some(json!({ "name": "everyone", "member_ids": member_ids }))).await.expect("group");
