@@ -6,6 +6,8 @@
 
 pub mod case_dto;
 pub mod case_routes;
+pub mod dossier;
+pub mod dossier_routes;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -78,6 +80,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn openapi_json() -> String {
     let mut document = ApiDoc::openapi();
     document.merge(journal_routes::JournalApiDoc::openapi());
+    document.merge(dossier_routes::DossierApiDoc::openapi());
     document.to_pretty_json().expect("the OpenAPI document serializes")
 }
 
@@ -195,6 +198,7 @@ pub fn router(service: Service) -> Router {
         .route("/v1/journal/checkpoints/latest", get(journal_routes::latest_checkpoint))
         .route("/v1/journal/consistency", get(journal_routes::consistency))
         .route("/v1/ops/checkpoints", post(journal_routes::make_checkpoint))
+        .route("/v1/ops/cases/{id}/dossier", get(dossier_routes::case_dossier))
         .route("/v1/transactions/{txn_no}/receipt", get(journal_routes::receipt))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(metrics))

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod checkpoints;
 pub mod clock;
 pub mod config;
+pub mod dossier;
 pub mod error;
 pub mod evidence;
 pub mod journal_log;
