@@ -54,7 +54,9 @@ pub fn load_or_create(path: &Path, origin: Option<&str>) -> Result<SignerKey> {
     }
 }
 
-/// Generates a key named `origin` and writes it to `path`, which must not exist, with mode 0600.
+/// Generates a key named `origin` and writes it to `path` with mode 0600, unless another process wrote
+/// one there first: then that one is read. The key is written to a file of its own and linked into
+/// place, so no process ever reads half a key, and two processes starting together end with one key.
 pub fn create(path: &Path, origin: &str) -> Result<SignerKey> {
     if !is_valid_key_name(origin) {
         bail!("{origin:?} cannot name a log: it must be non-empty, without spaces or '+'");
@@ -62,6 +64,7 @@ pub fn create(path: &Path, origin: &str) -> Result<SignerKey> {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let key = SignerKey::generate(origin, seed).map_err(|error| anyhow::anyhow!("generating the log key: {error}"))?;
+    let staging = PathBuf::from(format!("{}.{}-{:016x}.tmp", path.display(), std::process::id(), rand::rngs::OsRng.next_u64()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -69,11 +72,22 @@ pub fn create(path: &Path, origin: &str) -> Result<SignerKey> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("while creating the log key file {}", path.display()))?;
-    file.write_all(format!("{}\n", key.to_secret_text()).as_bytes()).with_context(|| format!("while writing the log key file {}", path.display()))?;
-    file.sync_all().with_context(|| format!("while writing the log key file {}", path.display()))?;
-    tracing::info!(path = %path.display(), key = %key.verifier(), "generated the key that signs the journal's checkpoints");
-    Ok(key)
+    let written = (|| -> std::io::Result<()> {
+        let mut file = options.open(&staging)?;
+        file.write_all(format!("{}\n", key.to_secret_text()).as_bytes())?;
+        file.sync_all()
+    })();
+    written.with_context(|| format!("while writing a new log key beside {}", path.display()))?;
+    let linked = std::fs::hard_link(&staging, path);
+    let _ = std::fs::remove_file(&staging);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), key = %key.verifier(), "generated the key that signs the journal's checkpoints");
+            Ok(key)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path, Some(origin)),
+        Err(error) => Err(error).with_context(|| format!("while creating the log key file {}", path.display())),
+    }
 }
 
 fn warn_if_readable_by_others(path: &Path) {
