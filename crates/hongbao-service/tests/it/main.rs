@@ -3,4 +3,5 @@
 mod durability;
 mod properties;
 mod tokens;
+mod tree;
 mod writer;
