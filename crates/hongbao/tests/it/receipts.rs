@@ -308,3 +308,52 @@ async fn a_rewritten_history_is_caught_by_verify_and_offline_against_a_kept_chec
     assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     assert!(output_text(&output).contains("(code: not_in_checkpoint)"), "{}", output_text(&output));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_is_kept_owner_only_printed_by_the_cli_and_a_rotation_keeps_old_checkpoints_verifiable() {
+    let database = TestDatabase::new();
+    let scratch = Scratch::new("rotation");
+    let server = start_server(&database, &scratch);
+    let client = Client::new(&server.base);
+    let (alice, _) = client.user("alice").await;
+    post_ok(&client, "/v1/top-ups", ADMIN_TOKEN, Some(serde_json::json!({ "user_id": alice, "amount": 1_00, "reference": "one" }))).await;
+    let old = post_ok(&client, "/v1/ops/checkpoints", ADMIN_TOKEN, None).await;
+    let (old_key, _) = public_key(&client, &scratch).await;
+    server.kill();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(scratch.file("log.key")).expect("the key file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is readable by its owner only");
+    }
+    let printed = run(&["log-key", "--database", &database.url]);
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), old_key, "{}", output_text(&printed));
+
+    // A new key file of the same log: new checkpoints are signed with it, the old key stays listed.
+    let origin = old_key.split('+').next().expect("a name");
+    let rotated = SignerKey::generate(origin, [7; 32]).expect("a key");
+    std::fs::remove_file(scratch.file("log.key")).expect("retire the old key file");
+    scratch.write("log.key", format!("{}\n", rotated.to_secret_text()));
+    let server = start_server(&database, &scratch);
+    let client = Client::new(&server.base);
+    post_ok(&client, "/v1/top-ups", ADMIN_TOKEN, Some(serde_json::json!({ "user_id": alice, "amount": 1_00, "reference": "two" }))).await;
+    let new = post_ok(&client, "/v1/ops/checkpoints", ADMIN_TOKEN, None).await;
+    let (new_key, _) = public_key(&client, &scratch).await;
+    assert_eq!(new_key, rotated.verifier().to_string());
+    let keys = client.get("/v1/journal/keys", ADMIN_TOKEN).await;
+    let listed: Vec<(&str, bool)> =
+        keys["data"].as_array().expect("a list").iter().map(|key| (key["verifier_key"].as_str().expect("text"), key["current"].as_bool().expect("a flag"))).collect();
+    assert_eq!(listed, [(new_key.as_str(), true), (old_key.as_str(), false)]);
+    let printed = run(&["log-key", "--database", &database.url, "--all"]);
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), format!("{new_key}\n{old_key}\n"));
+    // Each checkpoint verifies with the key that signed it, and only with that one.
+    let check = |checkpoint: &Value, key: &str| {
+        hongbao_tlog::open_checkpoint(checkpoint["checkpoint"].as_str().expect("text"), &hongbao_tlog::VerifierKey::parse(key).expect("a key"), None).is_ok()
+    };
+    assert!(check(&old, &old_key) && !check(&old, &new_key));
+    assert!(check(&new, &new_key) && !check(&new, &old_key));
+    server.kill();
+    let output = verify(&database.url);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert!(output_text(&output).contains("signed checkpoints verify"), "{}", output_text(&output));
+}
