@@ -9,6 +9,7 @@ mod events;
 mod groups;
 mod harness;
 mod idempotency;
+mod journal;
 mod merchant_keys;
 mod returns;
 mod risk;

@@ -341,8 +341,12 @@ async fn the_key_is_kept_owner_only_printed_by_the_cli_and_a_rotation_keeps_old_
     let (new_key, _) = public_key(&client, &scratch).await;
     assert_eq!(new_key, rotated.verifier().to_string());
     let keys = client.get("/v1/journal/keys", ADMIN_TOKEN).await;
-    let listed: Vec<(&str, bool)> =
-        keys["data"].as_array().expect("a list").iter().map(|key| (key["verifier_key"].as_str().expect("text"), key["current"].as_bool().expect("a flag"))).collect();
+    let listed: Vec<(&str, bool)> = keys["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|key| (key["verifier_key"].as_str().expect("text"), key["current"].as_bool().expect("a flag")))
+        .collect();
     assert_eq!(listed, [(new_key.as_str(), true), (old_key.as_str(), false)]);
     let printed = run(&["log-key", "--database", &database.url, "--all"]);
     assert_eq!(String::from_utf8_lossy(&printed.stdout), format!("{new_key}\n{old_key}\n"));
