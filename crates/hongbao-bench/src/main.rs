@@ -233,8 +233,11 @@ async fn main() -> Result<()> {
 
     // 8: what checkpoints cost the hot packet: checkpoints every second against none after the first.
     if options.phases.contains(&8) {
-        for (label, interval) in [("checkpoints off", "86400"), ("checkpoints every 1 s", "1"), ("checkpoints off, again", "86400"), ("checkpoints every 1 s, again", "1")] {
-            let (hot, made) = hot_packet_with_checkpoints(&options, claims, interval).await.with_context(|| format!("while measuring the hot packet, {label}"))?;
+        for (label, interval) in
+            [("checkpoints off", "86400"), ("checkpoints every 1 s", "1"), ("checkpoints off, again", "86400"), ("checkpoints every 1 s, again", "1")]
+        {
+            let (hot, made) =
+                hot_packet_with_checkpoints(&options, claims, interval).await.with_context(|| format!("while measuring the hot packet, {label}"))?;
             rows.push(Row {
                 scenario: format!("8. hot packet, {claims} claims, {label} ({made} checkpoints made)"),
                 metric: "claims/s".into(),

@@ -45,7 +45,8 @@ fn entry(seq: u64) -> Vec<u8> {
     let at = Timestamp::from_millis(1_800_000_000_000 + seq as i64);
     let user = UserId::generate(at, &mut rng);
     let amount = Amount::new(1 + (seq % 1_000_000) as i64).expect("a small amount");
-    let txn = LedgerTxn::transfer_between(TxnNo::generate(at, &mut rng), TxnKind::TopUp, at, amount, Account::Funding, Account::Wallet(user), Related::default());
+    let txn =
+        LedgerTxn::transfer_between(TxnNo::generate(at, &mut rng), TxnKind::TopUp, at, amount, Account::Funding, Account::Wallet(user), Related::default());
     txn.canonical_bytes(seq)
 }
 
@@ -83,7 +84,7 @@ pub fn run(entries: u64, samples: usize) -> Result<ReceiptFigures> {
         let changes = Changes { tree_nodes: appended.nodes.into_iter().map(|node| (LogId::JOURNAL, node)).collect(), ..Changes::default() };
         writer.commit(&changes).map_err(|error| anyhow!("writing nodes: {error}"))?;
         frontier = appended.frontier;
-        if frontier.size() % 1_000_000 == 0 {
+        if frontier.size().is_multiple_of(1_000_000) {
             println!("   {} entries, {:.0} s", frontier.size(), started.elapsed().as_secs_f64());
         }
     }

@@ -190,7 +190,7 @@ impl Service {
         if checkpoint.size < seq {
             return Err(ServiceError::Internal(format!("a checkpoint made after entry {seq} holds only {} entries", checkpoint.size)));
         }
-        Ok(self.read(move |conn| Ok(receipt_text(conn, canonical, seq, &checkpoint)?)).await?)
+        self.read(move |conn| Ok(receipt_text(conn, canonical, seq, &checkpoint)?)).await
     }
 
     /// Receipts of several transactions against one checkpoint (for a dossier): `(txn_no, receipt)` in
