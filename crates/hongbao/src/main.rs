@@ -56,6 +56,13 @@ enum Command {
         /// Print every key that ever signed, newest first, not only the current one.
         #[arg(long)]
         all: bool,
+        /// Instead, generate a new signing key into this file (mode 0600; it must not exist) and print
+        /// its public key: how a key is rotated (see README, "Keys").
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["database", "all"])]
+        generate: Option<std::path::PathBuf>,
+        /// The log's name for `--generate` [env: HONGBAO_LOG_ORIGIN, default hongbao/<host name>/journal].
+        #[arg(long, env = "HONGBAO_LOG_ORIGIN", requires = "generate")]
+        origin: Option<String>,
     },
     /// Verify receipts offline.
     #[command(subcommand)]
@@ -110,7 +117,23 @@ fn main() -> ExitCode {
 }
 
 fn run_online(cli: Cli) -> ExitCode {
-    if let Command::LogKey { database: None, all } = &cli.command {
+    if let Command::LogKey { generate: Some(path), origin, .. } = &cli.command {
+        if path.exists() {
+            eprintln!("error: {} exists: a key file is never overwritten", path.display());
+            return ExitCode::from(2);
+        }
+        return match log_key::create(path, &origin.clone().unwrap_or_else(log_key::default_origin)) {
+            Ok(key) => {
+                println!("{}", key.verifier());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Command::LogKey { database: None, all, .. } = &cli.command {
         return log_key::print_from_server(&cli.connection, *all).unwrap_or_else(|error| {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
@@ -149,7 +172,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", hongbao_http::openapi_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::LogKey { database, all } => print_log_key(database.as_deref().unwrap_or(settings::DEFAULT_DATABASE), all).await,
+        Command::LogKey { database, all, .. } => print_log_key(database.as_deref().unwrap_or(settings::DEFAULT_DATABASE), all).await,
         Command::Client(_) | Command::Receipt(_) | Command::Journal(_) | Command::Dossier(_) => {
             unreachable!("client and offline commands return before the runtime starts")
         }

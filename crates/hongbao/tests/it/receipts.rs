@@ -331,9 +331,13 @@ async fn the_key_is_kept_owner_only_printed_by_the_cli_and_a_rotation_keeps_old_
 
     // A new key file of the same log: new checkpoints are signed with it, the old key stays listed.
     let origin = old_key.split('+').next().expect("a name");
-    let rotated = SignerKey::generate(origin, [7; 32]).expect("a key");
-    std::fs::remove_file(scratch.file("log.key")).expect("retire the old key file");
-    scratch.write("log.key", format!("{}\n", rotated.to_secret_text()));
+    let generated = run(&["log-key", "--generate", path_text(&scratch.file("new.key")), "--origin", origin]);
+    assert_eq!(generated.status.code(), Some(0), "{}", output_text(&generated));
+    let refused = run(&["log-key", "--generate", path_text(&scratch.file("new.key")), "--origin", origin]);
+    assert_eq!(refused.status.code(), Some(2), "a key file is never overwritten");
+    let rotated = SignerKey::parse(std::fs::read_to_string(scratch.file("new.key")).expect("the new key").trim()).expect("a signer key");
+    assert_eq!(String::from_utf8_lossy(&generated.stdout).trim(), rotated.verifier().to_string());
+    std::fs::rename(scratch.file("new.key"), scratch.file("log.key")).expect("put the new key in place");
     let server = start_server(&database, &scratch);
     let client = Client::new(&server.base);
     post_ok(&client, "/v1/top-ups", ADMIN_TOKEN, Some(serde_json::json!({ "user_id": alice, "amount": 1_00, "reference": "two" }))).await;
