@@ -8,6 +8,7 @@
 
 mod load;
 mod peers;
+mod receipts;
 mod server;
 
 use std::collections::HashSet;
@@ -28,8 +29,10 @@ struct Options {
     postgres_url: String,
     binary: String,
     output: Option<String>,
-    /// Which scenarios to run: 1 (with 2), 3, 4 and 6; all by default.
+    /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7 and 8; all but 7 and 8 by default.
     phases: Vec<u32>,
+    /// The journal size of phase 7 (receipts and proofs).
+    receipt_entries: u64,
 }
 
 fn options() -> Result<Options> {
@@ -41,6 +44,7 @@ fn options() -> Result<Options> {
         binary: "target/release/hongbao".to_owned(),
         output: None,
         phases: vec![1, 3, 4, 6],
+        receipt_entries: 10_000_000,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,8 +59,11 @@ fn options() -> Result<Options> {
             "--phases" => {
                 options.phases = value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6")).collect::<Result<_>>()?
             }
+            "--receipt-entries" => options.receipt_entries = value()?.parse().context("--receipt-entries takes a number")?,
             "--help" | "-h" => {
-                println!("hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--phases 1,3,4,6] [--postgres URL] [--binary PATH] [--output FILE]");
+                println!(
+                    "hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--phases 1,3,4,6,7,8] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -199,6 +206,53 @@ async fn main() -> Result<()> {
             peers,
             higher_is_better: true,
         });
+    }
+
+    // 7: receipts and proofs on a journal of ten million entries.
+    if options.phases.contains(&7) {
+        let figures = tokio::task::spawn_blocking({
+            let entries = options.receipt_entries;
+            move || receipts::run(entries, 1_000)
+        })
+        .await
+        .context("while measuring receipts")??;
+        let scenario = |what: &str| format!("7. {what}, tree of {} entries", figures.entries);
+        let row = |scenario: String, metric: &str, value: f64| Row { scenario, metric: metric.into(), hongbao: value, peers: vec![], higher_is_better: false };
+        rows.extend([
+            row(scenario("build through the store"), "s", figures.build.as_secs_f64()),
+            row(scenario("node table on disk"), "MiB", figures.database_bytes as f64 / 1024.0 / 1024.0),
+            row(scenario("signed checkpoint (root from stored nodes + Ed25519)"), "µs", figures.checkpoint_micros),
+            row(scenario("receipt generation (proof from stored nodes)"), "µs", figures.receipt_micros),
+            row(scenario("receipt verification"), "µs", figures.receipt_verify_micros),
+            row(scenario("receipt size"), "bytes", figures.receipt_bytes),
+            row(scenario("consistency proof generation"), "µs", figures.consistency_micros),
+            row(scenario("consistency proof verification"), "µs", figures.consistency_verify_micros),
+            row(scenario("consistency proof size"), "bytes", figures.consistency_bytes),
+        ]);
+    }
+
+    // 8: what checkpoints cost the hot packet: checkpoints every second against none after the first.
+    if options.phases.contains(&8) {
+        for (label, interval) in
+            [("checkpoints off", "86400"), ("checkpoints every 1 s", "1"), ("checkpoints off, again", "86400"), ("checkpoints every 1 s, again", "1")]
+        {
+            let (hot, made) =
+                hot_packet_with_checkpoints(&options, claims, interval).await.with_context(|| format!("while measuring the hot packet, {label}"))?;
+            rows.push(Row {
+                scenario: format!("8. hot packet, {claims} claims, {label} ({made} checkpoints made)"),
+                metric: "claims/s".into(),
+                hongbao: hot.per_second(),
+                peers: vec![],
+                higher_is_better: true,
+            });
+            rows.push(Row {
+                scenario: format!("8. hot packet, {label}"),
+                metric: "p99 ms".into(),
+                hongbao: hot.latencies.percentile_ms(99.0),
+                peers: vec![],
+                higher_is_better: false,
+            });
+        }
     }
 
     let table = render(&rows, &machine, &options);
@@ -345,6 +399,29 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     server.stop().await;
     verify(&options.binary, &url)?;
     Ok((hot, FixedRate { rate, latencies }, rss))
+}
+
+/// The hot packet of phase 1 on a fresh server whose periodic checkpoints come every `interval`
+/// seconds; returns the claims' throughput and how many checkpoints were made.
+async fn hot_packet_with_checkpoints(options: &Options, claims: usize, interval: &str) -> Result<(Throughput, usize)> {
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let settings = [
+        ("HONGBAO_MAX_SHARES", "1000000".to_owned()),
+        ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned()),
+        ("HONGBAO_CHECKPOINT_INTERVAL_SECONDS", interval.to_owned()),
+    ];
+    let server = Server::start(&options.binary, &url, &settings).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    let users = api.users(claims, options.concurrency).await?;
+    let (packet_id, _, total) = setup_packet(&api, &users, claims).await?;
+    let hot = claim_all(std::slice::from_ref(&server.base), &packet_id, users, Some(total), options.concurrency).await?;
+    println!("8. hot packet, checkpoint interval {interval} s: {:.0} claims/s, p99 {:.2} ms", hot.per_second(), hot.latencies.percentile_ms(99.0));
+    let listed = api.get(server::ADMIN_TOKEN, "/v1/journal/checkpoints?limit=200").await?;
+    let made = listed["data"].as_array().map_or(0, Vec::len);
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok((hot, made))
 }
 
 async fn many_packets(options: &Options, groups: usize) -> Result<(f64, u64)> {

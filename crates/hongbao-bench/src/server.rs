@@ -137,6 +137,11 @@ impl Api {
         Ok((status, body))
     }
 
+    pub async fn get(&self, token: &str, path: &str) -> Result<Value> {
+        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.with_context(|| format!("GET {path}"))?;
+        response.json().await.with_context(|| format!("GET {path}: the answer is not JSON"))
+    }
+
     pub async fn user(&self, name: &str) -> Result<(String, String)> {
         let (status, body) = self.post(ADMIN_TOKEN, "/v1/users", Some(json!({ "name": name }))).await?;
         ensure!(status == 201, "creating a user answered {status}: {body}");

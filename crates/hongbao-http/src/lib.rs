@@ -10,9 +10,12 @@ pub mod case_routes;
 pub mod client_address;
 pub mod config;
 mod connections;
+pub mod dossier;
+pub mod dossier_routes;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod journal_routes;
 pub mod metrics;
 pub mod outbound;
 pub mod risk_routes;
@@ -88,7 +91,10 @@ impl utoipa::Modify for BearerAuth {
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
+    let mut document = ApiDoc::openapi();
+    document.merge(journal_routes::JournalApiDoc::openapi());
+    document.merge(dossier_routes::DossierApiDoc::openapi());
+    document.to_pretty_json().expect("the OpenAPI document serializes")
 }
 
 async fn openapi() -> Response {
@@ -212,6 +218,14 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/return-requests/{id}", get(routes::get_return_request))
         .route("/v1/return-requests/{id}/accept", post(routes::accept_return_request))
         .route("/v1/return-requests/{id}/decline", post(routes::decline_return_request))
+        .route("/.well-known/hongbao/log-key", get(journal_routes::log_key))
+        .route("/v1/journal/keys", get(journal_routes::list_log_keys))
+        .route("/v1/journal/checkpoints", get(journal_routes::list_checkpoints))
+        .route("/v1/journal/checkpoints/latest", get(journal_routes::latest_checkpoint))
+        .route("/v1/journal/consistency", get(journal_routes::consistency))
+        .route("/v1/ops/checkpoints", post(journal_routes::make_checkpoint))
+        .route("/v1/ops/cases/{id}/dossier", get(dossier_routes::case_dossier))
+        .route("/v1/transactions/{txn_no}/receipt", get(journal_routes::receipt))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

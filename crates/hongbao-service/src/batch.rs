@@ -219,6 +219,8 @@ pub struct Batch<'a> {
     deltas: BTreeMap<Account, i64>,
     journal: Vec<(JournalEntry, Vec<UserId>)>,
     head: Option<(u64, JournalHash)>,
+    /// The journal's tree as it stood when the batch read the heads: what its entries are appended to.
+    tree_start: Option<crate::journal_log::TreeStart>,
     idempotency: HashMap<(String, String), IdempotencyRecord>,
     idempotency_order: Vec<(String, String)>,
     transfers: Records<TransferId, Transfer>,
@@ -257,6 +259,7 @@ impl<'a> Batch<'a> {
             deltas: BTreeMap::new(),
             journal: Vec::new(),
             head: None,
+            tree_start: None,
             idempotency: HashMap::new(),
             idempotency_order: Vec::new(),
             transfers: Records::new(),
@@ -507,9 +510,16 @@ impl<'a> Batch<'a> {
         Ok(self.head.expect("the heads were just loaded"))
     }
 
+    /// The journal's tree as it stood when the batch began, once the batch has read the heads (it has,
+    /// if it appended to the journal).
+    pub fn tree_start(&self) -> Option<crate::journal_log::TreeStart> {
+        self.tree_start.clone()
+    }
+
     /// Reads where the journal and the outbox end, once per batch, in one read.
     fn load_heads(&mut self) -> StoreResult<()> {
         let heads = self.conn.heads()?;
+        self.tree_start.get_or_insert(crate::journal_log::TreeStart { size: heads.journal.0, frontier: heads.tree_frontier });
         self.head.get_or_insert(heads.journal);
         self.event_head.get_or_insert(heads.last_event_seq);
         Ok(())
@@ -908,6 +918,8 @@ impl<'a> Batch<'a> {
             updated_return_requests,
             events: self.events,
             rows: new_rows.into_iter().chain(changed_rows).collect(),
+            // The writer appends the journal's new entries to the tree (`journal_log::append_to_tree`).
+            tree_nodes: Vec::new(),
         };
         (changes, self.conn)
     }

@@ -42,6 +42,11 @@ pub struct Config {
     /// processes' commits do too (LISTEN/NOTIFY), so there the look is only a safety net and comes
     /// `WATCHED_POLL_FACTOR` times less often, while the notifications are heard.
     pub event_poll_millis: u64,
+    /// The key that signs the journal's checkpoints; its name is the log's origin. None draws one that
+    /// lives only as long as the process (tests and tools).
+    pub log_key: Option<hongbao_tlog::SignerKey>,
+    /// How often a checkpoint of the journal's tree is made while it grows, in seconds.
+    pub checkpoint_interval_seconds: u64,
 }
 
 /// How much less often streams look for other processes' events where the store tells of them.
@@ -66,6 +71,8 @@ impl Default for Config {
             admin_token: None,
             scheduler_interval_millis: 200,
             event_poll_millis: 1_000,
+            log_key: None,
+            checkpoint_interval_seconds: 10,
         }
     }
 }

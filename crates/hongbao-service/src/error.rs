@@ -102,6 +102,10 @@ pub enum Invalid {
     TagTarget,
     #[error("the policy is refused: {0}")]
     Policy(crate::policy::PolicyError),
+    #[error("from must be at least 1 and at most to: a consistency proof goes from a smaller non-empty tree to a larger one (from={old_size}, to={new_size})")]
+    ProofSizes { old_size: u64, new_size: u64 },
+    #[error("to={new_size} is beyond the journal's tree, which holds {size} entries")]
+    BeyondTree { new_size: u64, size: u64 },
 }
 
 /// Refused by the state of the records as they are now (409 `invalid_state`).
@@ -123,6 +127,8 @@ pub enum Conflict {
     KeyRevoked,
     #[error("the webhook is already disabled")]
     WebhookDisabled,
+    #[error("the journal is empty: there is nothing to checkpoint yet")]
+    EmptyJournal,
 }
 
 /// A known caller without the right (403 `forbidden`).
@@ -134,6 +140,8 @@ pub enum Denied {
     OperatorsOnly,
     #[error("only an operator can do this")]
     NotAnOperator,
+    #[error("the {role} role may not make checkpoints")]
+    Checkpointer { role: &'static str },
     #[error("only the group's owner can change its members")]
     NotGroupOwner,
     #[error("only the payer of a transaction can ask for it back")]

@@ -5,11 +5,14 @@
 //! storage only through the `hongbao-store` traits.
 
 pub mod batch;
+pub mod checkpoints;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod dossier;
 pub mod error;
 pub mod evidence;
+pub mod journal_log;
 pub mod live;
 pub mod merchant;
 pub mod metrics;
@@ -126,14 +129,26 @@ struct Inner {
     events_watched: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Set when the server begins to shut down, so that long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The key this process signs the journal's checkpoints with.
+    log_key: hongbao_tlog::SignerKey,
 }
 
 /// Migrates, opens the writer's connection and settles the admin token's hash, generating a token on
 /// first use when the deployment set none.
 #[allow(clippy::type_complexity)]
-fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn hongbao_store::WriteConn>, [u8; 32], Option<String>)> {
+fn prepare_store(
+    store: &dyn Store,
+    config: &Config,
+    log_key: &hongbao_tlog::SignerKey,
+) -> ServiceResult<(Box<dyn hongbao_store::WriteConn>, [u8; 32], Option<String>)> {
     store.migrate()?;
     let mut conn = store.open_writer()?;
+    // A database from before the journal's tree gets its tree before the first batch appends to it.
+    let built = journal_log::build_tree(conn.as_mut())?;
+    if built > 0 {
+        tracing::info!(leaves = built, "built the journal's Merkle tree for the entries already in the journal");
+    }
+    register_log_key(conn.as_mut(), &log_key.verifier())?;
     if let Some(text) = &config.policy_text {
         policy::parse_policy(text).map_err(|error| ServiceError::Invalid(error::Invalid::Policy(error)))?;
         if conn.setting(batch::POLICY_SETTING)?.as_deref() != Some(text.as_bytes()) {
@@ -155,6 +170,48 @@ fn prepare_store(store: &dyn Store, config: &Config) -> ServiceResult<(Box<dyn h
     let changes = hongbao_store::Changes { settings: vec![(ADMIN_TOKEN_SETTING.to_owned(), hash.to_vec())], ..Default::default() };
     conn.commit(&changes)?;
     Ok((conn, hash, Some(token)))
+}
+
+/// Records the verifier key of this process's signing key among the log's keys, once: under the writer
+/// lock, so that processes starting together with the same key record it once.
+fn register_log_key(conn: &mut dyn hongbao_store::WriteConn, key: &hongbao_tlog::VerifierKey) -> ServiceResult<()> {
+    conn.begin()?;
+    let known = records::find::<hongbao_store::transparency::StoredLogKey>(&mut *conn, records::text(key.to_string()));
+    match known {
+        Ok(Some(_)) => {
+            conn.rollback()?;
+            Ok(())
+        }
+        Ok(None) => {
+            let record = checkpoints::log_key_record(key, hongbao_core::Timestamp::from_millis(system_millis()));
+            let row = <hongbao_store::transparency::StoredLogKey as records::Record>::to_row(&record);
+            conn.commit(&hongbao_store::Changes { rows: vec![(&hongbao_store::transparency::LOG_KEYS, row)], ..Default::default() })?;
+            tracing::info!(key = %key, "a new key signs the journal's checkpoints from now on");
+            Ok(())
+        }
+        Err(error) => {
+            let _ = conn.rollback();
+            Err(error.into())
+        }
+    }
+}
+
+/// The wall clock's time in milliseconds, for when a key was first used: a fact about the deployment,
+/// not about the ledger, so it does not go through the service's clock.
+fn system_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The deployment's signing key, or, when it gave none (tests, tools), one drawn now and kept in memory
+/// only: checkpoints it signs can be verified only while the process runs.
+fn log_key_of(config: &Config) -> ServiceResult<hongbao_tlog::SignerKey> {
+    if let Some(key) = &config.log_key {
+        return Ok(key.clone());
+    }
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    tracing::warn!("no key to sign the journal's checkpoints was given; using one that lives only as long as this process");
+    hongbao_tlog::SignerKey::generate("hongbao/ephemeral/journal", seed).map_err(|error| ServiceError::Internal(format!("generating a log key: {error}")))
 }
 
 impl Drop for Inner {
@@ -218,8 +275,12 @@ impl Service {
     /// Migrates the store, settles the admin token, and starts the writer thread. Callable from async
     /// code: the blocking database work runs on a thread of its own.
     pub fn start(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> ServiceResult<Started> {
+        let log_key = log_key_of(&config)?;
         let (conn, admin_token_hash, generated_admin_token) = std::thread::scope(|scope| {
-            scope.spawn(|| prepare_store(store.as_ref(), &config)).join().map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
+            scope
+                .spawn(|| prepare_store(store.as_ref(), &config, &log_key))
+                .join()
+                .map_err(|_| ServiceError::Internal("preparing the store panicked".into()))?
         })?;
         let evidence = EvidenceStore::open(&config.evidence_dir)
             .map_err(|error| ServiceError::Internal(format!("could not open the evidence store at {}: {error}", config.evidence_dir.display())))?;
@@ -256,6 +317,7 @@ impl Service {
             event_wakers,
             events_watched,
             closing: tokio::sync::watch::channel(false).0,
+            log_key,
         };
         Ok(Started { service: Service { inner: Arc::new(inner) }, generated_admin_token })
     }
@@ -648,6 +710,13 @@ impl Service {
                     Ok(count) => tracing::info!(count, "carried out due timers"),
                     Err(ServiceError::Unavailable) => return,
                     Err(error) => tracing::error!(error = %writer::error_chain(&error), "the expiry scheduler failed; retrying"),
+                }
+                // The journal's periodic checkpoint rides on the same loop.
+                match service.checkpoint_if_due().await {
+                    Ok(Some(checkpoint)) => tracing::debug!(size = checkpoint.size, "checkpointed the journal"),
+                    Ok(None) => {}
+                    Err(ServiceError::Unavailable) => return,
+                    Err(error) => tracing::error!(error = %writer::error_chain(&error), "checkpointing the journal failed; retrying"),
                 }
                 tokio::time::sleep(interval).await;
             }

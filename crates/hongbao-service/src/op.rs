@@ -122,6 +122,8 @@ pub enum Op {
     Webhook(WebhookOp),
     /// Merchant API keys.
     Merchant(MerchantOp),
+    /// Signed checkpoints of the journal's Merkle tree.
+    Log(crate::ops::checkpoints::LogOp),
     /// An operation that also notes the client the request came from (a new device or address raises
     /// an alert), after the operation succeeds, in the same transaction.
     Observed {
@@ -184,6 +186,7 @@ impl OpContext<'_, '_> {
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
             Op::Merchant(op) => self.run_merchant(op),
+            Op::Log(op) => self.run_log(op),
             Op::Observed { observation, op } => {
                 let outcome = self.run(*op)?;
                 self.run_risk(observation)?;

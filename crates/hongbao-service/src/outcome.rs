@@ -73,6 +73,8 @@ pub enum Outcome {
         secret: String,
     },
     MerchantKey(MerchantKey),
+    /// A signed checkpoint of the journal, as stored.
+    Checkpoint(hongbao_store::transparency::StoredCheckpoint),
     /// An expiry that found nothing to do.
     Nothing,
 }

@@ -3,7 +3,9 @@
 //! that no account that must stay non-negative is negative, that every packet's escrow holds exactly
 //! what was neither claimed nor refunded, and that every transfer's hold holds its amount while the
 //! transfer is open and nothing once it has settled or gone back. It also recomputes the audit log's
-//! hash chain, so an edited operator action shows too.
+//! hash chain, so an edited operator action shows too. The journal's Merkle tree is recomputed from the
+//! journal and every stored node compared (`journal_log::TreeCheck`), and every stored checkpoint's
+//! signature and root are checked against the key that signed it and the tree at its size.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +13,11 @@ use std::fmt;
 use hongbao_core::staff::{AuditEntry, audit_hash};
 use hongbao_core::{Account, JournalHash};
 use hongbao_store::records::{self, Query, Value};
+use hongbao_store::transparency::{CHECKPOINTS, StoredCheckpoint, StoredLogKey, log_keys_newest_first};
 use hongbao_store::{ReadConn, StoreResult};
+use hongbao_tlog::{LogId, VerifierKey, open_checkpoint, root_at};
+
+use crate::journal_log::{StoredNodes, TreeCheck, build_error};
 
 /// What verify found. `discrepancies` is in the order found; the first is the one to look at.
 #[derive(Debug, Default)]
@@ -19,6 +25,10 @@ pub struct VerifyReport {
     pub entries: u64,
     pub audit_entries: u64,
     pub accounts: usize,
+    /// Nodes of the journal's Merkle tree recomputed and compared.
+    pub tree_nodes: u64,
+    /// Signed checkpoints whose signature and root were checked.
+    pub checkpoints: u64,
     pub discrepancies: Vec<String>,
 }
 
@@ -33,8 +43,9 @@ impl fmt::Display for VerifyReport {
         match self.discrepancies.first() {
             None => write!(
                 f,
-                "ok: {} journal entries, {} accounts, chain intact, balances match, all accounts sum to zero; {} audit log entries, chain intact",
-                self.entries, self.accounts, self.audit_entries
+                "ok: {} journal entries, {} accounts, chain intact, balances match, all accounts sum to zero; {} audit log entries, chain intact; \
+                 Merkle tree of {} nodes matches the journal; {} signed checkpoints verify",
+                self.entries, self.accounts, self.audit_entries, self.tree_nodes, self.checkpoints
             ),
             Some(first) => write!(f, "FAILED: {first} ({} discrepancies in all)", self.discrepancies.len()),
         }
@@ -66,11 +77,13 @@ fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
     let mut corrections: BTreeMap<hongbao_core::TxnNo, i128> = BTreeMap::new();
     let mut expected_seq = 1u64;
     let mut prev_hash = JournalHash::GENESIS;
+    let mut tree = TreeCheck::new();
     loop {
         let page = conn.journal_range(expected_seq, PAGE)?;
         if page.is_empty() {
             break;
         }
+        tree.check_page(conn, &page, &mut |what| found(&mut report, what))?;
         for entry in page {
             let txn_no = entry.txn.txn_no().clone();
             if entry.seq != expected_seq {
@@ -155,8 +168,52 @@ fn verify_snapshot(conn: &mut dyn ReadConn) -> StoreResult<VerifyReport> {
         }
     }
     report.accounts = computed.len();
+    tree.finish(conn, &mut |what| found(&mut report, what))?;
+    report.tree_nodes = tree.nodes_checked;
+    verify_checkpoints(conn, &mut report, &found)?;
     verify_audit_log(conn, &mut report, found)?;
     Ok(report)
+}
+
+/// Checks every stored checkpoint: its signature by the key that signed it (kept in `log_keys`), that
+/// the signed note says what its row says, and that its root is the root of the journal's tree at its
+/// size, from the stored nodes (which the tree check compared with the journal).
+fn verify_checkpoints(conn: &mut dyn ReadConn, report: &mut VerifyReport, found: &impl Fn(&mut VerifyReport, String)) -> StoreResult<()> {
+    let keys: Vec<StoredLogKey> = records::list(conn, &log_keys_newest_first(10_000))?;
+    let tree_size = conn.tree_size(LogId::JOURNAL)?;
+    let mut after = None;
+    loop {
+        let query = Query::newest_first(&CHECKPOINTS, PAGE).ascending().after(after.clone());
+        let page = records::list::<StoredCheckpoint>(conn, &query)?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = Some(vec![Value::Int(last.seq as i64)]);
+        for stored in page {
+            report.checkpoints += 1;
+            let what = format!("checkpoint {} (tree size {})", stored.seq, stored.size);
+            let Some(key) = keys.iter().find(|key| key.key_id == stored.key_id).and_then(|key| VerifierKey::parse(&key.verifier_key).ok()) else {
+                found(report, format!("{what}: signed by key {}, which is not among the log's keys", stored.key_id));
+                continue;
+            };
+            let opened = match open_checkpoint(&stored.signed_note, &key, None) {
+                Ok(opened) => opened,
+                Err(error) => {
+                    found(report, format!("{what}: {error}"));
+                    continue;
+                }
+            };
+            if opened.checkpoint().size() != stored.size || opened.checkpoint().root() != stored.root {
+                found(report, format!("{what}: the signed note does not say what its row says"));
+            }
+            if stored.log != LogId::JOURNAL || stored.size > tree_size {
+                found(report, format!("{what}: beyond the journal's tree, which holds {tree_size} entries"));
+                continue;
+            }
+            let root = root_at(&mut StoredNodes(conn), LogId::JOURNAL, stored.size).map_err(build_error)?;
+            if root != opened.checkpoint().root() {
+                found(report, format!("{what}: its signed root is not the root of the journal's tree at that size: history was rewritten since it was signed"));
+            }
+        }
+    }
 }
 
 /// Recomputes the audit log's chain: the same checks as the journal's, on the operators' actions.

@@ -258,7 +258,14 @@ impl Writer {
             }
             results.push(result);
         }
-        let (changes, conn) = batch.into_changes();
+        let tree_start = batch.tree_start();
+        let (mut changes, conn) = batch.into_changes();
+        // Every new journal entry becomes a leaf of the journal's Merkle tree in this same transaction.
+        let entries: Vec<&hongbao_store::JournalEntry> = changes.journal.iter().map(|(entry, _)| entry).collect();
+        match crate::journal_log::append_to_tree(conn, tree_start, &entries) {
+            Ok(nodes) => changes.tree_nodes = nodes,
+            Err(error) => return Attempt::PrefetchFailed(error_chain(&error)),
+        }
         match conn.commit(&changes) {
             Ok(()) => {
                 self.event_wakers.wake(changes.events.iter().map(|event| &event.user_id));

@@ -22,6 +22,7 @@ use hongbao_store::{
     Changes, Claim, ClaimContext, EventWake, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError,
     StoreResult, User, WriteConn, corrupt, records,
 };
+use hongbao_tlog::{Hash, LogId, NodeId};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_commit_flushes.sql")),
     (9, include_str!("../migrations/0009_references.sql")),
     (10, include_str!("../migrations/0010_case_refunds.sql")),
+    (20, include_str!("../migrations/0020_merkle.sql")),
 ];
 
 /// Makes everything committed so far durable: a commit that waits for the disk, of a write to this
@@ -540,6 +542,35 @@ impl ReadConn for PostgresConn {
         records_from(query, &rows)
     }
 
+    fn tree_nodes(&mut self, log: LogId, ids: &[NodeId]) -> StoreResult<Vec<Option<Hash>>> {
+        const SQL: &str = "SELECT n.level, n.idx, n.hash FROM UNNEST($2::smallint[], $3::bigint[]) AS w(level, idx) \
+             JOIN merkle_nodes n ON n.log_id = $1 AND n.level = w.level AND n.idx = w.idx";
+        let levels: Vec<i16> = ids.iter().map(|id| i16::from(id.level)).collect();
+        let indexes: Vec<i64> = ids.iter().map(|id| id.index as i64).collect();
+        let rows = self.query(SQL, &[&(log.get() as i32), &levels, &indexes], "reading tree nodes")?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let (level, index, bytes) = (get::<i16>(row, 0)?, get::<i64>(row, 1)?, get::<Vec<u8>>(row, 2)?);
+            let hash = Hash::from_slice(&bytes).ok_or_else(|| corrupt(format!("tree node ({level}, {index}) holds {} bytes", bytes.len())))?;
+            found.insert((level, index), hash);
+        }
+        Ok(ids.iter().map(|id| found.get(&(i16::from(id.level), id.index as i64)).copied()).collect())
+    }
+
+    fn tree_size(&mut self, log: LogId) -> StoreResult<u64> {
+        let row = self.query_opt(
+            "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE log_id = $1 AND level = 0",
+            &[&(log.get() as i32)],
+            "reading the tree size",
+        )?;
+        Ok(row.map(|row| get::<i64>(&row, 0)).transpose()?.unwrap_or(0) as u64)
+    }
+
+    fn tree_node_count(&mut self, log: LogId) -> StoreResult<u64> {
+        let row = self.query_opt("SELECT count(*) FROM merkle_nodes WHERE log_id = $1", &[&(log.get() as i32)], "counting tree nodes")?;
+        Ok(row.map(|row| get::<i64>(&row, 0)).transpose()?.unwrap_or(0) as u64)
+    }
+
     fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
         let (sql, params) = records::sql::count(query, placeholder);
         let params: Vec<Box<dyn ToSql + Sync>> = params.into_iter().map(|(value, column_type)| to_sql(value, column_type)).collect();
@@ -553,8 +584,13 @@ fn placeholder(index: usize) -> String {
     format!("${index}")
 }
 
-/// The journal's last sequence number and hash (hex) and the outbox's last sequence number, as one row.
-const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(max(seq), 0) FROM events) \
+/// The journal's last sequence number and hash (hex), the outbox's last sequence number, and the stored
+/// hashes (hex, comma-separated, largest subtree first) of the journal tree's right edge at the
+/// journal's size, as one row. The right edge of a tree of `n` leaves is, for each bit `b` set in `n`,
+/// the complete subtree at level `b` and index `(n >> b) - 1` (`hongbao_tlog::Frontier::node_ids`).
+const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(max(seq), 0) FROM events), \
+     (SELECT string_agg(encode(n.hash, 'hex'), ',' ORDER BY b.level DESC) FROM generate_series(0, 62) AS b(level) \
+      JOIN merkle_nodes n ON n.log_id = 0 AND n.level = b.level AND n.idx = (j.seq >> b.level) - 1 WHERE (j.seq >> b.level) & 1 = 1) \
      FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
 
 /// The heads from the answer to [`HEADS_SQL`] (among others'), in the simple protocol's text form.
@@ -565,7 +601,7 @@ fn heads_from(messages: &[SimpleQueryMessage]) -> StoreResult<Heads> {
             SimpleQueryMessage::Row(row) => Some(row),
             _ => None,
         })
-        .find(|row| row.columns().len() == 3)
+        .find(|row| row.columns().len() == 4)
         .ok_or_else(|| corrupt("the heads query returned no row"))?;
     let number = |index: usize| row.get(index).map(|text| text.parse::<i64>().map_err(|_| corrupt(format!("a head {text:?}")))).transpose();
     let journal = match number(0)? {
@@ -575,7 +611,14 @@ fn heads_from(messages: &[SimpleQueryMessage]) -> StoreResult<Heads> {
             (seq as u64, records::parse_hex_hash(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
         }
     };
-    Ok(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64 })
+    let tree_frontier = match row.get(3) {
+        None => Vec::new(),
+        Some(hexes) => hexes
+            .split(',')
+            .map(|hex| records::parse_hex_hash(hex).map(|hash| Hash::new(hash.0)).ok_or_else(|| corrupt(format!("a tree node hash {hex:?}"))))
+            .collect::<StoreResult<_>>()?,
+    };
+    Ok(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64, tree_frontier })
 }
 
 /// Rows of one table per statement; a statement takes at most 65,535 parameters.
@@ -1050,6 +1093,15 @@ impl PostgresConn {
             bulk.part(format!("INSERT INTO postings (seq, idx, account, amount) SELECT * FROM UNNEST({seqs}, {indexes}, {accounts}, {amounts})"));
             let (seqs, users) = (bulk.param(party_seqs, "bigint[]"), bulk.param(party_users, "text[]"));
             bulk.part(format!("INSERT INTO txn_parties (seq, user_id) SELECT * FROM UNNEST({seqs}, {users})"));
+        }
+        if !changes.tree_nodes.is_empty() {
+            // The tree's new nodes go in the journal's statement: every committed entry is a leaf.
+            let nodes = &changes.tree_nodes;
+            let logs = bulk.param(nodes.iter().map(|(log, _)| log.get() as i32).collect::<Vec<_>>(), "integer[]");
+            let levels = bulk.param(nodes.iter().map(|(_, node)| i16::from(node.id.level)).collect::<Vec<_>>(), "smallint[]");
+            let indexes = bulk.param(nodes.iter().map(|(_, node)| node.id.index as i64).collect::<Vec<_>>(), "bigint[]");
+            let hashes = bulk.param(nodes.iter().map(|(_, node)| node.hash.as_bytes().to_vec()).collect::<Vec<_>>(), "bytea[]");
+            bulk.part(format!("INSERT INTO merkle_nodes (log_id, level, idx, hash) SELECT * FROM UNNEST({logs}, {levels}, {indexes}, {hashes})"));
         }
         if !changes.events.is_empty() {
             let events = &changes.events;

@@ -19,6 +19,7 @@ use hongbao_store::{
     Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
     corrupt, records,
 };
+use hongbao_tlog::{Frontier, Hash, LogId, NodeId, StoredNode};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_corrections.sql")),
     (8, include_str!("../migrations/0008_references.sql")),
     (9, include_str!("../migrations/0009_case_refunds.sql")),
+    (20, include_str!("../migrations/0020_merkle.sql")),
 ];
 
 /// A SQLite database file.
@@ -691,6 +693,49 @@ impl ReadConn for SqliteConn {
         rows.collect::<rusqlite::Result<Vec<records::Row>>>().ctx("reading records")
     }
 
+    fn tree_nodes(&mut self, log: LogId, ids: &[NodeId]) -> StoreResult<Vec<Option<Hash>>> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(NODES_PER_QUERY) {
+            // Padded to a power of two with the last node again, so that a few cached statements serve
+            // every length.
+            let padded = chunk.len().next_power_of_two();
+            let pairs: Vec<String> = (0..padded).map(|index| format!("(?{}, ?{})", 2 * index + 2, 2 * index + 3)).collect();
+            let sql = format!("SELECT level, idx, hash FROM merkle_nodes WHERE log_id = ?1 AND (level, idx) IN (VALUES {})", pairs.join(", "));
+            let mut values: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(i64::from(log.get()))];
+            for index in 0..padded {
+                let id = chunk[index.min(chunk.len() - 1)];
+                values.push(rusqlite::types::Value::Integer(i64::from(id.level)));
+                values.push(rusqlite::types::Value::Integer(id.index as i64));
+            }
+            let mut statement = self.conn.prepare_cached(&sql).ctx("reading tree nodes")?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(values), |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, Vec<u8>>(2)?)))
+                .ctx("reading tree nodes")?;
+            for row in rows {
+                let (level, index, bytes) = row.ctx("reading tree nodes")?;
+                let hash = Hash::from_slice(&bytes).ok_or_else(|| corrupt(format!("tree node ({level}, {index}) holds {} bytes", bytes.len())))?;
+                found.insert((level, index), hash);
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(&(i64::from(id.level), id.index as i64)).copied()).collect())
+    }
+
+    fn tree_size(&mut self, log: LogId) -> StoreResult<u64> {
+        let size: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE log_id = ?1 AND level = 0")
+            .ctx("reading the tree size")?
+            .query_row([i64::from(log.get())], |row| row.get(0))
+            .ctx("reading the tree size")?;
+        Ok(size as u64)
+    }
+
+    fn tree_node_count(&mut self, log: LogId) -> StoreResult<u64> {
+        let count: i64 =
+            self.conn.query_row("SELECT count(*) FROM merkle_nodes WHERE log_id = ?1", [i64::from(log.get())], |row| row.get(0)).ctx("counting tree nodes")?;
+        Ok(count as u64)
+    }
+
     fn count(&mut self, query: &records::Query) -> StoreResult<u64> {
         let (sql, params) = records::sql::count(query, placeholder);
         let count: i64 = self
@@ -700,6 +745,26 @@ impl ReadConn for SqliteConn {
             .query_row(rusqlite::params_from_iter(params.into_iter().map(|(value, _)| to_sql(value))), |row| row.get(0))
             .ctx("counting records")?;
         Ok(count as u64)
+    }
+}
+
+/// The most nodes one query of `tree_nodes` asks for: two parameters each, well within SQLite's limit.
+const NODES_PER_QUERY: usize = 4_096;
+
+impl SqliteConn {
+    /// Inserts Merkle tree nodes; rows are never replaced (a node stored twice is refused).
+    fn insert_tree_nodes(&mut self, nodes: &[(LogId, StoredNode)]) -> StoreResult<()> {
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let mut statement =
+            self.conn.prepare_cached("INSERT INTO merkle_nodes (log_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)").ctx("inserting tree nodes")?;
+        for (log, node) in nodes {
+            statement
+                .execute(params![i64::from(log.get()), i64::from(node.id.level), node.id.index as i64, &node.hash.as_bytes()[..]])
+                .ctx("inserting tree nodes")?;
+        }
+        Ok(())
     }
 }
 
@@ -915,7 +980,10 @@ impl WriteConn for SqliteConn {
             None => (0, JournalHash::GENESIS),
             Some((seq, bytes)) => (seq as u64, hash(&bytes)?),
         };
-        Ok(Heads { journal, last_event_seq: last_event_seq as u64 })
+        // The tree's right edge at the journal's size; a node not stored is left out, which tells the
+        // writer that the tree lags behind the journal.
+        let tree_frontier = self.tree_nodes(LogId::JOURNAL, &Frontier::node_ids(journal.0))?.into_iter().flatten().collect();
+        Ok(Heads { journal, last_event_seq: last_event_seq as u64, tree_frontier })
     }
 
     fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {
@@ -981,6 +1049,7 @@ impl SqliteConn {
         for (entry, parties) in &changes.journal {
             self.append_journal(entry, parties)?;
         }
+        self.insert_tree_nodes(&changes.tree_nodes)?;
         for (account, delta) in &changes.balance_deltas {
             let account = account.to_string();
             // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which

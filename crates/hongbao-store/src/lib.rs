@@ -8,6 +8,7 @@
 //! runs them on threads of its own.
 
 pub mod records;
+pub mod transparency;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::Transfer;
 use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
+use hongbao_tlog::{Hash, LogId, NodeId, StoredNode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -203,6 +205,15 @@ pub trait ReadConn: Send {
     fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>>;
     /// How many rows pass a query's filters, its order, position and limit aside.
     fn count(&mut self, query: &records::Query) -> StoreResult<u64>;
+    /// The stored hashes of the complete subtrees `ids` of the Merkle tree of log `log`, in the order
+    /// asked, with none where a node is not stored: one query, whatever the number of nodes.
+    fn tree_nodes(&mut self, log: LogId, ids: &[NodeId]) -> StoreResult<Vec<Option<Hash>>>;
+    /// How many leaves the tree of log `log` has stored: one more than the highest stored leaf index
+    /// (read from the primary key's index), 0 for an empty tree.
+    fn tree_size(&mut self, log: LogId) -> StoreResult<u64>;
+    /// How many nodes of every level the tree of log `log` has stored (`verify` compares it with the
+    /// `2n - popcount(n)` complete subtrees of a tree of `n` leaves).
+    fn tree_node_count(&mut self, log: LogId) -> StoreResult<u64>;
 }
 
 /// Everything one batch changes, applied at once by [`WriteConn::apply`] just before the commit.
@@ -236,13 +247,22 @@ pub struct Changes {
     pub events: Vec<hongbao_core::events::Event>,
     /// Rows of the [`records`] tables, in order: each inserted, or replacing the row with its key.
     pub rows: Vec<(&'static records::Table, records::Row)>,
+    /// New nodes of the Merkle trees over the journal (RFC 9162 complete subtrees), each under its
+    /// log: the leaves of this batch's journal entries and the subtrees they complete, written in the
+    /// same transaction as the entries. Rows are only ever inserted.
+    pub tree_nodes: Vec<(LogId, StoredNode)>,
 }
 
 /// Where the journal and the event outbox end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heads {
     pub journal: (u64, JournalHash),
     pub last_event_seq: u64,
+    /// The stored hashes of the journal tree's right edge at the journal's size
+    /// (`hongbao_tlog::Frontier::node_ids(journal.0)` of [`LogId::JOURNAL`], in that order): what the
+    /// writer appends the batch's entries to. Fewer hashes than that edge has means that the tree
+    /// lags behind the journal (a database from before the tree, being built).
+    pub tree_frontier: Vec<Hash>,
 }
 
 /// A packet, with which of some users have claimed it, which belong to its group, and what their

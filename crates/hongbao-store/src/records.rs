@@ -276,13 +276,13 @@ fn joined<T: ToString>(items: &[T]) -> Value {
 }
 
 /// Reads a row's values in order.
-struct Fields {
+pub(crate) struct Fields {
     table: &'static str,
     values: std::vec::IntoIter<Value>,
 }
 
 impl Fields {
-    fn new(table: &'static Table, row: Row) -> StoreResult<Fields> {
+    pub(crate) fn new(table: &'static Table, row: Row) -> StoreResult<Fields> {
         if row.len() != table.columns.len() {
             return Err(corrupt(format!("a row of {} has {} values", table.name, row.len())));
         }
@@ -301,7 +301,7 @@ impl Fields {
         }
     }
 
-    fn text(&mut self) -> StoreResult<String> {
+    pub(crate) fn text(&mut self) -> StoreResult<String> {
         self.opt_text()?.ok_or_else(|| corrupt(format!("{}: a missing text value", self.table)))
     }
 
@@ -313,11 +313,11 @@ impl Fields {
         }
     }
 
-    fn int(&mut self) -> StoreResult<i64> {
+    pub(crate) fn int(&mut self) -> StoreResult<i64> {
         self.opt_int()?.ok_or_else(|| corrupt(format!("{}: a missing number", self.table)))
     }
 
-    fn time(&mut self) -> StoreResult<Timestamp> {
+    pub(crate) fn time(&mut self) -> StoreResult<Timestamp> {
         Ok(Timestamp::from_millis(self.int()?))
     }
 

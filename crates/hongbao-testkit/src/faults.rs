@@ -233,6 +233,15 @@ impl ReadConn for FaultyWriter {
     fn count(&mut self, query: &Query) -> StoreResult<u64> {
         self.inner.count(query)
     }
+    fn tree_nodes(&mut self, log: hongbao_tlog::LogId, ids: &[hongbao_tlog::NodeId]) -> StoreResult<Vec<Option<hongbao_tlog::Hash>>> {
+        self.inner.tree_nodes(log, ids)
+    }
+    fn tree_size(&mut self, log: hongbao_tlog::LogId) -> StoreResult<u64> {
+        self.inner.tree_size(log)
+    }
+    fn tree_node_count(&mut self, log: hongbao_tlog::LogId) -> StoreResult<u64> {
+        self.inner.tree_node_count(log)
+    }
 }
 
 impl WriteConn for FaultyWriter {

@@ -17,6 +17,19 @@ pub struct Settings {
     pub database: String,
     pub config: Config,
     pub http: HttpConfig,
+    pub log_key: LogKeySettings,
+}
+
+/// Where the key that signs the journal's checkpoints is kept, and the log's origin.
+pub struct LogKeySettings {
+    /// `HONGBAO_LOG_KEY_FILE`, or beside the SQLite file, or in the working directory.
+    pub file: PathBuf,
+    /// `HONGBAO_LOG_ORIGIN`: the log's name, which a new key is given; an existing key file must agree.
+    pub origin: Option<String>,
+}
+
+fn log_key_file(database: &str) -> PathBuf {
+    var("HONGBAO_LOG_KEY_FILE").map_or_else(|| crate::log_key::default_path(database), PathBuf::from)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -102,15 +115,19 @@ impl Settings {
             hongbao_service::policy::parse_policy(&text).map_err(|error| anyhow::anyhow!("the risk policy {path} is refused: {error}"))?;
             config.policy_text = Some(text);
         }
+        config.checkpoint_interval_seconds =
+            number("HONGBAO_CHECKPOINT_INTERVAL_SECONDS", config.checkpoint_interval_seconds, |seconds| (1..=86_400).contains(seconds))?;
         let database = var("HONGBAO_DATABASE").unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         config.evidence_dir = evidence_dir(&database);
-        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config, http: http_config()? })
+        let log_key = LogKeySettings { file: log_key_file(&database), origin: var("HONGBAO_LOG_ORIGIN") };
+        Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config, http: http_config()?, log_key })
     }
 
     /// Points the evidence store next to a SQLite database given on the command line, unless
     /// `HONGBAO_EVIDENCE_DIR` says where it is.
     pub fn set_database(&mut self, database: String) {
         self.config.evidence_dir = evidence_dir(&database);
+        self.log_key.file = log_key_file(&database);
         self.database = database;
     }
 }

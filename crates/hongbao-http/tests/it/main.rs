@@ -11,6 +11,7 @@ mod events;
 mod groups;
 mod harness;
 mod idempotency;
+mod journal;
 mod merchant_keys;
 mod money_safety;
 mod returns;

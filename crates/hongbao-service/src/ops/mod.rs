@@ -3,6 +3,7 @@
 //! registry that dispatches to them is `crate::op`.
 
 pub mod cases;
+pub mod checkpoints;
 pub mod groups;
 pub mod merchant_keys;
 pub mod packets;

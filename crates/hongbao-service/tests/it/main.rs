@@ -4,4 +4,5 @@ mod durability;
 mod properties;
 mod scripts;
 mod tokens;
+mod tree;
 mod writer;

@@ -1,0 +1,43 @@
+-- The journal as a transparency log (RFC 9162): the hashes of the complete subtrees of each log's
+-- Merkle tree, written with the journal entries they cover, in the same transaction, and never changed.
+CREATE TABLE merkle_nodes (
+    log_id INTEGER NOT NULL CHECK (log_id >= 0),
+    level  INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
+    idx    INTEGER NOT NULL CHECK (idx >= 0),
+    hash   BLOB NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (log_id, level, idx)
+) WITHOUT ROWID;
+CREATE TRIGGER merkle_nodes_are_append_only_update BEFORE UPDATE ON merkle_nodes
+BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER merkle_nodes_are_append_only_delete BEFORE DELETE ON merkle_nodes
+BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+
+-- Signed checkpoints (C2SP tlog-checkpoint) of those trees, as published.
+CREATE TABLE checkpoints (
+    seq         INTEGER PRIMARY KEY,
+    log_id      INTEGER NOT NULL CHECK (log_id >= 0),
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    root        TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    signed_note TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (log_id, size, key_id)
+);
+CREATE INDEX checkpoints_by_log_size ON checkpoints (log_id, size);
+CREATE TRIGGER checkpoints_are_append_only_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_are_append_only_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+
+-- Every key that signs or signed checkpoints, so that rotation keeps old checkpoints verifiable.
+CREATE TABLE log_keys (
+    verifier_key TEXT PRIMARY KEY,
+    key_id       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX log_keys_by_key_id ON log_keys (key_id);
+CREATE TRIGGER log_keys_are_append_only_update BEFORE UPDATE ON log_keys
+BEGIN SELECT RAISE(ABORT, 'log keys are append-only'); END;
+CREATE TRIGGER log_keys_are_append_only_delete BEFORE DELETE ON log_keys
+BEGIN SELECT RAISE(ABORT, 'log keys are append-only'); END;
