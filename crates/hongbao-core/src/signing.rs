@@ -26,14 +26,16 @@ pub fn webhook_signature(secret: &str, unix_seconds: i64, body: &[u8]) -> String
     let mut message = format!("{unix_seconds}.").into_bytes();
     message.extend_from_slice(body);
     let mac = hmac_sha256(secret.as_bytes(), &message);
-    format!("t={unix_seconds},v1={}", crate::ledger::hex(&mac))
+    format!("t={unix_seconds},v1={}", hex::encode(mac))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::ledger::hex;
+    fn hex(bytes: &[u8]) -> String {
+        hex::encode(bytes)
+    }
 
     #[test]
     fn matches_the_rfc_4231_test_vectors() {

@@ -572,7 +572,7 @@ fn heads_from(messages: &[SimpleQueryMessage]) -> StoreResult<Heads> {
         None => (0, JournalHash::GENESIS),
         Some(seq) => {
             let hex = row.get(1).ok_or_else(|| corrupt("a journal head without its hash"))?;
-            (seq as u64, records::parse_hex_hash(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
+            (seq as u64, JournalHash::from_hex(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
         }
     };
     Ok(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64 })
