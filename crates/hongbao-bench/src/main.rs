@@ -391,9 +391,9 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     let all = bucket("+Inf").max(1);
     println!(
         "   server-side, all claims so far: {:.2}% within 10 ms, {:.2}% within 50 ms, {:.3}% over 100 ms",
-        bucket("0.010000") as f64 * 100.0 / all as f64,
-        bucket("0.050000") as f64 * 100.0 / all as f64,
-        (all - bucket("0.100000")) as f64 * 100.0 / all as f64
+        bucket("0.01") as f64 * 100.0 / all as f64,
+        bucket("0.05") as f64 * 100.0 / all as f64,
+        (all - bucket("0.1")) as f64 * 100.0 / all as f64
     );
     let rss = server.peak_rss_kib();
     server.stop().await;

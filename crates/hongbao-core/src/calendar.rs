@@ -3,15 +3,20 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use time::macros::{date, format_description};
+
 use crate::Timestamp;
-use crate::time::{civil_from_days, days_from_civil};
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
-/// The first and last days a [`Date`] can represent: the whole range of `i32` years. Clamping to this
-/// range keeps the date conversions free of overflow for any input.
-const FIRST_DAY: i64 = days_from_civil(i32::MIN as i64, 1, 1);
-const LAST_DAY: i64 = days_from_civil(i32::MAX as i64, 12, 31);
+/// The Julian day number of 1970-01-01, which turns the `time` crate's day numbers into days since the
+/// epoch.
+const EPOCH_JULIAN_DAY: i64 = date!(1970 - 01 - 01).to_julian_day() as i64;
+
+/// The first and last days a [`Date`] can represent: the years -9999 to 9999 of the `time` crate.
+/// Clamping to this range keeps the date conversions total for any input.
+const FIRST_DAY: i64 = time::Date::MIN.to_julian_day() as i64 - EPOCH_JULIAN_DAY;
+const LAST_DAY: i64 = time::Date::MAX.to_julian_day() as i64 - EPOCH_JULIAN_DAY;
 
 /// How many consecutive non-business days [`BusinessCalendar::add_business_days`] walks through before it
 /// gives up: about ten years. Only a misconfigured calendar (holidays covering years) gets near it.
@@ -43,42 +48,33 @@ impl Weekday {
     }
 }
 
-/// A day in the proleptic Gregorian calendar, in UTC. Ordered chronologically.
+/// A day in the proleptic Gregorian calendar, in UTC, from the year -9999 to 9999. Ordered
+/// chronologically. The calendar arithmetic (month lengths, leap years, weekdays, day numbers) is the
+/// `time` crate's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    // The field order makes the derived `Ord` chronological.
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(time::Date);
 
 impl Date {
     /// The date with these parts, if it exists.
     pub fn new(year: i32, month: u8, day: u8) -> Result<Date, CalendarError> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(CalendarError::NoSuchDay(format!("{year:04}-{month:02}-{day:02}")));
-        }
-        Ok(Date { year, month, day })
+        time::Month::try_from(month)
+            .and_then(|month| time::Date::from_calendar_date(year, month, day))
+            .map(Date)
+            .map_err(|_| CalendarError::NoSuchDay(format!("{year:04}-{month:02}-{day:02}")))
     }
 
     /// Parses exactly `YYYY-MM-DD` (four-digit year, two-digit month and day) and checks that the day
     /// exists, so `2025-02-29` is refused and `2024-02-29` accepted.
     pub fn parse(text: &str) -> Result<Date, CalendarError> {
+        // The shape is checked here, so that a malformed date and a well-formed one that does not exist
+        // are told apart; the crate then only has the day's existence left to refuse.
         let bytes = text.as_bytes();
         let well_formed =
             bytes.len() == 10 && bytes.iter().enumerate().all(|(index, byte)| if index == 4 || index == 7 { *byte == b'-' } else { byte.is_ascii_digit() });
         if !well_formed {
             return Err(CalendarError::Malformed(text.to_owned()));
         }
-        // Every byte in these ranges is an ASCII digit (checked above), so the fold cannot overflow.
-        let number = |digits: &[u8]| digits.iter().fold(0_u16, |value, digit| value * 10 + u16::from(digit - b'0'));
-        let year = i32::from(number(&bytes[0..4]));
-        let month = number(&bytes[5..7]);
-        let day = number(&bytes[8..10]);
-        match (u8::try_from(month), u8::try_from(day)) {
-            (Ok(month), Ok(day)) => Date::new(year, month, day).map_err(|_| CalendarError::NoSuchDay(text.to_owned())),
-            _ => Err(CalendarError::NoSuchDay(text.to_owned())),
-        }
+        time::Date::parse(text, format_description!("[year]-[month]-[day]")).map(Date).map_err(|_| CalendarError::NoSuchDay(text.to_owned()))
     }
 
     /// The UTC date on which `timestamp` falls.
@@ -87,41 +83,41 @@ impl Date {
     }
 
     /// The date `days` days after 1970-01-01 (negative for earlier dates). Saturates at the first and
-    /// last days of the `i32` year range rather than overflowing.
+    /// last days a [`Date`] can represent rather than failing.
     pub fn from_days_since_epoch(days: i64) -> Date {
-        let (year, month, day) = civil_from_days(days.clamp(FIRST_DAY, LAST_DAY));
-        // The clamp keeps the year inside `i32`; month and day always fit a `u8` (1..=12 and 1..=31).
-        Date { year: i32::try_from(year).unwrap_or(if year < 0 { i32::MIN } else { i32::MAX }), month: month as u8, day: day as u8 }
+        let julian_day = days.clamp(FIRST_DAY, LAST_DAY) + EPOCH_JULIAN_DAY;
+        // The clamp keeps the day number inside the crate's range, which fits an `i32`.
+        let julian_day = i32::try_from(julian_day).expect("the time crate's day numbers fit an i32");
+        Date(time::Date::from_julian_day(julian_day).expect("the day is clamped to the time crate's range"))
     }
 
     /// Days since 1970-01-01 (negative for earlier dates).
     pub fn days_since_epoch(self) -> i64 {
-        days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
+        i64::from(self.0.to_julian_day()) - EPOCH_JULIAN_DAY
     }
 
     pub fn weekday(self) -> Weekday {
-        // 1970-01-01 was a Thursday, three days after a Monday.
-        match (self.days_since_epoch() + 3).rem_euclid(7) {
-            0 => Weekday::Monday,
-            1 => Weekday::Tuesday,
-            2 => Weekday::Wednesday,
-            3 => Weekday::Thursday,
-            4 => Weekday::Friday,
-            5 => Weekday::Saturday,
-            _ => Weekday::Sunday,
+        match self.0.weekday() {
+            time::Weekday::Monday => Weekday::Monday,
+            time::Weekday::Tuesday => Weekday::Tuesday,
+            time::Weekday::Wednesday => Weekday::Wednesday,
+            time::Weekday::Thursday => Weekday::Thursday,
+            time::Weekday::Friday => Weekday::Friday,
+            time::Weekday::Saturday => Weekday::Saturday,
+            time::Weekday::Sunday => Weekday::Sunday,
         }
     }
 
     pub fn year(self) -> i32 {
-        self.year
+        self.0.year()
     }
 
     pub fn month(self) -> u8 {
-        self.month
+        u8::from(self.0.month())
     }
 
     pub fn day(self) -> u8 {
-        self.day
+        self.0.day()
     }
 
     /// Midnight UTC at the start of this date.
@@ -136,28 +132,15 @@ impl Date {
 }
 
 impl fmt::Display for Date {
-    /// Writes `YYYY-MM-DD`. Years outside 0..=9999 get a sign or extra digits and do not parse back.
+    /// Writes `YYYY-MM-DD`. Years before 0 get a sign and do not parse back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day())
     }
 }
 
 fn start_of_day(days_since_epoch: i64) -> Timestamp {
-    // Dates far beyond the `Timestamp` range saturate instead of overflowing.
+    // The range of dates lies well inside the range of timestamps; saturating keeps it total anyway.
     Timestamp::from_millis(days_since_epoch.saturating_mul(MILLIS_PER_DAY))
-}
-
-fn is_leap_year(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// Which days count as business days: Monday to Friday, except the listed holidays.
@@ -198,7 +181,14 @@ impl BusinessCalendar {
     /// A calendar whose holidays cover more than 3660 consecutive days (about ten years) would otherwise
     /// make the walk run through all of them: after that many non-business days in a row the walk gives
     /// up and returns the end of the date it has reached.
+    ///
+    /// A deadline past the last day a [`Date`] can represent (9999-12-31) saturates at the last
+    /// [`Timestamp`].
     pub fn add_business_days(&self, start: Timestamp, days: u32) -> Timestamp {
+        let end_of_time = Timestamp::from_millis(i64::MAX);
+        if start >= start_of_day(LAST_DAY + 1) {
+            return end_of_time;
+        }
         let start_day = Date::of(start).days_since_epoch();
         // `cursor` is the last day already examined and `remaining` the business days still to find after
         // it. Zero days is the same walk as one business day starting from the day before `start`.
@@ -223,6 +213,9 @@ impl BusinessCalendar {
                 }
             }
             cursor += 1;
+            if cursor > LAST_DAY {
+                return end_of_time;
+            }
             if self.is_business_day(Date::from_days_since_epoch(cursor)) {
                 remaining -= 1;
                 non_business_run = 0;
@@ -331,12 +324,25 @@ mod tests {
 
     #[test]
     fn extreme_inputs_saturate_instead_of_overflowing() {
-        assert_eq!(Date::from_days_since_epoch(i64::MAX).year(), i32::MAX);
-        assert_eq!(Date::from_days_since_epoch(i64::MIN).year(), i32::MIN);
-        assert_eq!(Date::of(Timestamp::from_millis(i64::MAX)).year(), 292_278_994);
-        assert_eq!(Date::from_days_since_epoch(i64::MAX).end_of_day(), Timestamp::from_millis(i64::MAX));
+        // A date covers the years -9999 to 9999, the `time` crate's range, and saturates at its ends.
+        assert_eq!(Date::from_days_since_epoch(i64::MAX), date("9999-12-31"));
+        assert_eq!(Date::from_days_since_epoch(i64::MIN), Date::new(-9999, 1, 1).expect("the first day"));
+        assert_eq!(Date::of(Timestamp::from_millis(i64::MAX)), date("9999-12-31"));
+        assert_eq!(Date::of(Timestamp::from_millis(i64::MIN)).year(), -9999);
+        assert_eq!(Date::from_days_since_epoch(i64::MAX).end_of_day(), Timestamp::from_millis(253_402_300_800_000));
+        assert_eq!(Date::new(10_000, 1, 1), Err(CalendarError::NoSuchDay("10000-01-01".to_owned())));
+        let calendar = BusinessCalendar::default();
         let far_future = Timestamp::from_millis(i64::MAX);
-        assert_eq!(BusinessCalendar::default().add_business_days(far_future, 10), Timestamp::from_millis(i64::MAX));
+        assert_eq!(calendar.add_business_days(far_future, 10), far_future);
+        assert_eq!(calendar.add_business_days(far_future, 0), far_future);
+        // 9999-12-31 is a Friday: zero days from it is its end; one more is past the last date.
+        let last_day = date("9999-12-31");
+        assert_eq!(last_day.weekday(), Weekday::Friday);
+        assert_eq!(calendar.add_business_days(last_day.start_of_day(), 0), last_day.end_of_day());
+        assert_eq!(calendar.add_business_days(last_day.start_of_day(), 1), far_future);
+        assert_eq!(calendar.add_business_days(date("9999-12-01").start_of_day(), 1_000), far_future);
+        let far_past = Timestamp::from_millis(i64::MIN);
+        assert_eq!(calendar.add_business_days(far_past, 1), reference_deadline(&calendar, far_past, 1), "the walk starts from the first date");
     }
 
     #[test]

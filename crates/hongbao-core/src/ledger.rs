@@ -412,11 +412,6 @@ impl<'a> CanonicalReader<'a> {
     }
 }
 
-/// Bytes as lowercase hex: hashes, tokens, signatures.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 /// The SHA-256 hash of one journal entry, chained to the one before.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JournalHash(pub [u8; 32]);
@@ -437,8 +432,16 @@ impl JournalHash {
         Some(JournalHash(bytes.try_into().ok()?))
     }
 
+    /// The hash as 64 lowercase hex digits, the form in which rows and answers carry it.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        hex::encode(self.0)
+    }
+
+    /// A hash from its 64 hex digits, in either case.
+    pub fn from_hex(text: &str) -> Option<JournalHash> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(JournalHash(bytes))
     }
 }
 
@@ -475,6 +478,19 @@ mod tests {
         assert!(matches!(txn(5, vec![(Account::Funding, -5), (alice(), 4)]), Err(LedgerError::Unbalanced { sum: -1, .. })));
         assert!(matches!(txn(5, vec![]), Err(LedgerError::NoPostings { .. })));
         assert!(matches!(txn(5, vec![(Account::Funding, 0), (alice(), 0)]), Err(LedgerError::ZeroPosting { .. })));
+    }
+
+    #[test]
+    fn hashes_read_back_from_their_hex() {
+        let hash = JournalHash(std::array::from_fn(|index| (index * 37) as u8));
+        let text = hash.to_hex();
+        assert_eq!(text, "00254a6f94b9de03284d7297bce1062b50759abfe4092e53789dc2e70c31567b");
+        assert_eq!(JournalHash::from_hex(&text), Some(hash));
+        assert_eq!(JournalHash::from_hex(&text.to_uppercase()), Some(hash), "stored hashes may be written in either case");
+        assert_eq!(JournalHash::GENESIS.to_hex(), "0".repeat(64));
+        for bad in ["", "00", &text[..62], &format!("{text}00"), &format!("+0{}", &text[2..]), &format!("g0{}", &text[2..]), &format!("é{}", &text[2..])] {
+            assert_eq!(JournalHash::from_hex(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,38 +33,41 @@ pub fn normalize_content_type(claimed: &str) -> Option<&'static str> {
     ALLOWED_CONTENT_TYPES.iter().copied().find(|allowed| *allowed == essence)
 }
 
+/// One allowed binary type: how `infer` recognises it, and how many bytes its whole signature takes.
+struct Signature {
+    content_type: &'static str,
+    matches: fn(&[u8]) -> bool,
+    length: usize,
+}
+
+/// The allowed binary types. `infer` decides from fewer bytes than a type's whole signature for some
+/// (four of PNG's eight, three of GIF's six, four of PDF's five), so a file shorter than its type's
+/// signature is not taken for that type. QuickTime comes before MP4, as an `ftyp` box with Apple's
+/// `qt  ` brand is QuickTime.
+const SIGNATURES: [Signature; 9] = [
+    Signature { content_type: "image/png", matches: infer::image::is_png, length: 8 },
+    Signature { content_type: "image/jpeg", matches: infer::image::is_jpeg, length: 3 },
+    Signature { content_type: "image/gif", matches: infer::image::is_gif, length: 6 },
+    Signature { content_type: "image/webp", matches: infer::image::is_webp, length: 12 },
+    Signature { content_type: "video/webm", matches: infer::video::is_webm, length: 4 },
+    Signature { content_type: "application/pdf", matches: infer::archive::is_pdf, length: 5 },
+    Signature { content_type: "video/quicktime", matches: infer::video::is_mov, length: 16 },
+    Signature { content_type: "video/mp4", matches: infer::video::is_mp4, length: 12 },
+    // iTunes video is MP4 under a brand of its own.
+    Signature { content_type: "video/mp4", matches: infer::video::is_m4v, length: 12 },
+];
+
 /// The binary content type whose signature starts `prefix` (the file's first bytes, up to
 /// [`SNIFF_PREFIX_LEN`] of them), or `None` when no known signature matches.
 pub fn sniff_binary(prefix: &[u8]) -> Option<&'static str> {
-    let at = |range: std::ops::Range<usize>| prefix.get(range);
-    if prefix.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Some("image/png");
+    let recognised = SIGNATURES.iter().find(|signature| prefix.len() >= signature.length && (signature.matches)(prefix));
+    if let Some(signature) = recognised {
+        return Some(signature.content_type);
     }
-    if prefix.starts_with(b"\xff\xd8\xff") {
-        return Some("image/jpeg");
-    }
-    if prefix.starts_with(b"GIF87a") || prefix.starts_with(b"GIF89a") {
-        return Some("image/gif");
-    }
-    if prefix.starts_with(b"RIFF") && at(8..12) == Some(b"WEBP") {
-        return Some("image/webp");
-    }
-    if prefix.starts_with(b"\x1a\x45\xdf\xa3") {
-        return Some("video/webm");
-    }
-    if prefix.starts_with(b"%PDF-") {
-        return Some("application/pdf");
-    }
-    // ISO base media files start with a box whose size is bytes 0..4 and whose type is bytes 4..8. An
-    // `ftyp` box names the major brand next; Apple's `qt  ` brand is QuickTime, every other brand MP4.
-    match at(4..8) {
-        Some(b"ftyp") => match at(8..12) {
-            Some(b"qt  ") => Some("video/quicktime"),
-            Some(_) => Some("video/mp4"),
-            // Too short to see the brand, so it cannot be told apart.
-            None => None,
-        },
-        // Old QuickTime files have no `ftyp` box and start straight with one of these atoms.
+    // Old QuickTime files have no `ftyp` box and start straight with one of these atoms (`wide` is the
+    // padding QuickTime writes before `mdat`); `infer` knows them only in files of 16 bytes or more, and
+    // not `wide`.
+    match prefix.get(4..8) {
         Some(b"moov" | b"mdat" | b"wide") => Some("video/quicktime"),
         _ => None,
     }
@@ -249,6 +252,14 @@ mod tests {
     }
 
     #[test]
+    fn iso_media_brands_are_told_apart() {
+        assert_eq!(sniff_binary(b"\0\0\0\x1cftypM4V \0\0\0\x01M4V "), Some("video/mp4"), "iTunes video is MP4");
+        assert_eq!(sniff_binary(b"\0\0\0\x18ftypavc1\0\0\0\0"), Some("video/mp4"));
+        assert_eq!(sniff_binary(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), None, "an HEIF photo is not MP4 video");
+        assert_eq!(sniff_binary(b"\0\0\0\x08wide\0\0\x10\0mdat"), Some("video/quicktime"));
+    }
+
+    #[test]
     fn unknown_or_short_prefixes_are_not_sniffed() {
         assert_eq!(sniff_binary(b""), None);
         assert_eq!(sniff_binary(b"hello, world"), None);
@@ -259,6 +270,9 @@ mod tests {
         assert_eq!(sniff_binary(b"\0\0\0\x20ftyp"), None);
         assert_eq!(sniff_binary(b"\0\0\0\x20ftypis"), None);
         assert_eq!(sniff_binary(b"PK\x03\x04"), None);
+        // Shorter than their whole signatures, though `infer` alone would recognise them.
+        assert_eq!(sniff_binary(b"GIF8"), None);
+        assert_eq!(sniff_binary(b"\0\0\0\x14ftypqt  "), None);
     }
 
     #[test]

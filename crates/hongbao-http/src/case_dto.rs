@@ -31,25 +31,7 @@ pub fn parse_txn_nos(texts: &[String]) -> Result<Vec<TxnNo>, ApiError> {
 
 /// Parses an RFC 3339 UTC time such as `2026-12-01T00:00:00Z` (fractions of a second allowed).
 pub fn parse_time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
-    parse_rfc3339(text).ok_or_else(|| ApiError::validation(format!("{field} must be an RFC 3339 UTC time such as 2026-12-01T00:00:00Z")))
-}
-
-fn parse_rfc3339(text: &str) -> Option<Timestamp> {
-    let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
-    let (date, clock) = text.split_once('T')?;
-    let date = hongbao_core::calendar::Date::parse(date).ok()?;
-    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut parts = clock.split(':').map(|part| if part.len() == 2 { part.parse::<i64>().ok() } else { None });
-    let (hours, minutes, seconds) = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() || hours > 23 || minutes > 59 || seconds > 59 {
-        return None;
-    }
-    let millis = match fraction.len() {
-        0 => 0,
-        1..=9 if fraction.bytes().all(|byte| byte.is_ascii_digit()) => format!("{fraction:0<3}")[..3].parse::<i64>().ok()?,
-        _ => return None,
-    };
-    Some(Timestamp::from_millis(date.start_of_day().millis() + ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis))
+    Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::validation(format!("{field} must be an RFC 3339 UTC time such as 2026-12-01T00:00:00Z")))
 }
 
 // ---- requests ----
@@ -558,11 +540,12 @@ mod tests {
 
     #[test]
     fn rfc3339_times_parse_to_the_millisecond() {
-        assert_eq!(parse_rfc3339("1970-01-02T00:00:01Z"), Some(Timestamp::from_millis(86_401_000)));
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.25Z"), Some(Timestamp::from_millis(250)));
-        assert_eq!(parse_rfc3339("2026-11-26T23:42:32.123Z").map(Timestamp::to_rfc3339).as_deref(), Some("2026-11-26T23:42:32.123Z"));
+        let parse = |text: &str| parse_time("until", text).ok();
+        assert_eq!(parse("1970-01-02T00:00:01Z"), Some(Timestamp::from_millis(86_401_000)));
+        assert_eq!(parse("1970-01-01T00:00:00.25Z"), Some(Timestamp::from_millis(250)));
+        assert_eq!(parse("2026-11-26T23:42:32.123Z").map(Timestamp::to_rfc3339).as_deref(), Some("2026-11-26T23:42:32.123Z"));
         for bad in ["2026-11-26", "2026-11-26T24:00:00Z", "2026-11-26T10:00:00+08:00", "2026-02-30T00:00:00Z", "x"] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+            assert_eq!(parse(bad), None, "{bad}");
         }
     }
 }

@@ -42,7 +42,7 @@ const LOG_KEY: &str = "log-key.txt";
 const README: &str = "README.txt";
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hongbao_core::ledger::hex(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The file name an evidence file has in the dossier.
@@ -440,7 +440,7 @@ pub fn verify_dossier(bytes: &[u8], key: &VerifierKey, currency: &str) -> Result
         let seq = entry.get("seq").and_then(Value::as_u64).ok_or_else(|| DossierError::Malformed(format!("{AUDIT}: an entry without its seq")))?;
         let at = entry.get("at_millis").and_then(Value::as_i64).ok_or_else(|| DossierError::Malformed(format!("{AUDIT}: entry {seq} without at_millis")))?;
         let hash_of = |name: &str| -> Result<JournalHash, DossierError> {
-            hongbao_store::records::parse_hex_hash(field(&entry, name, AUDIT)?).ok_or_else(|| DossierError::Malformed(format!("{AUDIT}: entry {seq}'s {name}")))
+            JournalHash::from_hex(field(&entry, name, AUDIT)?).ok_or_else(|| DossierError::Malformed(format!("{AUDIT}: entry {seq}'s {name}")))
         };
         let (prev_hash, hash) = (hash_of("prev_hash")?, hash_of("hash")?);
         let record = AuditRecord {

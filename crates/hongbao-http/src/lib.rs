@@ -250,10 +250,12 @@ pub async fn serve(listener: TcpListener, service: Service, config: HttpConfig, 
         streams.begin_shutdown();
     };
     let http_metrics = Arc::new(HttpMetrics::default());
+    let upkeep = metrics::spawn_upkeep(http_metrics.clone());
     let limits = config.limits.clone();
     let app = app(service, config, http_metrics.clone());
     let result = connections::serve_connections(listener, app, limits, http_metrics, shutdown).await;
     scheduler.abort();
     dispatcher.abort();
+    upkeep.abort();
     result
 }

@@ -66,7 +66,7 @@ impl EvidenceStore {
     pub fn begin(&self, content_type: &'static str, max_bytes: u64) -> io::Result<Upload> {
         let mut random = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
-        let name = hongbao_core::ledger::hex(&random);
+        let name = hex::encode(random);
         let temp_path = self.dir.join("tmp").join(format!("{name}.part"));
         let file = File::options().write(true).create_new(true).open(&temp_path)?;
         Ok(Upload { store: self.clone(), file: Some(file), temp_path, hasher: Sha256::new(), size: 0, max_bytes, sniffer: Some(Sniffer::new(content_type)) })
@@ -106,7 +106,7 @@ impl Upload {
         let file = self.file.take().ok_or_else(|| io::Error::other("the upload is already finished"))?;
         file.sync_all()?;
         drop(file);
-        let sha256 = hongbao_core::ledger::hex(&self.hasher.clone().finalize());
+        let sha256 = hex::encode(self.hasher.clone().finalize());
         let path = self.store.path_of(&sha256);
         let created = !path.exists();
         if !created {

@@ -457,7 +457,7 @@ impl Service {
             return Ok(Some(Principal::User(user)));
         }
         // Operators are not cached, so that disabling one takes effect at once in every process.
-        let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(records::hex(&hash)));
+        let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(hex::encode(hash)));
         let operator = self.read(move |conn| Ok(records::list::<StoredOperator>(conn, &query)?.into_iter().next())).await?;
         Ok(operator.filter(|stored| stored.operator.disabled_at.is_none()).map(|stored| Principal::Operator(stored.operator)))
     }
@@ -466,7 +466,7 @@ impl Service {
     /// or revoked key. Keys are not cached, so revoking one takes effect at once in every process.
     pub async fn authenticate_merchant(&self, secret: &str) -> ServiceResult<Option<(hongbao_core::merchant::MerchantKey, User)>> {
         let hash = context::token_hash(secret);
-        let query = Query::newest_first(&records::MERCHANT_KEYS, 1).equal("secret_hash", records::text(records::hex(&hash)));
+        let query = Query::newest_first(&records::MERCHANT_KEYS, 1).equal("secret_hash", records::text(hex::encode(hash)));
         self.read(move |conn| {
             let Some(stored) = records::list::<records::StoredMerchantKey>(conn, &query)?.into_iter().next() else { return Ok(None) };
             if stored.key.revoked_at.is_some() {

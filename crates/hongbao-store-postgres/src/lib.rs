@@ -608,14 +608,14 @@ fn heads_from(messages: &[SimpleQueryMessage]) -> StoreResult<Heads> {
         None => (0, JournalHash::GENESIS),
         Some(seq) => {
             let hex = row.get(1).ok_or_else(|| corrupt("a journal head without its hash"))?;
-            (seq as u64, records::parse_hex_hash(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
+            (seq as u64, JournalHash::from_hex(hex).ok_or_else(|| corrupt(format!("a journal head hash {hex:?}")))?)
         }
     };
     let tree_frontier = match row.get(3) {
         None => Vec::new(),
         Some(hexes) => hexes
             .split(',')
-            .map(|hex| records::parse_hex_hash(hex).map(|hash| Hash::new(hash.0)).ok_or_else(|| corrupt(format!("a tree node hash {hex:?}"))))
+            .map(|hex| hongbao_core::JournalHash::from_hex(hex).map(|hash| Hash::new(hash.0)).ok_or_else(|| corrupt(format!("a tree node hash {hex:?}"))))
             .collect::<StoreResult<_>>()?,
     };
     Ok(Heads { journal, last_event_seq: number(2)?.unwrap_or(0) as u64, tree_frontier })

@@ -352,22 +352,8 @@ impl Fields {
 
     fn hash(&mut self) -> StoreResult<JournalHash> {
         let hex = self.text()?;
-        parse_hex_hash(&hex).ok_or_else(|| corrupt(format!("{}: hash {hex:?}", self.table)))
+        JournalHash::from_hex(&hex).ok_or_else(|| corrupt(format!("{}: hash {hex:?}", self.table)))
     }
-}
-
-pub use hongbao_core::ledger::hex;
-
-/// A hash from its 64 hex digits.
-pub fn parse_hex_hash(hex: &str) -> Option<JournalHash> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (index, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * index..2 * index + 2)?, 16).ok()?;
-    }
-    Some(JournalHash(bytes))
 }
 
 fn ok<T, E>(result: Result<T, E>) -> Option<T> {
@@ -400,7 +386,7 @@ impl Record for StoredOperator {
             text(&operator.id),
             text(&operator.name),
             text(operator.role),
-            text(hex(&self.token_hash)),
+            text(hex::encode(self.token_hash)),
             time(operator.created_at),
             opt_time(operator.disabled_at),
         ]
@@ -1241,7 +1227,7 @@ impl Record for StoredMerchantKey {
             text(&key.id),
             text(&key.user_id),
             text(&key.name),
-            text(hex(&self.secret_hash)),
+            text(hex::encode(self.secret_hash)),
             joined(&key.scopes),
             // CIDRs never hold a comma.
             joined(&key.allowed_cidrs),

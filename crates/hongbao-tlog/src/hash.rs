@@ -41,7 +41,7 @@ impl Hash {
 
     /// The 32 bytes as 64 lowercase hex digits, as `sha256sum` prints them.
     pub fn to_hex(&self) -> String {
-        hongbao_core::ledger::hex(&self.0)
+        hex::encode(self.0)
     }
 }
 

@@ -128,7 +128,7 @@ async fn upload_text(server: &TestServer, user: &TestUser, content: &str, label:
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A GET answered with the body's exact bytes, for downloads of evidence.

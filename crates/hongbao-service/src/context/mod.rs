@@ -49,8 +49,7 @@ pub struct OpContext<'a, 'b> {
 pub fn new_token(rng: &mut dyn RngCore) -> String {
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);
-    let hex = hongbao_core::ledger::hex(&bytes);
-    format!("hbt_{hex}")
+    format!("hbt_{}", hex::encode(bytes))
 }
 
 pub fn token_hash(token: &str) -> [u8; 32] {

@@ -19,12 +19,12 @@ use crate::outcome::Outcome;
 
 /// A digest of a request's terms, which a confirmation token is bound to.
 pub fn fingerprint(terms: &str) -> String {
-    records::hex(&Sha256::digest(terms.as_bytes()))
+    hex::encode(Sha256::digest(terms.as_bytes()))
 }
 
 /// The stored form of a confirmation token: its SHA-256 in hex.
 pub(crate) fn fingerprint_of_token(token: &str) -> String {
-    records::hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl OpContext<'_, '_> {
@@ -109,7 +109,7 @@ impl OpContext<'_, '_> {
         let mut summary = summary(self)?;
         let token = format!(
             "hbc_{}",
-            records::hex(&{
+            hex::encode({
                 let mut bytes = [0u8; 24];
                 self.rng.fill_bytes(&mut bytes);
                 bytes

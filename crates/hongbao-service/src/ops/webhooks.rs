@@ -84,7 +84,7 @@ impl OpContext<'_, '_> {
         let endpoint = WebhookEndpoint {
             id: WebhookId::generate(self.now, self.rng),
             url: url.clone(),
-            secret: format!("whsec_{}", records::hex(&secret)),
+            secret: format!("whsec_{}", hex::encode(secret)),
             created_at: self.now,
             disabled_at: None,
             cursor,

@@ -16,15 +16,14 @@ use sha2::{Digest, Sha256};
 use crate::support::{Recording, entries, tree_of};
 
 fn hex(text: &str) -> Hash {
-    let bytes: Vec<u8> = (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect();
-    Hash::from_slice(&bytes).expect("32 bytes")
+    Hash::from_slice(&hex::decode(text).expect("hex")).expect("32 bytes")
 }
 
 /// `LeafInputs()` of transparency-dev/merkle `testonly/constants.go`.
 fn leaf_inputs() -> Vec<Vec<u8>> {
     ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
         .iter()
-        .map(|text| (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect())
+        .map(|text| hex::decode(text).expect("hex"))
         .collect()
 }
 

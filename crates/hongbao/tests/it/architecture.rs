@@ -47,9 +47,24 @@ fn sources(crate_name: &str) -> Vec<(PathBuf, String)> {
 fn the_core_depends_on_no_io_runtime_database_or_http_crate() {
     let mut dependencies = dependencies("hongbao-core");
     dependencies.sort();
-    assert_eq!(dependencies, ["rand_core", "sha2", "thiserror"]);
+    // Each is pure computation over the bytes and numbers it is handed: hex encoding (`hex`), HMAC
+    // (`hmac`), file signatures (`infer`, without its default `std`, which reads files from paths),
+    // SHA-256 (`sha2`), the random-number trait without a generator (`rand_core`), error derives
+    // (`thiserror`) and calendar arithmetic with RFC 3339 (`time`, whose clock functions the sources
+    // must not call, below, and without `local-offset`, which asks the system for its time zone).
+    assert_eq!(dependencies, ["hex", "hmac", "infer", "rand_core", "sha2", "thiserror", "time"]);
+    let workspace_manifest = std::fs::read_to_string(crates_dir().parent().expect("the workspace").join("Cargo.toml")).expect("manifest");
+    let core_manifest = std::fs::read_to_string(crates_dir().join("hongbao-core").join("Cargo.toml")).expect("manifest");
+    for manifest in [&workspace_manifest, &core_manifest] {
+        assert!(!manifest.contains("\"local-offset\""), "the time crate's local-offset feature reads the system's time zone");
+        assert!(!manifest.lines().any(|line| line.starts_with("infer") && line.contains("\"std\"")), "infer's std feature reads files");
+    }
+    let infer = workspace_manifest.lines().find(|line| line.starts_with("infer ")).expect("infer is a workspace dependency");
+    assert!(infer.contains("default-features = false"), "infer's default features include std, which reads files: {infer}");
     for (path, source) in sources("hongbao-core") {
-        for forbidden in ["std::fs", "std::net", "std::io", "SystemTime", "Instant::now", "thread_rng", "std::thread", "std::env"] {
+        for forbidden in
+            ["std::fs", "std::net", "std::io", "SystemTime", "Instant::now", "::now(", "now_utc", "now_local", "thread_rng", "std::thread", "std::env"]
+        {
             assert!(!source.contains(forbidden), "{} uses {forbidden}", path.display());
         }
     }
@@ -59,7 +74,7 @@ fn the_core_depends_on_no_io_runtime_database_or_http_crate() {
 fn the_transparency_log_crate_does_no_io() {
     let mut dependencies = dependencies("hongbao-tlog");
     dependencies.sort();
-    assert_eq!(dependencies, ["base64", "ed25519-dalek", "hongbao-core", "sha2", "thiserror"]);
+    assert_eq!(dependencies, ["base64", "ed25519-dalek", "hex", "hongbao-core", "sha2", "thiserror"]);
     for (path, source) in sources("hongbao-tlog") {
         for forbidden in ["std::fs", "std::net", "std::io", "SystemTime", "Instant::now", "thread_rng", "OsRng", "std::thread", "std::env"] {
             assert!(!source.contains(forbidden), "{} uses {forbidden}", path.display());
