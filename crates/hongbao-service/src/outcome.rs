@@ -73,6 +73,15 @@ pub enum Outcome {
         secret: String,
     },
     MerchantKey(MerchantKey),
+    /// A user's new token, shown once; the old one no longer works.
+    TokenIssued {
+        user: User,
+        token: String,
+    },
+    /// A user whose token was revoked: none works until a new one is issued.
+    TokenRevoked(User),
+    /// How many expired records were deleted.
+    Removed(usize),
     /// An expiry that found nothing to do.
     Nothing,
 }

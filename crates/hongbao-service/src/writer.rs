@@ -32,6 +32,10 @@ use hongbao_store::records::Sightings;
 pub struct Rendered {
     pub status: u16,
     pub body: Vec<u8>,
+    /// What is kept for replays instead of `body`, when the two must differ: an answer that shows a
+    /// secret once (a token, a signing key) is kept without it, so that no secret rests in the
+    /// idempotency table.
+    pub replay_body: Option<Vec<u8>>,
 }
 
 /// Turns an outcome into the response to store with its `Idempotency-Key`. It runs on the writer,
@@ -302,7 +306,7 @@ fn run_job(batch: &mut Batch<'_>, rng: &mut StdRng, config: &Config, now: Timest
         if record.request_hash != scope.request_hash {
             return Err(ServiceError::IdempotencyKeyReused);
         }
-        return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
+        return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body, replay_body: None }));
     }
     let mut context = OpContext { batch, now, rng, config, effects: Effects::default(), key: None };
     let outcome = context.run(job.op.clone())?;
@@ -312,8 +316,8 @@ fn run_job(batch: &mut Batch<'_>, rng: &mut StdRng, config: &Config, now: Timest
     // the key, so the confirmed repeat with the same key goes through.
     let completed = !matches!(outcome, Outcome::ConfirmationRequired { .. });
     if let (Some(scope), Some(rendered), true) = (idempotency, &rendered, completed) {
-        let record =
-            hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
+        let body = rendered.replay_body.as_ref().unwrap_or(&rendered.body).clone();
+        let record = hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body, created_at: now };
         batch.put_idempotency_record(&scope.caller, &scope.key, record);
     }
     Ok(Reply::Done { outcome, rendered })

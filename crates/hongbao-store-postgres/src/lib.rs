@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_commit_flushes.sql")),
     (9, include_str!("../migrations/0009_references.sql")),
     (10, include_str!("../migrations/0010_case_refunds.sql")),
+    (40, include_str!("../migrations/0040_abuse.sql")),
 ];
 
 /// Makes everything committed so far durable: a commit that waits for the disk, of a write to this
@@ -81,7 +82,14 @@ impl PostgresStore {
 
     fn connect(&self) -> StoreResult<PostgresConn> {
         let client = Pg::connect(&self.config).map_err(|source| StoreError::Database { context: "connecting to PostgreSQL", source })?;
-        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None, origin: self.origin.clone(), channel: String::new() })
+        Ok(PostgresConn {
+            client,
+            statements: HashMap::new(),
+            heads_at_begin: None,
+            origin: self.origin.clone(),
+            channel: String::new(),
+            token_channel: String::new(),
+        })
     }
 }
 
@@ -134,6 +142,7 @@ impl Store for PostgresStore {
             .ctx("configuring the writer's connection")?;
         let schema: String = conn.client.query_one("SELECT current_schema()", &[]).ctx("reading the schema")?.get(0);
         conn.channel = listen::channel(&schema);
+        conn.token_channel = listen::Channel::Tokens.name(&schema);
         Ok(Box::new(conn))
     }
 
@@ -147,9 +156,17 @@ impl Store for PostgresStore {
 
     fn watch_events(&self, wake: EventWake) -> StoreResult<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> {
         let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        listen::spawn(self.config.clone(), self.origin.clone(), wake, listening.clone())
+        listen::spawn(self.config.clone(), listen::Channel::Events, self.origin.clone(), wake, listening.clone())
             .map_err(|error| StoreError::Database { context: "starting the events listener", source: Box::new(error) })?;
         Ok(Some(listening))
+    }
+
+    /// On a connection of its own: a process whose token cache misses a notification while it
+    /// reconnects still looks again within `token_recheck_seconds`.
+    fn watch_token_changes(&self, evict: EventWake) -> StoreResult<()> {
+        let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        listen::spawn(self.config.clone(), listen::Channel::Tokens, self.origin.clone(), evict, listening)
+            .map_err(|error| StoreError::Database { context: "starting the tokens listener", source: Box::new(error) })
     }
 }
 
@@ -163,6 +180,8 @@ pub struct PostgresConn {
     origin: String,
     /// Where the writer's batches notify of their events (see `listen::channel`).
     channel: String,
+    /// Where the writer's batches notify of replaced and revoked tokens.
+    token_channel: String,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -640,6 +659,14 @@ impl WriteConn for PostgresConn {
                 steps.push(Step { statement: statement.clone(), params: vec![Box::new(self.channel.clone()), Box::new(payload)] });
             }
         }
+        // Other processes drop the replaced and revoked tokens from their caches when the batch commits.
+        let token_payloads = listen::payloads(&self.origin, changes.user_tokens.iter().map(|(user_id, _)| user_id));
+        if !token_payloads.is_empty() {
+            let statement = self.statement("SELECT pg_notify($1, $2)")?;
+            for payload in token_payloads {
+                steps.push(Step { statement: statement.clone(), params: vec![Box::new(self.token_channel.clone()), Box::new(payload)] });
+            }
+        }
         let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
         let unknown = |context: &'static str, source: tokio_postgres::Error| StoreError::CommitUnknown {
             source: Box::new(StoreError::Database { context, source: Box::new(source) }),
@@ -698,6 +725,17 @@ impl WriteConn for PostgresConn {
             prefetched.rows.push(records_from(query, &result.ctx("reading records")?)?);
         }
         Ok(prefetched)
+    }
+
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.query(
+            "SELECT caller, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2",
+            &[&created_before.millis(), &i64::from(limit)],
+            "reading expired idempotency records",
+        )?
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect()
     }
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -808,6 +846,9 @@ impl PostgresConn {
                 "inserting users",
             )?;
         }
+        for (user_id, token_hash) in &changes.user_tokens {
+            self.execute("UPDATE users SET token_hash = $2 WHERE id = $1", &[&user_id.as_str(), &&token_hash[..]], "replacing a token")?;
+        }
         for group in &changes.groups {
             self.execute(
                 "INSERT INTO groups (id, name, owner_id, created_at) VALUES ($1, $2, $3, $4)",
@@ -903,6 +944,15 @@ impl PostgresConn {
                 "writing a return request",
             )?;
         }
+        if !changes.deleted_idempotency.is_empty() {
+            let callers = strings(changes.deleted_idempotency.iter().map(|(caller, _)| caller));
+            let keys = strings(changes.deleted_idempotency.iter().map(|(_, key)| key));
+            self.execute(
+                "DELETE FROM idempotency i USING UNNEST($1::text[], $2::text[]) AS d(caller, key) WHERE i.caller = d.caller AND i.key = d.key",
+                &[&callers, &keys],
+                "deleting expired idempotency records",
+            )?;
+        }
         for (caller, key, record) in &changes.idempotency {
             self.execute(
                 "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -935,6 +985,10 @@ impl PostgresConn {
                 let params = chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
                 steps.push(Step { statement: self.statement(&sql)?, params });
             }
+        }
+        for (table, key) in &changes.deleted_rows {
+            let sql = records::sql::delete(table, placeholder);
+            steps.push(Step { statement: self.statement(&sql)?, params: vec![to_sql(key, table.column_type(0))] });
         }
         Ok(())
     }

@@ -66,6 +66,13 @@ pub trait Store: Send + Sync + 'static {
         let _ = wake;
         Ok(None)
     }
+    /// For a store that several processes share: starts calling `evict` with the users whose token
+    /// another process replaced or revoked, as those changes commit, until it returns false (it is
+    /// also called with no users now and then, to ask). An embedded store has no other process.
+    fn watch_token_changes(&self, evict: EventWake) -> StoreResult<()> {
+        let _ = evict;
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,6 +219,9 @@ pub trait ReadConn: Send {
 pub struct Changes {
     pub settings: Vec<(String, Vec<u8>)>,
     pub users: Vec<(User, [u8; 32])>,
+    /// Users whose token is replaced, in order (after `users`): the new token's hash. The old token
+    /// stops working when the batch commits.
+    pub user_tokens: Vec<(UserId, [u8; 32])>,
     /// New groups with their members in joining order.
     pub groups: Vec<Group>,
     /// Membership changes of existing groups, in order: `true` adds, `false` removes.
@@ -227,6 +237,8 @@ pub struct Changes {
     /// The net change of each account's balance; the sum of the journal's postings.
     pub balance_deltas: Vec<(Account, i64)>,
     pub idempotency: Vec<(String, String, IdempotencyRecord)>,
+    /// Idempotency records to delete (caller, key), before `idempotency` is written: expired ones.
+    pub deleted_idempotency: Vec<(String, String)>,
     /// New transfers in their state at the end of the batch.
     pub new_transfers: Vec<Transfer>,
     pub updated_transfers: Vec<Transfer>,
@@ -236,6 +248,9 @@ pub struct Changes {
     pub events: Vec<hongbao_core::events::Event>,
     /// Rows of the [`records`] tables, in order: each inserted, or replacing the row with its key.
     pub rows: Vec<(&'static records::Table, records::Row)>,
+    /// Rows of the [`records`] tables to delete, by key, after `rows` is written. Only for tables
+    /// that are not append-only.
+    pub deleted_rows: Vec<(&'static records::Table, records::Value)>,
 }
 
 /// Where the journal and the event outbox end.
@@ -306,6 +321,9 @@ pub trait WriteConn: ReadConn {
         Ok(Prefetched { contexts, rows })
     }
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// The keys (caller, key) of at most `limit` idempotency records made before `created_before`,
+    /// oldest first: those a batch may delete.
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// The answers of [`WriteConn::prefetch`], in the order asked.

@@ -279,4 +279,8 @@ impl WriteConn for FaultyWriter {
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         self.inner.idempotency_record(caller, key)
     }
+
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.inner.expired_idempotency(created_before, limit)
+    }
 }

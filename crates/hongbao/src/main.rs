@@ -123,6 +123,7 @@ async fn serve(listen: Option<String>, database: Option<String>) -> Result<ExitC
     if let Some(database) = database {
         settings.set_database(database);
     }
+    settings.load_secret_key()?;
     let listen = listen.unwrap_or(settings.listen);
     let database = settings.database;
     let service = start_service(&database, settings.config)?;
@@ -154,6 +155,7 @@ async fn verify(database: &str) -> Result<ExitCode> {
 async fn add_user(name: &str, database: &str) -> Result<ExitCode> {
     let mut settings = settings::Settings::from_env()?;
     settings.set_database(database.to_owned());
+    settings.load_secret_key()?;
     let service = start_service(database, settings.config)?;
     match service.execute(Op::CreateUser { name: name.to_owned() }).await {
         Ok(Outcome::UserCreated { user, token }) => {

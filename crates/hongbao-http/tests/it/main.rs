@@ -15,6 +15,7 @@ mod merchant_keys;
 mod money_safety;
 mod returns;
 mod risk;
+mod secrets;
 mod transfers;
 mod walkthrough;
 mod webhooks;

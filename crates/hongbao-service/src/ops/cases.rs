@@ -20,7 +20,6 @@ use crate::context::actor::{Actor, Decision};
 use crate::context::money::PaymentLeg;
 use crate::context::{OpContext, distinct, new_token, reason, required_text, token_hash};
 use crate::error::{ServiceError, ServiceResult};
-use crate::evidence::StoredFile;
 use crate::outcome::Outcome;
 
 /// The operations of complaints, cases and operators.
@@ -34,12 +33,6 @@ pub enum CaseOp {
         actor: Actor,
         operator_id: OperatorId,
         reason: String,
-    },
-    /// Records a file a user has already written to the evidence store.
-    RecordEvidence {
-        uploaded_by: UserId,
-        file: StoredFile,
-        label: Option<EvidenceLabel>,
     },
     SubmitComplaint {
         complainant_id: UserId,
@@ -140,20 +133,6 @@ impl OpContext<'_, '_> {
         match op {
             CaseOp::CreateOperator { name, role } => self.create_operator(&name, role),
             CaseOp::DisableOperator { actor, operator_id, reason } => self.disable_operator(&actor, &operator_id, &reason),
-            CaseOp::RecordEvidence { uploaded_by, file, label } => {
-                let evidence = Evidence {
-                    id: EvidenceId::generate(self.now, self.rng),
-                    sha256: file.sha256,
-                    size: file.size,
-                    content_type: file.content_type.to_owned(),
-                    label,
-                    uploaded_by: uploaded_by.to_string(),
-                    case_id: None,
-                    created_at: self.now,
-                };
-                self.batch.put_record(&evidence);
-                Ok(Outcome::Evidence(evidence))
-            }
             CaseOp::SubmitComplaint { complainant_id, kind, txn_nos, description, evidence_ids } => {
                 self.submit_complaint(complainant_id, kind, txn_nos, &description, evidence_ids)
             }

@@ -3,11 +3,14 @@
 //! registry that dispatches to them is `crate::op`.
 
 pub mod cases;
+pub mod evidence;
 pub mod groups;
+pub mod maintenance;
 pub mod merchant_keys;
 pub mod packets;
 pub mod returns;
 pub mod risk;
+pub mod tokens;
 pub mod transfers;
 pub mod users;
 pub mod webhooks;

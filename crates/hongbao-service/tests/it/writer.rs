@@ -157,7 +157,7 @@ async fn a_commit_whose_outcome_is_lost_is_answered_as_unknown_and_its_key_tells
     let fixture = start();
     let alice = new_user(&fixture.service, "alice").await;
     let key = || Idempotency { caller: "admin".into(), key: "top-up-1".into(), request_hash: [1; 32] };
-    let render = || -> hongbao_service::Render { Box::new(|_: &Outcome| Rendered { status: 201, body: b"posted".to_vec() }) };
+    let render = || -> hongbao_service::Render { Box::new(|_: &Outcome| Rendered { status: 201, body: b"posted".to_vec(), replay_body: None }) };
 
     fixture.faults.lose_commit_outcomes(1);
     let answer = fixture.service.submit(top_up(&alice, 100, "bank-1"), Some(key()), Some(render())).await;
