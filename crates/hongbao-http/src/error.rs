@@ -76,6 +76,7 @@ impl From<ServiceError> for ApiError {
             error @ ServiceError::BalanceLimit { .. } => ApiError::new(StatusCode::CONFLICT, "balance_limit_exceeded", error.to_string()),
             ServiceError::IdempotencyKeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", ServiceError::IdempotencyKeyReused.to_string()),
             ServiceError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is shutting down"),
+            error @ ServiceError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
             error @ (ServiceError::Store(_) | ServiceError::Internal(_)) => {
                 tracing::error!(error = %hongbao_service::writer::error_chain(&error), "request failed");
                 ApiError::internal()

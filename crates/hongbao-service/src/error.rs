@@ -39,6 +39,9 @@ pub enum ServiceError {
     Internal(String),
     #[error("the service is shutting down")]
     Unavailable,
+    /// The database's write lock was not granted in time; nothing was done and a retry is safe.
+    #[error("the database is busy: nothing was done; try again")]
+    Busy,
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -46,7 +49,7 @@ pub enum ServiceError {
 impl ServiceError {
     /// Whether this is a refusal by the rules (a 4xx), as opposed to a failure of the service.
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, ServiceError::Internal(_) | ServiceError::Unavailable | ServiceError::Store(_))
+        !matches!(self, ServiceError::Internal(_) | ServiceError::Unavailable | ServiceError::Busy | ServiceError::Store(_))
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::time::Duration;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
 use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
@@ -50,6 +51,37 @@ const FLUSH_SQL: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
     INSERT INTO commit_flushes (backend_pid, flushes) VALUES (pg_backend_pid(), 1) \
     ON CONFLICT (backend_pid) DO UPDATE SET flushes = commit_flushes.flushes + 1; COMMIT";
 
+/// How long the store's sessions may wait or stall, so that one process that stops while it holds the
+/// writer lock (paused, swapped out, cut off) holds up the others for seconds, not for as long as it
+/// is stopped. README, "Running it in production", has the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// The longest a statement waits for a lock (`lock_timeout`): a batch waits this long for the
+    /// writer lock, then its requests are answered that the database is busy. Longer than
+    /// `idle_in_transaction`, so that a stalled holder is let go before a waiter gives up.
+    pub lock_timeout: Duration,
+    /// The longest one statement runs (`statement_timeout`); a batch's take milliseconds.
+    pub statement_timeout: Duration,
+    /// The longest a session may sit in an open transaction without sending anything
+    /// (`idle_in_transaction_session_timeout`): PostgreSQL then ends the session and rolls its
+    /// transaction back, which frees the writer lock of a process that stopped while holding it.
+    pub idle_in_transaction: Duration,
+    /// TCP keepalives on both ends: the first probe after this long without traffic, then every third
+    /// of it, three at most, so that a peer that vanished is noticed within twice this.
+    pub keepalive_idle: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> SessionLimits {
+        SessionLimits {
+            lock_timeout: Duration::from_secs(8),
+            statement_timeout: Duration::from_secs(30),
+            idle_in_transaction: Duration::from_secs(5),
+            keepalive_idle: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
     config: tokio_postgres::Config,
@@ -74,9 +106,41 @@ impl<T> Context<T> for Result<T, tokio_postgres::Error> {
 }
 
 impl PostgresStore {
+    /// The store at `url`, with the default [`SessionLimits`].
     pub fn from_url(url: &str) -> StoreResult<PostgresStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        PostgresStore::with_limits(url, &SessionLimits::default())
+    }
+
+    /// The store at `url`, whose every session keeps to `limits`.
+    pub fn with_limits(url: &str, limits: &SessionLimits) -> StoreResult<PostgresStore> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
         let origin = format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now())));
+        // Set at connection time, for every session of the store: no round trip of its own.
+        let millis = |duration: Duration| duration.as_millis().max(1);
+        let keepalive_seconds = limits.keepalive_idle.as_secs().max(1);
+        let interval_seconds = (keepalive_seconds / 3).max(1);
+        let session = format!(
+            "-c lock_timeout={} -c statement_timeout={} -c idle_in_transaction_session_timeout={} \
+             -c tcp_keepalives_idle={keepalive_seconds} -c tcp_keepalives_interval={interval_seconds} -c tcp_keepalives_count=3",
+            millis(limits.lock_timeout),
+            millis(limits.statement_timeout),
+            millis(limits.idle_in_transaction),
+        );
+        let options = match config.get_options() {
+            Some(existing) if !existing.trim().is_empty() => format!("{existing} {session}"),
+            _ => session,
+        };
+        config
+            .options(options)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(keepalive_seconds))
+            .keepalives_interval(Duration::from_secs(interval_seconds))
+            .keepalives_retries(3)
+            .connect_timeout(limits.keepalive_idle);
+        if config.get_application_name().is_none() {
+            // Which process a session belongs to, in pg_stat_activity.
+            config.application_name(format!("hongbao-{}", std::process::id()));
+        }
         Ok(PostgresStore { config, origin })
     }
 
@@ -97,6 +161,11 @@ impl Store for PostgresStore {
     fn migrate(&self) -> StoreResult<()> {
         let mut conn = self.connect()?;
         let client = &mut conn.client;
+        // A migration may take long on a large table, and the processes that start meanwhile wait for
+        // it: the session limits are for batches, not for this.
+        client
+            .batch_execute("SET lock_timeout = 0; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
+            .ctx("lifting limits for migrations")?;
         // Several processes may start at once on a fresh database: one migrates, the others wait.
         client.execute("SELECT pg_advisory_lock(hashtext(current_schema()))", &[]).ctx("locking for migrations")?;
         let result = (|| {
@@ -618,10 +687,13 @@ impl WriteConn for PostgresConn {
     fn begin(&mut self) -> StoreResult<()> {
         // One round trip: the lock is taken as the transaction begins, and the heads every batch
         // chains after are read under it.
-        let messages = self
-            .client
-            .simple_query(&format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}"))
-            .ctx("beginning a transaction under the writer lock")?;
+        let messages = self.client.simple_query(&format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}")).map_err(|error| {
+            if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                StoreError::LockTimeout { source: Box::new(error) }
+            } else {
+                StoreError::Database { context: "beginning a transaction under the writer lock", source: Box::new(error) }
+            }
+        })?;
         self.heads_at_begin = Some(heads_from(&messages)?);
         Ok(())
     }

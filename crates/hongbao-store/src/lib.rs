@@ -37,6 +37,14 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The write lock was not granted within the database's lock timeout: other processes' batches
+    /// held it all that time (or one that stalled holding it had not been stopped yet). Nothing was
+    /// done; trying again later is safe.
+    #[error("the write lock was not granted in time")]
+    LockTimeout {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The database URL names no backend this build has.
     #[error("unsupported database url {0:?}")]
     UnsupportedUrl(String),

@@ -62,7 +62,8 @@ enum UserCommand {
 /// Opens the backend a database URL names.
 fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = hongbao_store_postgres::PostgresStore::from_url(url).context("while reading the PostgreSQL url")?;
+        let limits = settings::postgres_limits()?;
+        let store = hongbao_store_postgres::PostgresStore::with_limits(url, &limits).context("while reading the PostgreSQL url")?;
         return Ok(Arc::new(store));
     }
     let store = hongbao_store_sqlite::SqliteStore::from_url(url).with_context(|| format!("while opening {url}"))?;

@@ -44,6 +44,29 @@ fn flag(name: &str) -> Result<bool> {
     }
 }
 
+fn millis(name: &str, default: Duration) -> Result<Duration> {
+    number(name, default.as_millis() as u64, |millis| (1..=3_600_000).contains(millis)).map(Duration::from_millis)
+}
+
+/// The PostgreSQL sessions' time limits (README, "Running it in production"), from
+/// `HONGBAO_PG_LOCK_TIMEOUT_MS`, `HONGBAO_PG_STATEMENT_TIMEOUT_MS`,
+/// `HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS` and `HONGBAO_PG_KEEPALIVE_SECONDS`.
+pub fn postgres_limits() -> Result<hongbao_store_postgres::SessionLimits> {
+    let defaults = hongbao_store_postgres::SessionLimits::default();
+    let limits = hongbao_store_postgres::SessionLimits {
+        lock_timeout: millis("HONGBAO_PG_LOCK_TIMEOUT_MS", defaults.lock_timeout)?,
+        statement_timeout: millis("HONGBAO_PG_STATEMENT_TIMEOUT_MS", defaults.statement_timeout)?,
+        idle_in_transaction: millis("HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", defaults.idle_in_transaction)?,
+        keepalive_idle: seconds("HONGBAO_PG_KEEPALIVE_SECONDS", defaults.keepalive_idle, 3_600)?,
+    };
+    if limits.lock_timeout <= limits.idle_in_transaction {
+        tracing::warn!(
+            "HONGBAO_PG_LOCK_TIMEOUT_MS is not above HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: a process stalled holding the writer lock makes the others answer busy before it is let go"
+        );
+    }
+    Ok(limits)
+}
+
 /// The HTTP layer's limits and outbound rules (README, "Running it in production").
 fn http_config() -> Result<HttpConfig> {
     let mut http = HttpConfig::default();
