@@ -299,3 +299,38 @@ async fn a_process_paused_holding_the_writer_lock_holds_up_the_others_for_second
     let output = verify(&database.url);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+/// Polls `GET /v1/me` with `token` through `client` until it answers `status`, with a deadline.
+async fn until_me_answers(client: &Client, token: &str, status: reqwest::StatusCode, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = client.http.get(format!("{}/v1/me", client.base)).bearer_auth(token).send().await.expect("answered");
+        if answer.status() == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {} after the deadline", answer.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rotated_or_revoked_through_one_process_stops_in_the_others() {
+    let Some(server_url) = skip_without_postgres("a_token_rotated_or_revoked_through_one_process_stops_in_the_others") else { return };
+    let cluster = Cluster::start(&server_url, 2);
+    let (first, second) = (cluster.client(0), cluster.client(1));
+    let (alice_id, old_token) = first.user("alice").await;
+    // The second process has the token in its cache now.
+    until_me_answers(&second, &old_token, reqwest::StatusCode::OK, "the token works").await;
+
+    let (status, rotated) = first.post("/v1/me/token", &old_token, None).await.expect("rotated");
+    assert_eq!(status, 201, "{rotated}");
+    let new_token = rotated["token"].as_str().expect("a new token").to_owned();
+    // Well within the cache's recheck (60 s): the other process hears of it when it commits.
+    until_me_answers(&second, &old_token, reqwest::StatusCode::UNAUTHORIZED, "the rotated token in the other process").await;
+    until_me_answers(&second, &new_token, reqwest::StatusCode::OK, "the new token in the other process").await;
+
+    let (status, body) = first.post(&format!("/v1/users/{alice_id}/revoke-token"), ADMIN_TOKEN, Some(json!({ "reason": "stolen" }))).await.expect("revoked");
+    assert_eq!(status, 200, "{body}");
+    until_me_answers(&second, &new_token, reqwest::StatusCode::UNAUTHORIZED, "the revoked token in the other process").await;
+    until_me_answers(&first, &new_token, reqwest::StatusCode::UNAUTHORIZED, "the revoked token in its own process").await;
+}
