@@ -8,6 +8,7 @@ mod concurrency;
 mod connections;
 mod endpoints;
 mod events;
+mod evidence_limits;
 mod groups;
 mod harness;
 mod idempotency;
