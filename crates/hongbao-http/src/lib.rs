@@ -49,7 +49,10 @@ pub struct AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units.", version = "1"),
+    info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units. \
+        A POST with an Idempotency-Key is answered again, with Idempotent-Replayed: true, for 24 hours (HONGBAO_IDEMPOTENCY_TTL_SECONDS); \
+        an answer that shows a secret once (a user's or operator's token, a merchant key's or webhook's secret) is replayed with that field null \
+        and secret_withheld: true, since no secret is kept.", version = "1"),
     paths(
         routes::create_user, routes::me, routes::rotate_token, routes::issue_token, routes::revoke_token, routes::wallet, routes::top_up, routes::withdraw,
         routes::create_group, routes::list_groups, routes::list_group_packets, routes::get_group, routes::add_member, routes::remove_member,
