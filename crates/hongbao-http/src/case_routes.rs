@@ -137,13 +137,27 @@ pub async fn upload_evidence(State(state): State<AppState>, caller: Caller, key:
         .await
         .map_err(|error| ApiError::from(hongbao_service::ServiceError::Internal(format!("storing evidence failed: {error}"))))?
         .map_err(upload_error)?;
+    // The writer puts the file in place if it records it; the staged copy is not needed afterwards,
+    // whatever the answer, and even when the client goes away first. Nothing here deletes a file in
+    // place: only the writer decides that (`EvidenceOp`).
+    let staged = Staged { store: state.service.evidence_store().clone(), file: file.clone() };
     let fingerprint = format!("{}\n{}", file.sha256, label.map_or("", EvidenceLabel::as_str));
-    let op = Op::Evidence(EvidenceOp::Record { uploaded_by: user_id, file: file.clone(), label });
+    let op = Op::Evidence(EvidenceOp::Record { uploaded_by: user_id, file, label });
     let answer = write(&state, &caller, key, &uri, fingerprint.as_bytes(), op, Answer { status: StatusCode::CREATED, body: evidence_body }).await;
-    // The writer put the file in place if it recorded it; the staged copy is not needed either way.
-    // Nothing here deletes a file in place: only the writer decides that (`EvidenceOp`).
-    state.service.evidence_store().release(&file);
+    drop(staged);
     answer
+}
+
+/// An upload's staged copy, removed when the request is done with it.
+struct Staged {
+    store: hongbao_service::evidence::EvidenceStore,
+    file: hongbao_service::evidence::StoredFile,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.store.release(&self.file);
+    }
 }
 
 /// A file's metadata: for its uploader, the complainant of its case and operators.

@@ -193,9 +193,11 @@ fn seal_webhook_secrets(conn: &mut dyn hongbao_store::WriteConn, key: &secrets::
             None => break,
         }
     }
-    if !rows.is_empty() {
-        tracing::info!(endpoints = rows.len(), "sealing webhook secrets that were stored in plaintext");
+    if rows.is_empty() {
+        conn.rollback()?;
+        return Ok(());
     }
+    tracing::info!(endpoints = rows.len(), "sealing webhook secrets that were stored in plaintext");
     conn.commit(&hongbao_store::Changes { rows, ..Default::default() })?;
     Ok(())
 }
