@@ -154,6 +154,13 @@ impl Settings {
         if created {
             tracing::warn!(path = %path.display(), key_id = key.id(), "generated the secret key that seals stored secrets; back it up apart from the database");
         }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(&path).is_ok_and(|metadata| metadata.permissions().mode() & 0o077 != 0) {
+                tracing::warn!(path = %path.display(), "the secret key file can be read by others than its owner; chmod 600 it");
+            }
+        }
         self.config.secret_key = key;
         Ok(())
     }
