@@ -162,40 +162,24 @@ struct SlotUndo<K, T> {
 /// One staged write of the batch that is not simply appended to a list, logged so that a discarded
 /// scope can put back what it replaced.
 enum Undo {
-    Membership {
-        key: (GroupId, UserId),
-        previous: Option<bool>,
-    },
-    MemberCount {
-        group_id: GroupId,
-        previous: u32,
-    },
-    NewGroupMembers {
-        group_id: GroupId,
-        previous: Vec<UserId>,
-    },
+    Membership { key: (GroupId, UserId), previous: Option<bool> },
+    MemberCount { group_id: GroupId, previous: u32 },
+    NewGroupMembers { group_id: GroupId, previous: Vec<UserId> },
     PacketInserted(PacketId),
-    PacketUpdated {
-        previous: Packet,
-        previous_changed: bool,
-    },
+    PacketUpdated { previous: Packet, previous_changed: bool },
     Claimed((PacketId, UserId)),
     Transfer(SlotUndo<TransferId, Transfer>),
     ReturnRequest(SlotUndo<ReturnRequestId, ReturnRequest>),
-    Row {
-        undo: SlotUndo<(&'static str, Value), (&'static Table, Row)>,
-        was_absent: bool,
-    },
-    Idempotency {
-        key: (String, String),
-        previous: Option<IdempotencyRecord>,
-    },
-    /// A record deleted: its slot as it was, if the batch had one, and whether it was known absent.
-    RowDeleted {
-        key: (&'static str, Value),
-        previous: Option<Slot<(&'static Table, Row)>>,
-        was_absent: bool,
-    },
+    Row { undo: SlotUndo<(&'static str, Value), (&'static Table, Row)>, was_absent: bool },
+    Idempotency { key: (String, String), previous: Option<IdempotencyRecord> },
+    RowDeleted(RowDeleted),
+}
+
+/// A record deleted: its slot as it was, if the batch had one, and whether it was known absent.
+struct RowDeleted {
+    key: (&'static str, Value),
+    previous: Option<Slot<(&'static Table, Row)>>,
+    was_absent: bool,
 }
 
 /// Where a write scope began: the lengths of the append-only lists and the heads. Returned by
@@ -411,7 +395,7 @@ impl<'a> Batch<'a> {
                 }
                 self.rows.undo(undo);
             }
-            Undo::RowDeleted { key, previous, was_absent } => {
+            Undo::RowDeleted(RowDeleted { key, previous, was_absent }) => {
                 if !was_absent {
                     self.absent.remove(&key);
                 }
@@ -838,7 +822,7 @@ impl<'a> Batch<'a> {
             self.rows.order.remove(position);
         }
         let was_absent = !self.absent.insert(slot_key.clone());
-        self.undo.push(Undo::RowDeleted { key: slot_key, previous, was_absent });
+        self.undo.push(Undo::RowDeleted(RowDeleted { key: slot_key, previous, was_absent }));
         self.deleted_rows.push((R::TABLE, key));
     }
 
