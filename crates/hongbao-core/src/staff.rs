@@ -93,6 +93,8 @@ named_enum!(
         WebhookDisable => "webhook.disable",
         MerchantKeyCreate => "merchant_key.create",
         MerchantKeyRevoke => "merchant_key.revoke",
+        UserIssueToken => "user.issue_token",
+        UserRevokeToken => "user.revoke_token",
     }
 );
 

@@ -245,8 +245,18 @@ impl From<&Operator> for OperatorBody {
 pub struct CreatedOperatorBody {
     #[serde(flatten)]
     pub operator: OperatorBody,
-    /// The operator's bearer token. Shown once.
-    pub token: String,
+    /// The operator's bearer token. Shown once: null in a replay under the same `Idempotency-Key`.
+    pub token: Option<String>,
+    /// Present (true) only in a replay: the token was shown in the first answer and is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_withheld: Option<bool>,
+}
+
+impl CreatedOperatorBody {
+    /// The answer as a replay gets it: the token withheld.
+    pub fn withheld(self) -> CreatedOperatorBody {
+        CreatedOperatorBody { token: None, secret_withheld: Some(true), ..self }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

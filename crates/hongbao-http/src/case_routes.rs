@@ -13,7 +13,7 @@ use hongbao_core::staff::{Permission, Role};
 use hongbao_core::{Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, OperatorId, ReversalId, TxnNo};
 use hongbao_service::evidence::{Upload, UploadError};
 use hongbao_service::reads::CaseFilter;
-use hongbao_service::{CaseOp, Decision, Op, Outcome};
+use hongbao_service::{CaseOp, Decision, EvidenceOp, Op, Outcome};
 use hongbao_store::ListPosition;
 
 use crate::AppState;
@@ -21,7 +21,7 @@ use crate::case_dto::*;
 use crate::dto::{TransactionBody, WalletBody, parse_amount, parse_user_id};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor};
-use crate::routes::{Answer, posted, write};
+use crate::routes::{Answer, posted, write, write_shown_once};
 
 /// Trims a list fetched with one extra item to `limit`, with the cursor of the last item kept.
 fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
@@ -137,15 +137,27 @@ pub async fn upload_evidence(State(state): State<AppState>, caller: Caller, key:
         .await
         .map_err(|error| ApiError::from(hongbao_service::ServiceError::Internal(format!("storing evidence failed: {error}"))))?
         .map_err(upload_error)?;
+    // The writer puts the file in place if it records it; the staged copy is not needed afterwards,
+    // whatever the answer, and even when the client goes away first. Nothing here deletes a file in
+    // place: only the writer decides that (`EvidenceOp`).
+    let staged = Staged { store: state.service.evidence_store().clone(), file: file.clone() };
     let fingerprint = format!("{}\n{}", file.sha256, label.map_or("", EvidenceLabel::as_str));
-    let op = Op::Case(CaseOp::RecordEvidence { uploaded_by: user_id, file: file.clone(), label });
+    let op = Op::Evidence(EvidenceOp::Record { uploaded_by: user_id, file, label });
     let answer = write(&state, &caller, key, &uri, fingerprint.as_bytes(), op, Answer { status: StatusCode::CREATED, body: evidence_body }).await;
-    let refused = answer.as_ref().map_or(true, |response| !response.status().is_success());
-    if refused && file.created {
-        let referenced = state.service.evidence_referenced(&file.sha256).await.unwrap_or(true);
-        state.service.evidence_store().discard(&file, referenced);
-    }
+    drop(staged);
     answer
+}
+
+/// An upload's staged copy, removed when the request is done with it.
+struct Staged {
+    store: hongbao_service::evidence::EvidenceStore,
+    file: hongbao_service::evidence::StoredFile,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.store.release(&self.file);
+    }
 }
 
 /// A file's metadata: for its uploader, the complainant of its case and operators.
@@ -341,10 +353,13 @@ pub async fn create_operator(
     let role = Role::parse(&body.value.role).ok_or_else(|| ApiError::validation("role must be support, reviewer, legal or auditor"))?;
     let op = Op::Case(CaseOp::CreateOperator { name: body.value.name.clone(), role });
     let body_of = |outcome: &Outcome| match outcome {
-        Outcome::OperatorCreated { operator, token } => Some(CreatedOperatorBody { operator: OperatorBody::from(operator), token: token.clone() }),
+        Outcome::OperatorCreated { operator, token } => {
+            Some(CreatedOperatorBody { operator: OperatorBody::from(operator), token: Some(token.clone()), secret_withheld: None })
+        }
         _ => None,
     };
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: body_of }).await
+    let answer = Answer { status: StatusCode::CREATED, body: body_of };
+    write_shown_once(&state, &caller, key, &uri, &body.raw, op, answer, CreatedOperatorBody::withheld).await
 }
 
 /// Operators, newest first: for the admin and auditors.

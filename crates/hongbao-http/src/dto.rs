@@ -195,8 +195,22 @@ impl From<&User> for UserBody {
 pub struct CreatedUserBody {
     pub id: String,
     pub name: String,
-    /// The user's bearer token. Shown once.
-    pub token: String,
+    /// The user's bearer token. Shown once: null in a replay under the same `Idempotency-Key`.
+    pub token: Option<String>,
+    /// Present (true) only in a replay: the token was shown in the first answer and is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_withheld: Option<bool>,
+}
+
+impl CreatedUserBody {
+    pub fn new(user: &User, token: &str) -> CreatedUserBody {
+        CreatedUserBody { id: user.id.to_string(), name: user.name.clone(), token: Some(token.to_owned()), secret_withheld: None }
+    }
+
+    /// The answer as a replay gets it: the token withheld.
+    pub fn withheld(self) -> CreatedUserBody {
+        CreatedUserBody { token: None, secret_withheld: Some(true), ..self }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

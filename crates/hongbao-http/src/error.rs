@@ -104,6 +104,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::BalanceLimit { .. } => (StatusCode::CONFLICT, "balance_limit_exceeded"),
             ServiceError::IdempotencyKeyReused => (StatusCode::CONFLICT, "idempotency_key_reused"),
             ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ServiceError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ServiceError::Store(_) | ServiceError::Internal(_) => {
                 tracing::error!(error = %hongbao_service::writer::error_chain(&error), "request failed");
                 return ApiError::internal();

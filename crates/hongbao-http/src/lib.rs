@@ -52,9 +52,12 @@ pub struct AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units.", version = "1"),
+    info(title = "hongbao", description = "Wallets, red packets and a hash-chained double-entry ledger. Amounts are integers in minor units. \
+        A POST with an Idempotency-Key is answered again, with Idempotent-Replayed: true, for 24 hours (HONGBAO_IDEMPOTENCY_TTL_SECONDS); \
+        an answer that shows a secret once (a user's or operator's token, a merchant key's or webhook's secret) is replayed with that field null \
+        and secret_withheld: true, since no secret is kept.", version = "1"),
     paths(
-        routes::create_user, routes::me, routes::wallet, routes::top_up, routes::withdraw,
+        routes::create_user, routes::me, routes::rotate_token, routes::issue_token, routes::revoke_token, routes::wallet, routes::top_up, routes::withdraw,
         routes::create_group, routes::list_groups, routes::list_group_packets, routes::get_group, routes::add_member, routes::remove_member,
         routes::create_packet, routes::get_packet, routes::claim, routes::recall,
         routes::list_transactions, routes::get_transaction, routes::healthz,
@@ -195,6 +198,9 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
         .route("/v1/users", post(routes::create_user))
         .route("/v1/me", get(routes::me))
+        .route("/v1/me/token", post(routes::rotate_token))
+        .route("/v1/users/{id}/token", post(routes::issue_token))
+        .route("/v1/users/{id}/revoke-token", post(routes::revoke_token))
         .route("/v1/wallet", get(routes::wallet))
         .route("/v1/top-ups", post(routes::top_up))
         .route("/v1/withdrawals", post(routes::withdraw))

@@ -19,7 +19,7 @@ use crate::case_dto::ReasonRequest;
 use crate::dto::{parse_amount, parse_user_id};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, IdempotencyKey, JsonBody};
-use crate::routes::{Answer, write};
+use crate::routes::{Answer, write, write_shown_once};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,9 +132,14 @@ pub struct MerchantKeyBody {
     pub daily_amount: Option<i64>,
     pub created_at: String,
     pub revoked_at: Option<String>,
-    /// The bearer secret (`hbk_…`). Shown once; only its hash is kept.
+    /// The bearer secret (`hbk_…`). Shown once, in the answer that creates the key; only its hash is
+    /// kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Present (true) only in a replay of the creation under the same `Idempotency-Key`: the secret
+    /// was shown in the first answer and is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_withheld: Option<bool>,
 }
 
 impl MerchantKeyBody {
@@ -150,7 +155,13 @@ impl MerchantKeyBody {
             created_at: key.created_at.to_rfc3339(),
             revoked_at: key.revoked_at.map(hongbao_core::Timestamp::to_rfc3339),
             secret: secret.map(str::to_owned),
+            secret_withheld: None,
         }
+    }
+
+    /// The answer as a replay gets it: the secret withheld.
+    fn withheld(self) -> MerchantKeyBody {
+        MerchantKeyBody { secret: None, secret_withheld: Some(true), ..self }
     }
 }
 
@@ -198,7 +209,8 @@ pub async fn create_merchant_key(
         max_transaction: request.max_transaction_amount.map(|units| parse_amount("max_transaction_amount", units)).transpose()?,
         daily_max: request.daily_amount.map(|units| parse_amount("daily_amount", units)).transpose()?,
     });
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: created_key_body }).await
+    let answer = Answer { status: StatusCode::CREATED, body: created_key_body };
+    write_shown_once(&state, &caller, key, &uri, &body.raw, op, answer, MerchantKeyBody::withheld).await
 }
 
 fn scope_names() -> String {

@@ -39,21 +39,38 @@ impl<B> Clone for Answer<B> {
 }
 impl<B> Copy for Answer<B> {}
 
-fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome) -> Rendered {
+/// Makes the copy of an answer that is kept for replays from one that shows a secret once: the secret
+/// replaced by null and `secret_withheld: true`.
+pub(crate) type Withhold<B> = fn(B) -> B;
+
+fn render<B: Serialize>(answer: &Answer<B>, outcome: &Outcome, withhold: Option<Withhold<B>>) -> Rendered {
     if let Outcome::ConfirmationRequired { detail, summary } = outcome {
         let problem = ConfirmationProblem::new(detail, summary);
-        return Rendered { status: StatusCode::CONFLICT.as_u16(), body: serde_json::to_vec(&problem).expect("a problem always serializes") };
+        return Rendered { status: StatusCode::CONFLICT.as_u16(), body: serde_json::to_vec(&problem).expect("a problem always serializes"), replay_body: None };
     }
     match (answer.body)(outcome) {
-        Some(body) => Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize") },
+        Some(body) => {
+            let replay_body = withhold
+                .and_then(|withhold| (answer.body)(outcome).map(withhold))
+                .map(|withheld| serde_json::to_vec(&withheld).expect("response bodies always serialize"));
+            Rendered { status: answer.status.as_u16(), body: serde_json::to_vec(&body).expect("response bodies always serialize"), replay_body }
+        }
         None => {
-            tracing::error!(?outcome, "an operation produced an outcome its route does not render");
+            // The outcome may carry a secret: only its kind is logged.
+            tracing::error!(outcome = outcome_kind(outcome), "an operation produced an outcome its route does not render");
             Rendered {
                 status: 500,
                 body: br#"{"type":"/problems/internal","title":"Internal Server Error","status":500,"detail":"the server failed","code":"internal"}"#.to_vec(),
+                replay_body: None,
             }
         }
     }
+}
+
+/// The name of an outcome's variant, for a log line that must not print what it holds.
+fn outcome_kind(outcome: &Outcome) -> String {
+    let text = format!("{outcome:?}");
+    text.split(|char: char| !char.is_alphanumeric() && char != '_').next().unwrap_or("").to_owned()
 }
 
 /// Runs a write through the writer, honouring `Idempotency-Key`: the response is rendered and stored
@@ -67,10 +84,41 @@ pub(crate) async fn write<B: Serialize + 'static>(
     op: Op,
     answer: Answer<B>,
 ) -> ApiResult<Response> {
+    write_keeping(state, caller, key, uri, raw, op, answer, None).await
+}
+
+/// Like [`write`], for an answer that shows a secret once (a token, a signing key): a replay under
+/// the same `Idempotency-Key` gets the answer with the secret withheld, since none is kept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_shown_once<B: Serialize + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    uri: &Uri,
+    raw: &[u8],
+    op: Op,
+    answer: Answer<B>,
+    withhold: Withhold<B>,
+) -> ApiResult<Response> {
+    write_keeping(state, caller, key, uri, raw, op, answer, Some(withhold)).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_keeping<B: Serialize + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    uri: &Uri,
+    raw: &[u8],
+    op: Op,
+    answer: Answer<B>,
+    withhold: Option<Withhold<B>>,
+) -> ApiResult<Response> {
     // With a key, the response is rendered inside the writer's transaction and stored with it;
     // without one, it is rendered here.
     let idempotency = key.0.map(|key| Idempotency { caller: caller.0.idempotency_scope(), key, request_hash: request_hash("POST", uri.path(), raw) });
-    let render_in_writer: Option<hongbao_service::Render> = idempotency.as_ref().map(|_| Box::new(move |outcome: &Outcome| render(&answer, outcome)) as _);
+    let render_in_writer: Option<hongbao_service::Render> =
+        idempotency.as_ref().map(|_| Box::new(move |outcome: &Outcome| render(&answer, outcome, withhold)) as _);
     let op = match &caller.2 {
         Some(observation) => Op::Observed { observation: observation.clone(), op: Box::new(op) },
         None => op,
@@ -81,7 +129,7 @@ pub(crate) async fn write<B: Serialize + 'static>(
     }
     let (rendered, replayed) = match reply {
         Reply::Done { rendered: Some(rendered), .. } => (rendered, false),
-        Reply::Done { outcome, rendered: None } => (render(&answer, &outcome), false),
+        Reply::Done { outcome, rendered: None } => (render(&answer, &outcome, None), false),
         Reply::Replayed(rendered) => (rendered, true),
     };
     Ok(json_response(StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK), rendered.body, replayed))
@@ -139,10 +187,63 @@ pub async fn create_user(
     caller.require_admin()?;
     let op = Op::CreateUser { name: body.value.name };
     let body_of = |outcome: &Outcome| match outcome {
-        Outcome::UserCreated { user, token } => Some(CreatedUserBody { id: user.id.to_string(), name: user.name.clone(), token: token.clone() }),
+        Outcome::UserCreated { user, token } => Some(CreatedUserBody::new(user, token)),
         _ => None,
     };
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: body_of }).await
+    write_shown_once(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: body_of }, CreatedUserBody::withheld).await
+}
+
+fn token_body(outcome: &Outcome) -> Option<CreatedUserBody> {
+    match outcome {
+        Outcome::TokenIssued { user, token } => Some(CreatedUserBody::new(user, token)),
+        _ => None,
+    }
+}
+
+/// Replace the caller's token (rotation): the answer shows the new token once, and the old one stops
+/// working at once, in every process. Not through a merchant API key.
+#[utoipa::path(post, path = "/v1/me/token", tag = "users",
+    responses((status = 201, body = CreatedUserBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn rotate_token(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri) -> ApiResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    if caller.1.is_some() {
+        return Err(ApiError::forbidden("a merchant API key cannot replace its user's token"));
+    }
+    let op = Op::IssueToken { user_id, by: None };
+    write_shown_once(&state, &caller, key, &uri, b"", op, Answer { status: StatusCode::CREATED, body: token_body }, CreatedUserBody::withheld).await
+}
+
+/// Issue a new token for a user (admin only), shown once: whatever token the user had stops working
+/// at once, in every process. For a user who lost theirs, or after a revocation.
+#[utoipa::path(post, path = "/v1/users/{id}/token", tag = "users", params(("id" = String, Path)),
+    responses((status = 201, body = CreatedUserBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn issue_token(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, Path(id): Path<String>) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let user_id = UserId::parse(&id).map_err(|_| ApiError::not_found("user"))?;
+    let op = Op::IssueToken { user_id, by: Some(caller.0.actor()?) };
+    write_shown_once(&state, &caller, key, &uri, b"", op, Answer { status: StatusCode::CREATED, body: token_body }, CreatedUserBody::withheld).await
+}
+
+/// Revoke a user's token (admin only), with a reason for the audit log: it stops working at once, in
+/// every process, and no token works for the user until the admin issues a new one.
+#[utoipa::path(post, path = "/v1/users/{id}/revoke-token", tag = "users", params(("id" = String, Path)), request_body = crate::case_dto::ReasonRequest,
+    responses((status = 200, body = UserBody), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    Path(id): Path<String>,
+    body: JsonBody<crate::case_dto::ReasonRequest>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let user_id = UserId::parse(&id).map_err(|_| ApiError::not_found("user"))?;
+    let op = Op::RevokeToken { actor: caller.0.actor()?, user_id, reason: body.value.reason.clone() };
+    let body_of = |outcome: &Outcome| match outcome {
+        Outcome::TokenRevoked(user) => Some(UserBody::from(user)),
+        _ => None,
+    };
+    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::OK, body: body_of }).await
 }
 
 /// The caller's groups, newest first.

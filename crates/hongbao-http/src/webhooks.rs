@@ -29,7 +29,7 @@ use crate::config::WebhookTargets;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor};
 use crate::outbound;
-use crate::routes::{Answer, write};
+use crate::routes::{Answer, write, write_shown_once};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,9 +44,14 @@ pub struct WebhookBody {
     pub url: String,
     pub created_at: String,
     pub disabled_at: Option<String>,
-    /// The HMAC-SHA256 key of the `Hongbao-Signature` header. Shown once, when the endpoint is made.
+    /// The HMAC-SHA256 key of the `Hongbao-Signature` header. Shown once, when the endpoint is made;
+    /// it is stored encrypted under the deployment's secret key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Present (true) only in a replay of the creation under the same `Idempotency-Key`: the secret
+    /// was shown in the first answer and is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_withheld: Option<bool>,
 }
 
 impl WebhookBody {
@@ -57,7 +62,13 @@ impl WebhookBody {
             created_at: endpoint.created_at.to_rfc3339(),
             disabled_at: endpoint.disabled_at.map(Timestamp::to_rfc3339),
             secret: with_secret.then(|| endpoint.secret.clone()),
+            secret_withheld: None,
         }
+    }
+
+    /// The answer as a replay gets it: the secret withheld.
+    fn withheld(self) -> WebhookBody {
+        WebhookBody { secret: None, secret_withheld: Some(true), ..self }
     }
 }
 
@@ -162,7 +173,8 @@ pub async fn create_webhook(
         return Err(ApiError::validation(format!("url: {refused}")));
     }
     let op = Op::Webhook(WebhookOp::Create { actor, url: body.value.url.clone() });
-    write(&state, &caller, key, &uri, &body.raw, op, Answer { status: StatusCode::CREATED, body: webhook_body_with_secret }).await
+    let answer = Answer { status: StatusCode::CREATED, body: webhook_body_with_secret };
+    write_shown_once(&state, &caller, key, &uri, &body.raw, op, answer, WebhookBody::withheld).await
 }
 
 /// Webhook endpoints (admin, auditors).

@@ -18,7 +18,7 @@ use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
 use hongbao_core::risk::RiskPolicy;
 use hongbao_core::transfer::Transfer;
-use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_core::{Account, Amount, GroupId, JournalHash, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 use hongbao_store::records::{self, Query, Record, Row, Table, Value};
 use hongbao_store::{Changes, Claim, Group, IdempotencyRecord, JournalEntry, StoreResult, User, WriteConn};
 
@@ -172,6 +172,14 @@ enum Undo {
     ReturnRequest(SlotUndo<ReturnRequestId, ReturnRequest>),
     Row { undo: SlotUndo<(&'static str, Value), (&'static Table, Row)>, was_absent: bool },
     Idempotency { key: (String, String), previous: Option<IdempotencyRecord> },
+    RowDeleted(RowDeleted),
+}
+
+/// A record deleted: its slot as it was, if the batch had one, and whether it was known absent.
+struct RowDeleted {
+    key: (&'static str, Value),
+    previous: Option<Slot<(&'static Table, Row)>>,
+    was_absent: bool,
 }
 
 /// Where a write scope began: the lengths of the append-only lists and the heads. Returned by
@@ -180,6 +188,9 @@ enum Undo {
 pub struct Scope {
     settings: usize,
     users: usize,
+    user_tokens: usize,
+    deleted_idempotency: usize,
+    deleted_rows: usize,
     new_groups: usize,
     membership_log: usize,
     new_claims: usize,
@@ -205,6 +216,9 @@ pub struct Batch<'a> {
     policy: Option<Arc<RiskPolicy>>,
     settings: Vec<(String, Vec<u8>)>,
     users: Vec<(User, [u8; 32])>,
+    user_tokens: Vec<(UserId, [u8; 32])>,
+    deleted_idempotency: Vec<(String, String)>,
+    deleted_rows: Vec<(&'static Table, Value)>,
     new_groups: Vec<Group>,
     membership_log: Vec<(GroupId, UserId, bool)>,
     membership: HashMap<(GroupId, UserId), bool>,
@@ -246,6 +260,9 @@ impl<'a> Batch<'a> {
             policy: None,
             settings: Vec::new(),
             users: Vec::new(),
+            user_tokens: Vec::new(),
+            deleted_idempotency: Vec::new(),
+            deleted_rows: Vec::new(),
             new_groups: Vec::new(),
             membership_log: Vec::new(),
             membership: HashMap::new(),
@@ -281,6 +298,9 @@ impl<'a> Batch<'a> {
         Scope {
             settings: self.settings.len(),
             users: self.users.len(),
+            user_tokens: self.user_tokens.len(),
+            deleted_idempotency: self.deleted_idempotency.len(),
+            deleted_rows: self.deleted_rows.len(),
             new_groups: self.new_groups.len(),
             membership_log: self.membership_log.len(),
             new_claims: self.new_claims.len(),
@@ -297,6 +317,9 @@ impl<'a> Batch<'a> {
         !self.undo.is_empty()
             || self.settings.len() > scope.settings
             || self.users.len() > scope.users
+            || self.user_tokens.len() > scope.user_tokens
+            || self.deleted_idempotency.len() > scope.deleted_idempotency
+            || self.deleted_rows.len() > scope.deleted_rows
             || self.new_groups.len() > scope.new_groups
             || self.membership_log.len() > scope.membership_log
             || self.new_claims.len() > scope.new_claims
@@ -325,6 +348,9 @@ impl<'a> Batch<'a> {
             self.policy = None;
         }
         self.users.truncate(scope.users);
+        self.user_tokens.truncate(scope.user_tokens);
+        self.deleted_idempotency.truncate(scope.deleted_idempotency);
+        self.deleted_rows.truncate(scope.deleted_rows);
         self.new_groups.truncate(scope.new_groups);
         self.membership_log.truncate(scope.membership_log);
         self.new_claims.truncate(scope.new_claims);
@@ -371,6 +397,15 @@ impl<'a> Batch<'a> {
                     self.absent.insert(undo.key.clone());
                 }
                 self.rows.undo(undo);
+            }
+            Undo::RowDeleted(RowDeleted { key, previous, was_absent }) => {
+                if !was_absent {
+                    self.absent.remove(&key);
+                }
+                if let Some(previous) = previous {
+                    self.rows.order.push(key.clone());
+                    self.rows.slots.insert(key, previous);
+                }
             }
             Undo::Idempotency { key, previous } => match previous {
                 Some(previous) => {
@@ -525,6 +560,11 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Idempotency records made before `created_before`, oldest first.
+    pub fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.conn.expired_idempotency(created_before, limit)
+    }
+
     pub fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         if let Some(record) = self.idempotency.get(&(caller.to_owned(), key.to_owned())) {
             return Ok(Some(record.clone()));
@@ -617,6 +657,10 @@ impl<'a> Batch<'a> {
         let mut seen = HashSet::new();
         for row in self.conn.select(query)? {
             let key = (R::TABLE.name, row[0].clone());
+            // Deleted earlier in the batch (or known not to exist).
+            if self.absent.contains(&key) {
+                continue;
+            }
             let row = match self.rows.get(&key) {
                 Some((_, current)) => current.clone(),
                 None => row,
@@ -768,6 +812,30 @@ impl<'a> Batch<'a> {
         self.users.push((user, token_hash));
     }
 
+    /// Replaces a user's token: from the commit on, only the token with this hash is theirs.
+    pub fn replace_token(&mut self, user_id: &UserId, token_hash: [u8; 32]) {
+        self.user_tokens.push((user_id.clone(), token_hash));
+    }
+
+    /// Deletes an idempotency record (an expired one).
+    pub fn delete_idempotency_record(&mut self, caller: &str, key: &str) {
+        self.deleted_idempotency.push((caller.to_owned(), key.to_owned()));
+    }
+
+    /// Deletes a record; reads later in the batch no longer find it.
+    pub fn delete_record<R: Record>(&mut self, key: Value) {
+        let slot_key = (R::TABLE.name, key.clone());
+        let previous = self.rows.slots.remove(&slot_key);
+        if previous.is_some()
+            && let Some(position) = self.rows.order.iter().rposition(|known| known == &slot_key)
+        {
+            self.rows.order.remove(position);
+        }
+        let was_absent = !self.absent.insert(slot_key.clone());
+        self.undo.push(Undo::RowDeleted(RowDeleted { key: slot_key, previous, was_absent }));
+        self.deleted_rows.push((R::TABLE, key));
+    }
+
     pub fn insert_group(&mut self, group: Group) {
         self.new_groups.push(group);
     }
@@ -904,6 +972,9 @@ impl<'a> Batch<'a> {
         let changes = Changes {
             settings: self.settings,
             users: self.users,
+            user_tokens: self.user_tokens,
+            deleted_idempotency: self.deleted_idempotency,
+            deleted_rows: self.deleted_rows,
             groups: self.new_groups,
             memberships: self.membership_log,
             new_packets,

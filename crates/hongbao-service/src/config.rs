@@ -31,8 +31,27 @@ pub struct Config {
     pub max_group_members: u32,
     /// The most operations one durable commit carries.
     pub max_batch: usize,
-    /// How long an `Idempotency-Key` is remembered.
+    /// How long an `Idempotency-Key` is remembered; older records are deleted by the maintenance task.
     pub idempotency_ttl_seconds: i64,
+    /// How often the maintenance task deletes what has expired (idempotency records, unattached
+    /// evidence), in milliseconds.
+    pub maintenance_interval_millis: u64,
+    /// The most bytes of evidence one user may keep uploaded, attached or not; each file counts as at
+    /// least [`EVIDENCE_MIN_CHARGE`] bytes, so that many tiny files cannot fill the disk either.
+    pub evidence_quota_bytes: u64,
+    /// How long an upload that was never attached to a case is kept.
+    pub evidence_unattached_ttl_seconds: i64,
+    /// The key that seals the secrets the service keeps readable (webhook signing keys). The binary
+    /// reads it from `HONGBAO_SECRET_KEY` or a key file; the default is a new random key, which suits
+    /// a test but not a deployment, whose sealed secrets must open again after a restart.
+    pub secret_key: crate::secrets::SecretKey,
+    /// How long this process trusts a token it has cached before it looks at the database again: the
+    /// bound on how long a token rotated or revoked through another process still works here when that
+    /// process's notification is not heard.
+    pub token_recheck_seconds: u64,
+    /// For tests only: the writer sleeps this long while holding the write lock, in its first batch
+    /// that writes anything, as a process paused at the worst moment would.
+    pub writer_stall_millis: Option<u64>,
     /// The bootstrap admin's token, when the deployment sets one.
     pub admin_token: Option<String>,
     /// How often the expiry scheduler looks for due packets, in milliseconds.
@@ -48,6 +67,9 @@ pub struct Config {
     /// How often a checkpoint of the journal's tree is made while it grows, in seconds.
     pub checkpoint_interval_seconds: u64,
 }
+
+/// The least a file of evidence counts toward its uploader's quota: about a disk block and a record.
+pub const EVIDENCE_MIN_CHARGE: u64 = 4_096;
 
 /// How much less often streams look for other processes' events where the store tells of them.
 pub const WATCHED_POLL_FACTOR: u64 = 30;
@@ -68,6 +90,12 @@ impl Default for Config {
             max_group_members: 500,
             max_batch: 512,
             idempotency_ttl_seconds: 86_400,
+            maintenance_interval_millis: 60_000,
+            evidence_quota_bytes: 200 * 1024 * 1024,
+            evidence_unattached_ttl_seconds: 7 * 86_400,
+            secret_key: crate::secrets::SecretKey::generate(),
+            token_recheck_seconds: 60,
+            writer_stall_millis: None,
             admin_token: None,
             scheduler_interval_millis: 200,
             event_poll_millis: 1_000,

@@ -181,6 +181,10 @@ pub enum OverLimit {
     CaseBytes { max: u64, total: u64 },
     #[error(transparent)]
     Requests(ReturnError),
+    #[error(
+        "the evidence quota is {quota} bytes per user: {used} are in use and this file needs {needed}; uploads never attached to a case are removed after {unattached_ttl_seconds} seconds"
+    )]
+    EvidenceQuota { quota: u64, used: u64, needed: u64, unattached_ttl_seconds: i64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +232,9 @@ pub enum ServiceError {
     Internal(String),
     #[error("the service is shutting down")]
     Unavailable,
+    /// The database's write lock was not granted in time; nothing was done and a retry is safe.
+    #[error("the database is busy: nothing was done; try again")]
+    Busy,
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -235,7 +242,7 @@ pub enum ServiceError {
 impl ServiceError {
     /// Whether this is a refusal by the rules (a 4xx), as opposed to a failure of the service.
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, ServiceError::Internal(_) | ServiceError::Unavailable | ServiceError::Store(_))
+        !matches!(self, ServiceError::Internal(_) | ServiceError::Unavailable | ServiceError::Busy | ServiceError::Store(_))
     }
 }
 

@@ -21,13 +21,14 @@ pub mod ops;
 pub mod outcome;
 pub mod policy;
 pub mod reads;
+pub mod secrets;
+mod token_cache;
 pub mod verify;
 pub mod writer;
 
 // The features' operations by their short paths, as the HTTP layer names them.
 pub use crate::ops::{cases, risk, webhooks};
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ use crate::evidence::EvidenceStore;
 pub use crate::metrics::ServiceMetrics;
 pub use crate::op::Op;
 pub use crate::ops::cases::CaseOp;
+pub use crate::ops::evidence::EvidenceOp;
 pub use crate::ops::risk::RiskOp;
 pub use crate::outcome::{Outcome, PacketView};
 pub use crate::writer::{Idempotency, Render, Rendered, Reply};
@@ -58,8 +60,10 @@ const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 /// The most reads run at once, each on a pooled connection of its own; more wait for a free one
 /// rather than open (and pay for) a new connection.
 const READERS: usize = 32;
-/// Past this many cached tokens the cache starts over.
-const MAX_CACHED_TOKENS: usize = 1_000_000;
+/// Past this many noted clients the set starts over.
+const MAX_NOTED_CLIENTS: usize = 1_000_000;
+/// The most expired records one maintenance step deletes, so that a backlog never makes a long batch.
+const MAINTENANCE_STEP: u32 = 500;
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +121,7 @@ struct Inner {
     config: Config,
     metrics: Arc<ServiceMetrics>,
     admin_token_hash: [u8; 32],
-    users_by_token: Mutex<HashMap<[u8; 32], User>>,
+    tokens: Arc<Mutex<token_cache::TokenCache>>,
     /// The lookups of tokens the cache does not have, to the task that answers them together.
     token_lookups: std::sync::OnceLock<mpsc::UnboundedSender<TokenLookup>>,
     evidence: EvidenceStore,
@@ -156,6 +160,7 @@ fn prepare_store(
             conn.commit(&hongbao_store::Changes { settings: vec![(batch::POLICY_SETTING.to_owned(), text.as_bytes().to_vec())], ..Default::default() })?;
         }
     }
+    seal_webhook_secrets(conn.as_mut(), &config.secret_key)?;
     let admin_token = config.admin_token.as_deref();
     if let Some(token) = admin_token {
         return Ok((conn, context::token_hash(token), None));
@@ -212,6 +217,46 @@ fn log_key_of(config: &Config) -> ServiceResult<hongbao_tlog::SignerKey> {
     rand::rngs::OsRng.fill_bytes(&mut seed);
     tracing::warn!("no key to sign the journal's checkpoints was given; using one that lives only as long as this process");
     hongbao_tlog::SignerKey::generate("hongbao/ephemeral/journal", seed).map_err(|error| ServiceError::Internal(format!("generating a log key: {error}")))
+}
+
+/// Seals the webhook secrets an older version stored in plaintext, and refuses to start with a key
+/// other than the one that sealed the stored ones (their deliveries could not be signed). Several
+/// processes starting together take turns under the write lock; the second finds nothing to do.
+fn seal_webhook_secrets(conn: &mut dyn hongbao_store::WriteConn, key: &secrets::SecretKey) -> ServiceResult<()> {
+    use hongbao_core::webhooks::WebhookEndpoint;
+    conn.begin()?;
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let query = Query::newest_first(&records::WEBHOOK_ENDPOINTS, 500).after(after.take());
+        let page: Vec<WebhookEndpoint> = records::list(&mut *conn, &query)?;
+        let last = page.last().map(|endpoint| vec![records::time(endpoint.created_at), records::text(&endpoint.id)]);
+        for mut endpoint in page {
+            match secrets::sealed_with(&endpoint.secret) {
+                Some(key_id) if key_id == key.id() => {}
+                Some(key_id) => {
+                    let _ = conn.rollback();
+                    let error = secrets::SecretError::WrongKey { sealed_with: key_id.to_owned(), have: key.id().to_owned() };
+                    return Err(ServiceError::Internal(format!("webhook {}: {error}", endpoint.id)));
+                }
+                None => {
+                    endpoint.secret = key.seal(&endpoint.secret, endpoint.id.as_str(), &mut rand::rngs::OsRng);
+                    rows.push((&records::WEBHOOK_ENDPOINTS, records::Record::to_row(&endpoint)));
+                }
+            }
+        }
+        match last {
+            Some(position) => after = Some(position),
+            None => break,
+        }
+    }
+    if rows.is_empty() {
+        conn.rollback()?;
+        return Ok(());
+    }
+    tracing::info!(endpoints = rows.len(), "sealing webhook secrets that were stored in plaintext");
+    conn.commit(&hongbao_store::Changes { rows, ..Default::default() })?;
+    Ok(())
 }
 
 impl Drop for Inner {
@@ -296,6 +341,18 @@ impl Service {
             }
             None => false,
         }))?;
+        // Tokens that other processes replace or revoke leave this process's cache as those commit.
+        let tokens = Arc::new(Mutex::new(token_cache::TokenCache::default()));
+        let evicting = Arc::downgrade(&tokens);
+        store.watch_token_changes(Box::new(move |users| match evicting.upgrade() {
+            Some(tokens) => {
+                if !users.is_empty() {
+                    tokens.lock().expect("the token cache lock is never poisoned").evict_users(users);
+                }
+                true
+            }
+            None => false,
+        }))?;
         let writer = Writer::new(conn, store.clone(), clock.clone(), config.clone(), metrics.clone(), event_wakers.clone());
         std::thread::Builder::new()
             .name("hongbao-writer".into())
@@ -310,7 +367,7 @@ impl Service {
             config,
             metrics,
             admin_token_hash,
-            users_by_token: Mutex::new(HashMap::new()),
+            tokens,
             token_lookups: std::sync::OnceLock::new(),
             evidence,
             seen_clients: Mutex::new(std::collections::HashSet::new()),
@@ -384,9 +441,23 @@ impl Service {
         let (reply, answer) = oneshot::channel();
         self.inner.queue.send(Job { op, idempotency, render, reply }).await.map_err(|_| ServiceError::Unavailable)?;
         let reply = answer.await.map_err(|_| ServiceError::Unavailable)??;
-        if let Reply::Done { outcome: Outcome::UserCreated { user, token }, .. } = &reply {
-            // The new user's first request then needs no database read to authenticate.
-            self.cache_token(context::token_hash(token), user.clone());
+        match &reply {
+            Reply::Done { outcome: Outcome::UserCreated { user, token }, .. } => {
+                // The new user's first request then needs no database read to authenticate.
+                let mut tokens = self.tokens();
+                let evictions = tokens.evictions();
+                tokens.insert(context::token_hash(token), user.clone(), evictions);
+            }
+            // The old token stops working here before the answer goes out; other processes hear of
+            // it from the store, or look again within `token_recheck_seconds`.
+            Reply::Done { outcome: Outcome::TokenIssued { user, token }, .. } => {
+                let mut tokens = self.tokens();
+                tokens.evict_users([&user.id]);
+                let evictions = tokens.evictions();
+                tokens.insert(context::token_hash(token), user.clone(), evictions);
+            }
+            Reply::Done { outcome: Outcome::TokenRevoked(user), .. } => self.tokens().evict_users([&user.id]),
+            _ => {}
         }
         Ok(reply)
     }
@@ -405,12 +476,8 @@ impl Service {
         answer.await.map_err(|_| ServiceError::Unavailable)?
     }
 
-    fn cache_token(&self, hash: [u8; 32], user: User) {
-        let mut cache = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned");
-        if cache.len() >= MAX_CACHED_TOKENS {
-            cache.clear();
-        }
-        cache.insert(hash, user);
+    fn tokens(&self) -> std::sync::MutexGuard<'_, token_cache::TokenCache> {
+        self.inner.tokens.lock().expect("the token cache lock is never poisoned")
     }
 
     /// Runs `read` on a pooled read connection, off the async threads.
@@ -449,13 +516,20 @@ impl Service {
         if constant_time_eq(&hash, &self.inner.admin_token_hash) {
             return Ok(Some(Principal::Admin));
         }
-        if let Some(user) = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned").get(&hash) {
-            return Ok(Some(Principal::User(user.clone())));
-        }
+        let recheck = Duration::from_secs(self.inner.config.token_recheck_seconds);
+        let evictions = {
+            let tokens = self.tokens();
+            if let Some(user) = tokens.get(&hash, recheck) {
+                return Ok(Some(Principal::User(user)));
+            }
+            tokens.evictions()
+        };
         if let Some(user) = self.look_up_token(hash).await? {
-            self.cache_token(hash, user.clone());
+            self.tokens().insert(hash, user.clone(), evictions);
             return Ok(Some(Principal::User(user)));
         }
+        // Replaced or revoked since it was cached.
+        self.tokens().forget(&hash);
         // Operators are not cached, so that disabling one takes effect at once in every process.
         let query = Query::newest_first(&records::OPERATORS, 1).equal("token_hash", records::text(hex::encode(hash)));
         let operator = self.read(move |conn| Ok(records::list::<StoredOperator>(conn, &query)?.into_iter().next())).await?;
@@ -495,7 +569,7 @@ impl Service {
     pub fn observed(&self, observation: &RiskOp) {
         let RiskOp::ObserveClient { user_id, device, address } = observation else { return };
         let mut seen = self.inner.seen_clients.lock().expect("the client cache lock is never poisoned");
-        if seen.len() >= MAX_CACHED_TOKENS {
+        if seen.len() >= MAX_NOTED_CLIENTS {
             seen.clear();
         }
         seen.insert((user_id.clone(), device.clone(), address.clone()));
@@ -696,6 +770,26 @@ impl Service {
         }
     }
 
+    /// Deletes what has expired, a step of [`MAINTENANCE_STEP`] records at a time until none is left:
+    /// idempotency records past `idempotency_ttl_seconds`, uploads of evidence never attached to a
+    /// case past `evidence_unattached_ttl_seconds` (with their files, when no other record names them).
+    /// Returns how many records were deleted.
+    pub async fn run_maintenance(&self) -> ServiceResult<usize> {
+        let mut removed = 0;
+        for step in [Op::PruneIdempotency { limit: MAINTENANCE_STEP }, Op::Evidence(EvidenceOp::RemoveUnattached { limit: MAINTENANCE_STEP })] {
+            loop {
+                let Outcome::Removed(count) = self.execute(step.clone()).await? else {
+                    return Err(ServiceError::Internal("a maintenance step answered with something else".into()));
+                };
+                removed += count;
+                if count < MAINTENANCE_STEP as usize {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Starts the scheduler: it carries out everything overdue at once (after downtime too), then looks
     /// again every `scheduler_interval_millis`. Exactly-once comes from the steps themselves, which act
     /// only on an open packet, transfer or request inside the writer's transaction, not from the
@@ -703,8 +797,20 @@ impl Service {
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         let interval = Duration::from_millis(self.inner.config.scheduler_interval_millis);
+        let maintenance_interval = Duration::from_millis(self.inner.config.maintenance_interval_millis);
         tokio::spawn(async move {
+            // Expired records are deleted now and then, not at every look for due timers.
+            let mut next_maintenance = tokio::time::Instant::now() + maintenance_interval;
             loop {
+                if tokio::time::Instant::now() >= next_maintenance {
+                    next_maintenance = tokio::time::Instant::now() + maintenance_interval;
+                    match service.run_maintenance().await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::info!(count, "deleted expired records"),
+                        Err(ServiceError::Unavailable) => return,
+                        Err(error) => tracing::error!(error = %writer::error_chain(&error), "deleting expired records failed; retrying later"),
+                    }
+                }
                 match service.run_due_timers().await {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "carried out due timers"),

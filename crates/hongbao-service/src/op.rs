@@ -8,8 +8,10 @@ use hongbao_core::transfer::{Arrival, Transfer};
 use hongbao_core::{Amount, GroupId, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 
 use crate::context::OpContext;
+use crate::context::actor::Actor;
 use crate::error::ServiceResult;
 use crate::ops::cases::CaseOp;
+use crate::ops::evidence::EvidenceOp;
 use crate::ops::merchant_keys::MerchantOp;
 use crate::ops::risk::RiskOp;
 use crate::ops::webhooks::WebhookOp;
@@ -120,6 +122,23 @@ pub enum Op {
     Risk(RiskOp),
     /// Webhook endpoints and deliveries.
     Webhook(WebhookOp),
+    /// Uploads of evidence and their removal.
+    Evidence(EvidenceOp),
+    /// A new token for a user, shown once: by the user (rotation, `by` none) or the admin (`by`).
+    IssueToken {
+        user_id: UserId,
+        by: Option<Actor>,
+    },
+    /// The admin revokes a user's token.
+    RevokeToken {
+        actor: Actor,
+        user_id: UserId,
+        reason: String,
+    },
+    /// Deletes at most `limit` expired idempotency records.
+    PruneIdempotency {
+        limit: u32,
+    },
     /// Merchant API keys.
     Merchant(MerchantOp),
     /// Signed checkpoints of the journal's Merkle tree.
@@ -185,6 +204,10 @@ impl OpContext<'_, '_> {
             Op::Case(op) => self.run_case(op),
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
+            Op::Evidence(op) => self.run_evidence(op),
+            Op::IssueToken { user_id, by } => self.issue_token(&user_id, by.as_ref()),
+            Op::RevokeToken { actor, user_id, reason } => self.revoke_token(&actor, &user_id, &reason),
+            Op::PruneIdempotency { limit } => self.prune_idempotency(limit),
             Op::Merchant(op) => self.run_merchant(op),
             Op::Log(op) => self.run_log(op),
             Op::Observed { observation, op } => {

@@ -75,6 +75,15 @@ pub enum Outcome {
     MerchantKey(MerchantKey),
     /// A signed checkpoint of the journal, as stored.
     Checkpoint(hongbao_store::transparency::StoredCheckpoint),
+    /// A user's new token, shown once; the old one no longer works.
+    TokenIssued {
+        user: User,
+        token: String,
+    },
+    /// A user whose token was revoked: none works until a new one is issued.
+    TokenRevoked(User),
+    /// How many expired records were deleted.
+    Removed(usize),
     /// An expiry that found nothing to do.
     Nothing,
 }

@@ -95,12 +95,6 @@ impl Service {
         Err(ServiceError::NotFound(Resource::Evidence))
     }
 
-    /// Whether any evidence record names these bytes.
-    pub async fn evidence_referenced(&self, sha256: &str) -> ServiceResult<bool> {
-        let query = Query::newest_first(&records::EVIDENCE, 1).equal("sha256", text(sha256));
-        Ok(!self.list::<Evidence>(query).await?.is_empty())
-    }
-
     pub async fn freeze(&self, viewer: &Principal, freeze_id: &FreezeId) -> ServiceResult<Freeze> {
         self.require(viewer, Permission::ViewCases)?;
         self.find(text(freeze_id)).await?.ok_or(ServiceError::NotFound(Resource::Freeze))

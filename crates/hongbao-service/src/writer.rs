@@ -32,6 +32,10 @@ use hongbao_store::records::Sightings;
 pub struct Rendered {
     pub status: u16,
     pub body: Vec<u8>,
+    /// What is kept for replays instead of `body`, when the two must differ: an answer that shows a
+    /// secret once (a token, a signing key) is kept without it, so that no secret rests in the
+    /// idempotency table.
+    pub replay_body: Option<Vec<u8>>,
 }
 
 /// Turns an outcome into the response to store with its `Idempotency-Key`. It runs on the writer,
@@ -78,6 +82,8 @@ pub(crate) struct Writer {
     pub policy_cache: PolicyCache,
     /// The live event streams, woken after each commit that wrote events for their users.
     pub event_wakers: Arc<crate::live::EventWakers>,
+    /// For tests: how long the next batch that writes anything sleeps holding the write lock.
+    pub stall: Option<std::time::Duration>,
 }
 
 impl Writer {
@@ -89,6 +95,7 @@ impl Writer {
         metrics: Arc<ServiceMetrics>,
         event_wakers: Arc<crate::live::EventWakers>,
     ) -> Writer {
+        let stall = config.writer_stall_millis.map(std::time::Duration::from_millis);
         Writer {
             conn,
             store,
@@ -98,6 +105,7 @@ impl Writer {
             rng: StdRng::from_entropy(),
             share_cache: ShareCache::default(),
             policy_cache: PolicyCache::default(),
+            stall,
             event_wakers,
         }
     }
@@ -121,8 +129,8 @@ impl Writer {
     /// spent waiting for the others' batches fills this one, instead of leaving the requests that
     /// arrived meanwhile for a batch of their own.
     fn process(&mut self, first: Job, queue: &mut mpsc::Receiver<Job>) {
-        if let Err(reason) = self.begin() {
-            fail_all(std::iter::once(first.reply), &reason);
+        if let Err(failure) = self.begin() {
+            failure.answer(std::iter::once(first.reply));
             return;
         }
         let mut jobs = Vec::with_capacity(64);
@@ -139,17 +147,33 @@ impl Writer {
     /// Begins a batch's transaction. The connection may be gone (the database restarted, or failed
     /// over to a standby): nothing of the batch has happened yet, so a new connection can simply
     /// begin it again. The error is what the jobs are answered when that fails too.
-    fn begin(&mut self) -> Result<(), String> {
-        let Err(error) = self.conn.begin() else { return Ok(()) };
+    ///
+    /// A lock not granted within the database's lock timeout is not a lost connection: the jobs are
+    /// answered at once that the database is busy (a retry is safe, nothing was done), rather than
+    /// left waiting behind a process that holds the lock, and the next batch tries again.
+    fn begin(&mut self) -> Result<(), BeginFailure> {
+        let error = match self.conn.begin() {
+            Ok(()) => return Ok(()),
+            Err(StoreError::LockTimeout { source }) => {
+                tracing::warn!(error = %source, "the write lock was not granted in time; answering the batch that the database is busy");
+                let _ = self.conn.rollback();
+                return Err(BeginFailure::Busy);
+            }
+            Err(error) => error,
+        };
         tracing::warn!(error = %error_chain(&error), "could not begin a batch; connecting again");
         match self.store.open_writer().and_then(|mut conn| conn.begin().map(|()| conn)) {
             Ok(conn) => {
                 self.conn = conn;
                 Ok(())
             }
+            Err(StoreError::LockTimeout { source }) => {
+                tracing::warn!(error = %source, "the write lock was not granted in time on a new connection");
+                Err(BeginFailure::Busy)
+            }
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "could not begin a batch on a new connection either");
-                Err("the database refused to begin a transaction".to_owned())
+                Err(BeginFailure::Failed("the database refused to begin a transaction"))
             }
         }
     }
@@ -184,8 +208,8 @@ impl Writer {
                     if jobs.is_empty() {
                         return;
                     }
-                    if let Err(reason) = self.begin() {
-                        fail_all(jobs.into_iter().map(|job| job.reply), &reason);
+                    if let Err(failure) = self.begin() {
+                        failure.answer(jobs.into_iter().map(|job| job.reply));
                         return;
                     }
                 }
@@ -213,7 +237,7 @@ impl Writer {
                     for half in [jobs, second] {
                         match self.begin() {
                             Ok(()) => self.run_batch(half),
-                            Err(reason) => fail_all(half.into_iter().map(|job| job.reply), &reason),
+                            Err(failure) => failure.answer(half.into_iter().map(|job| job.reply)),
                         }
                     }
                     return;
@@ -266,6 +290,12 @@ impl Writer {
             Ok(nodes) => changes.tree_nodes = nodes,
             Err(error) => return Attempt::PrefetchFailed(error_chain(&error)),
         }
+        if let Some(stall) = self.stall.filter(|_| !changes_are_empty(&changes)) {
+            // A test's stand-in for a process paused while it holds the lock (see `Config`).
+            self.stall = None;
+            tracing::warn!(millis = stall.as_millis() as u64, "stalling while holding the write lock, as a test asked");
+            std::thread::sleep(stall);
+        }
         match conn.commit(&changes) {
             Ok(()) => {
                 self.event_wakers.wake(changes.events.iter().map(|event| &event.user_id));
@@ -309,7 +339,7 @@ fn run_job(batch: &mut Batch<'_>, rng: &mut StdRng, config: &Config, now: Timest
         if record.request_hash != scope.request_hash {
             return Err(ServiceError::IdempotencyKeyReused);
         }
-        return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body }));
+        return Ok(Reply::Replayed(Rendered { status: record.status, body: record.body, replay_body: None }));
     }
     let mut context = OpContext { batch, now, rng, config, effects: Effects::default(), key: None };
     let outcome = context.run(job.op.clone())?;
@@ -319,11 +349,37 @@ fn run_job(batch: &mut Batch<'_>, rng: &mut StdRng, config: &Config, now: Timest
     // the key, so the confirmed repeat with the same key goes through.
     let completed = !matches!(outcome, Outcome::ConfirmationRequired { .. });
     if let (Some(scope), Some(rendered), true) = (idempotency, &rendered, completed) {
-        let record =
-            hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body: rendered.body.clone(), created_at: now };
+        let body = rendered.replay_body.as_ref().unwrap_or(&rendered.body).clone();
+        let record = hongbao_store::IdempotencyRecord { request_hash: scope.request_hash, status: rendered.status, body, created_at: now };
         batch.put_idempotency_record(&scope.caller, &scope.key, record);
     }
     Ok(Reply::Done { outcome, rendered })
+}
+
+/// Why a batch's transaction could not begin.
+enum BeginFailure {
+    /// The write lock was not granted in time.
+    Busy,
+    /// The database refused, on a new connection too.
+    Failed(&'static str),
+}
+
+impl BeginFailure {
+    fn answer(&self, replies: impl Iterator<Item = oneshot::Sender<ServiceResult<Reply>>>) {
+        match self {
+            BeginFailure::Busy => {
+                for reply in replies {
+                    let _ = reply.send(Err(ServiceError::Busy));
+                }
+            }
+            BeginFailure::Failed(why) => fail_all(replies, why),
+        }
+    }
+}
+
+/// Whether a batch writes nothing at all (a look for webhook deliveries that found none, say).
+fn changes_are_empty(changes: &hongbao_store::Changes) -> bool {
+    changes.journal.is_empty() && changes.rows.is_empty() && changes.users.is_empty() && changes.events.is_empty() && changes.idempotency.is_empty()
 }
 
 fn fail_all(replies: impl Iterator<Item = oneshot::Sender<ServiceResult<Reply>>>, why: &str) {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::time::Duration;
 
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
 use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
@@ -42,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_references.sql")),
     (10, include_str!("../migrations/0010_case_refunds.sql")),
     (20, include_str!("../migrations/0020_merkle.sql")),
+    (40, include_str!("../migrations/0040_abuse.sql")),
 ];
 
 /// Makes everything committed so far durable: a commit that waits for the disk, of a write to this
@@ -50,6 +52,37 @@ const MIGRATIONS: &[(i64, &str)] = &[
 const FLUSH_SQL: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
     INSERT INTO commit_flushes (backend_pid, flushes) VALUES (pg_backend_pid(), 1) \
     ON CONFLICT (backend_pid) DO UPDATE SET flushes = commit_flushes.flushes + 1; COMMIT";
+
+/// How long the store's sessions may wait or stall, so that one process that stops while it holds the
+/// writer lock (paused, swapped out, cut off) holds up the others for seconds, not for as long as it
+/// is stopped. README, "Running it in production", has the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// The longest a statement waits for a lock (`lock_timeout`): a batch waits this long for the
+    /// writer lock, then its requests are answered that the database is busy. Longer than
+    /// `idle_in_transaction`, so that a stalled holder is let go before a waiter gives up.
+    pub lock_timeout: Duration,
+    /// The longest one statement runs (`statement_timeout`); a batch's take milliseconds.
+    pub statement_timeout: Duration,
+    /// The longest a session may sit in an open transaction without sending anything
+    /// (`idle_in_transaction_session_timeout`): PostgreSQL then ends the session and rolls its
+    /// transaction back, which frees the writer lock of a process that stopped while holding it.
+    pub idle_in_transaction: Duration,
+    /// TCP keepalives on both ends: the first probe after this long without traffic, then every third
+    /// of it, three at most, so that a peer that vanished is noticed within twice this.
+    pub keepalive_idle: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> SessionLimits {
+        SessionLimits {
+            lock_timeout: Duration::from_secs(8),
+            statement_timeout: Duration::from_secs(30),
+            idle_in_transaction: Duration::from_secs(5),
+            keepalive_idle: Duration::from_secs(10),
+        }
+    }
+}
 
 /// A PostgreSQL database (or one schema of it, with `options=-c search_path=...` in the URL).
 pub struct PostgresStore {
@@ -75,15 +108,54 @@ impl<T> Context<T> for Result<T, tokio_postgres::Error> {
 }
 
 impl PostgresStore {
+    /// The store at `url`, with the default [`SessionLimits`].
     pub fn from_url(url: &str) -> StoreResult<PostgresStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        PostgresStore::with_limits(url, &SessionLimits::default())
+    }
+
+    /// The store at `url`, whose every session keeps to `limits`.
+    pub fn with_limits(url: &str, limits: &SessionLimits) -> StoreResult<PostgresStore> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
         let origin = format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now())));
+        // Set at connection time, for every session of the store: no round trip of its own.
+        let millis = |duration: Duration| duration.as_millis().max(1);
+        let keepalive_seconds = limits.keepalive_idle.as_secs().max(1);
+        let interval_seconds = (keepalive_seconds / 3).max(1);
+        let session = format!(
+            "-c lock_timeout={} -c statement_timeout={} -c idle_in_transaction_session_timeout={} \
+             -c tcp_keepalives_idle={keepalive_seconds} -c tcp_keepalives_interval={interval_seconds} -c tcp_keepalives_count=3",
+            millis(limits.lock_timeout),
+            millis(limits.statement_timeout),
+            millis(limits.idle_in_transaction),
+        );
+        let options = match config.get_options() {
+            Some(existing) if !existing.trim().is_empty() => format!("{existing} {session}"),
+            _ => session,
+        };
+        config
+            .options(options)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(keepalive_seconds))
+            .keepalives_interval(Duration::from_secs(interval_seconds))
+            .keepalives_retries(3)
+            .connect_timeout(limits.keepalive_idle);
+        if config.get_application_name().is_none() {
+            // Which process a session belongs to, in pg_stat_activity.
+            config.application_name(format!("hongbao-{}", std::process::id()));
+        }
         Ok(PostgresStore { config, origin })
     }
 
     fn connect(&self) -> StoreResult<PostgresConn> {
         let client = Pg::connect(&self.config).map_err(|source| StoreError::Database { context: "connecting to PostgreSQL", source })?;
-        Ok(PostgresConn { client, statements: HashMap::new(), heads_at_begin: None, origin: self.origin.clone(), channel: String::new() })
+        Ok(PostgresConn {
+            client,
+            statements: HashMap::new(),
+            heads_at_begin: None,
+            origin: self.origin.clone(),
+            channel: String::new(),
+            token_channel: String::new(),
+        })
     }
 }
 
@@ -91,6 +163,11 @@ impl Store for PostgresStore {
     fn migrate(&self) -> StoreResult<()> {
         let mut conn = self.connect()?;
         let client = &mut conn.client;
+        // A migration may take long on a large table, and the processes that start meanwhile wait for
+        // it: the session limits are for batches, not for this.
+        client
+            .batch_execute("SET lock_timeout = 0; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
+            .ctx("lifting limits for migrations")?;
         // Several processes may start at once on a fresh database: one migrates, the others wait.
         client.execute("SELECT pg_advisory_lock(hashtext(current_schema()))", &[]).ctx("locking for migrations")?;
         let result = (|| {
@@ -136,6 +213,7 @@ impl Store for PostgresStore {
             .ctx("configuring the writer's connection")?;
         let schema: String = conn.client.query_one("SELECT current_schema()", &[]).ctx("reading the schema")?.get(0);
         conn.channel = listen::channel(&schema);
+        conn.token_channel = listen::Channel::Tokens.name(&schema);
         Ok(Box::new(conn))
     }
 
@@ -149,9 +227,17 @@ impl Store for PostgresStore {
 
     fn watch_events(&self, wake: EventWake) -> StoreResult<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> {
         let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        listen::spawn(self.config.clone(), self.origin.clone(), wake, listening.clone())
+        listen::spawn(self.config.clone(), listen::Channel::Events, self.origin.clone(), wake, listening.clone())
             .map_err(|error| StoreError::Database { context: "starting the events listener", source: Box::new(error) })?;
         Ok(Some(listening))
+    }
+
+    /// On a connection of its own: a process whose token cache misses a notification while it
+    /// reconnects still looks again within `token_recheck_seconds`.
+    fn watch_token_changes(&self, evict: EventWake) -> StoreResult<()> {
+        let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        listen::spawn(self.config.clone(), listen::Channel::Tokens, self.origin.clone(), evict, listening)
+            .map_err(|error| StoreError::Database { context: "starting the tokens listener", source: Box::new(error) })
     }
 }
 
@@ -165,6 +251,8 @@ pub struct PostgresConn {
     origin: String,
     /// Where the writer's batches notify of their events (see `listen::channel`).
     channel: String,
+    /// Where the writer's batches notify of replaced and revoked tokens.
+    token_channel: String,
 }
 
 fn user_id(text: &str) -> StoreResult<UserId> {
@@ -642,10 +730,13 @@ impl WriteConn for PostgresConn {
     fn begin(&mut self) -> StoreResult<()> {
         // One round trip: the lock is taken as the transaction begins, and the heads every batch
         // chains after are read under it.
-        let messages = self
-            .client
-            .simple_query(&format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}"))
-            .ctx("beginning a transaction under the writer lock")?;
+        let messages = self.client.simple_query(&format!("BEGIN; SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE; {HEADS_SQL}")).map_err(|error| {
+            if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                StoreError::LockTimeout { source: Box::new(error) }
+            } else {
+                StoreError::Database { context: "beginning a transaction under the writer lock", source: Box::new(error) }
+            }
+        })?;
         self.heads_at_begin = Some(heads_from(&messages)?);
         Ok(())
     }
@@ -681,6 +772,14 @@ impl WriteConn for PostgresConn {
             let statement = self.statement("SELECT pg_notify($1, $2)")?;
             for payload in payloads {
                 steps.push(Step { statement: statement.clone(), params: vec![Box::new(self.channel.clone()), Box::new(payload)] });
+            }
+        }
+        // Other processes drop the replaced and revoked tokens from their caches when the batch commits.
+        let token_payloads = listen::payloads(&self.origin, changes.user_tokens.iter().map(|(user_id, _)| user_id));
+        if !token_payloads.is_empty() {
+            let statement = self.statement("SELECT pg_notify($1, $2)")?;
+            for payload in token_payloads {
+                steps.push(Step { statement: statement.clone(), params: vec![Box::new(self.token_channel.clone()), Box::new(payload)] });
             }
         }
         let mut results = self.client.pipeline(&steps, &["COMMIT", FLUSH_SQL]).into_iter();
@@ -741,6 +840,17 @@ impl WriteConn for PostgresConn {
             prefetched.rows.push(records_from(query, &result.ctx("reading records")?)?);
         }
         Ok(prefetched)
+    }
+
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.query(
+            "SELECT caller, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2",
+            &[&created_before.millis(), &i64::from(limit)],
+            "reading expired idempotency records",
+        )?
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect()
     }
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -851,6 +961,9 @@ impl PostgresConn {
                 "inserting users",
             )?;
         }
+        for (user_id, token_hash) in &changes.user_tokens {
+            self.execute("UPDATE users SET token_hash = $2 WHERE id = $1", &[&user_id.as_str(), &&token_hash[..]], "replacing a token")?;
+        }
         for group in &changes.groups {
             self.execute(
                 "INSERT INTO groups (id, name, owner_id, created_at) VALUES ($1, $2, $3, $4)",
@@ -946,6 +1059,15 @@ impl PostgresConn {
                 "writing a return request",
             )?;
         }
+        if !changes.deleted_idempotency.is_empty() {
+            let callers = strings(changes.deleted_idempotency.iter().map(|(caller, _)| caller));
+            let keys = strings(changes.deleted_idempotency.iter().map(|(_, key)| key));
+            self.execute(
+                "DELETE FROM idempotency i USING UNNEST($1::text[], $2::text[]) AS d(caller, key) WHERE i.caller = d.caller AND i.key = d.key",
+                &[&callers, &keys],
+                "deleting expired idempotency records",
+            )?;
+        }
         for (caller, key, record) in &changes.idempotency {
             self.execute(
                 "INSERT INTO idempotency (caller, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -978,6 +1100,10 @@ impl PostgresConn {
                 let params = chunk.iter().flat_map(|row| row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index)))).collect();
                 steps.push(Step { statement: self.statement(&sql)?, params });
             }
+        }
+        for (table, key) in &changes.deleted_rows {
+            let sql = records::sql::delete(table, placeholder);
+            steps.push(Step { statement: self.statement(&sql)?, params: vec![to_sql(key, table.column_type(0))] });
         }
         Ok(())
     }

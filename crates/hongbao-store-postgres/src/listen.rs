@@ -2,6 +2,9 @@
 //! notifies the channel `hongbao_events:<schema>` of the users they are for, in its own transaction, so the
 //! notification arrives only if the batch commits. Each process listens on a connection of its own and
 //! wakes the live streams of those users at once, instead of every stream polling the database.
+//!
+//! Tokens are told of the same way, on `hongbao_tokens:<schema>`: a batch that replaces or revokes
+//! users' tokens notifies their ids, and every other process drops those users from its token cache.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +18,25 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 /// The channel the batches of a deployment notify on: one per schema, since PostgreSQL's channels
 /// are the database's, so that deployments in other schemas of the same database do not hear them.
 pub(crate) fn channel(schema: &str) -> String {
-    format!("hongbao_events:{schema}")
+    Channel::Events.name(schema)
+}
+
+/// What a channel tells of.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Channel {
+    /// The users of events a batch committed.
+    Events,
+    /// The users whose token a batch replaced or revoked.
+    Tokens,
+}
+
+impl Channel {
+    pub(crate) fn name(self, schema: &str) -> String {
+        match self {
+            Channel::Events => format!("hongbao_events:{schema}"),
+            Channel::Tokens => format!("hongbao_tokens:{schema}"),
+        }
+    }
 }
 
 /// The most bytes of user ids in one notification (PostgreSQL takes payloads under 8,000 bytes).
@@ -56,8 +77,12 @@ fn users_of(payload: &str, origin: &str) -> Vec<UserId> {
 
 /// Listens until `wake` returns false, on a thread of its own, connecting again after a failure.
 /// `listening` is true while a connection listens.
-pub(crate) fn spawn(config: Config, origin: String, wake: EventWake, listening: Arc<AtomicBool>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("hongbao-events-listener".into()).spawn(move || {
+pub(crate) fn spawn(config: Config, channel: Channel, origin: String, wake: EventWake, listening: Arc<AtomicBool>) -> std::io::Result<()> {
+    let thread_name = match channel {
+        Channel::Events => "hongbao-events-listener",
+        Channel::Tokens => "hongbao-tokens-listener",
+    };
+    std::thread::Builder::new().name(thread_name.into()).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
             Ok(runtime) => runtime,
             Err(error) => {
@@ -67,7 +92,7 @@ pub(crate) fn spawn(config: Config, origin: String, wake: EventWake, listening: 
         };
         runtime.block_on(async {
             loop {
-                let outcome = listen(&config, &origin, wake.as_ref(), &listening).await;
+                let outcome = listen(&config, channel, &origin, wake.as_ref(), &listening).await;
                 listening.store(false, Ordering::Relaxed);
                 match outcome {
                     Ok(Listening::NoLongerWanted) => return,
@@ -90,7 +115,13 @@ enum Listening {
 }
 
 /// Listens on one connection, until `wake` says it is no longer wanted or the connection ends.
-async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool + Send), listening: &AtomicBool) -> Result<Listening, tokio_postgres::Error> {
+async fn listen(
+    config: &Config,
+    channel: Channel,
+    origin: &str,
+    wake: &(dyn Fn(&[UserId]) -> bool + Send),
+    listening: &AtomicBool,
+) -> Result<Listening, tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
     // The connection's messages, with the notifications among them, come only from polling it.
@@ -105,7 +136,7 @@ async fn listen(config: &Config, origin: &str, wake: &(dyn Fn(&[UserId]) -> bool
         }
     });
     let schema: String = client.query_one("SELECT current_schema()", &[]).await?.get(0);
-    client.batch_execute(&format!("LISTEN \"{}\"", channel(&schema).replace('"', "\"\""))).await?;
+    client.batch_execute(&format!("LISTEN \"{}\"", channel.name(&schema).replace('"', "\"\""))).await?;
     listening.store(true, Ordering::Relaxed);
     let listening = loop {
         match tokio::time::timeout(CHECK_EVERY, notifications.recv()).await {

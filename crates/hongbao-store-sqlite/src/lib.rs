@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_references.sql")),
     (9, include_str!("../migrations/0009_case_refunds.sql")),
     (20, include_str!("../migrations/0020_merkle.sql")),
+    (40, include_str!("../migrations/0040_abuse.sql")),
 ];
 
 /// A SQLite database file.
@@ -998,6 +999,16 @@ impl WriteConn for SqliteConn {
         units.into_iter().map(amount).collect()
     }
 
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.conn
+            .prepare_cached("SELECT caller, key FROM idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT ?2")
+            .ctx("reading expired idempotency records")?
+            .query_map(params![created_before.millis(), limit], |row| Ok((row.get(0)?, row.get(1)?)))
+            .ctx("reading expired idempotency records")?
+            .collect::<Result<_, _>>()
+            .ctx("reading expired idempotency records")
+    }
+
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         let row: Option<(Vec<u8>, u16, Vec<u8>, i64)> = self
             .conn
@@ -1026,6 +1037,9 @@ impl SqliteConn {
         }
         for (user, token_hash) in &changes.users {
             self.insert_user(user, token_hash)?;
+        }
+        for (user_id, token_hash) in &changes.user_tokens {
+            self.exec("UPDATE users SET token_hash = ?2 WHERE id = ?1", params![user_id.as_str(), &token_hash[..]], "replacing a token")?;
         }
         for group in &changes.groups {
             self.insert_group(group)?;
@@ -1059,6 +1073,9 @@ impl SqliteConn {
                 self.exec("INSERT INTO balances (account, balance) VALUES (?1, ?2)", params![account, delta], "creating a balance")?;
             }
         }
+        for (caller, key) in &changes.deleted_idempotency {
+            self.exec("DELETE FROM idempotency WHERE caller = ?1 AND key = ?2", params![caller, key], "deleting an expired idempotency record")?;
+        }
         for (caller, key, record) in &changes.idempotency {
             self.put_idempotency_record(caller, key, record)?;
         }
@@ -1075,6 +1092,10 @@ impl SqliteConn {
         for (table, row) in &changes.rows {
             let sql = records::sql::upsert(table, placeholder);
             self.exec(&sql, rusqlite::params_from_iter(row.iter().map(to_sql)), "writing a record")?;
+        }
+        for (table, key) in &changes.deleted_rows {
+            let sql = records::sql::delete(table, placeholder);
+            self.exec(&sql, [to_sql(key)], "deleting a record")?;
         }
         Ok(())
     }

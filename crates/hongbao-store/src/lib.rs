@@ -39,6 +39,14 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The write lock was not granted within the database's lock timeout: other processes' batches
+    /// held it all that time (or one that stalled holding it had not been stopped yet). Nothing was
+    /// done; trying again later is safe.
+    #[error("the write lock was not granted in time")]
+    LockTimeout {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The database URL names no backend this build has.
     #[error("unsupported database url {0:?}")]
     UnsupportedUrl(String),
@@ -67,6 +75,13 @@ pub trait Store: Send + Sync + 'static {
     fn watch_events(&self, wake: EventWake) -> StoreResult<Option<Arc<AtomicBool>>> {
         let _ = wake;
         Ok(None)
+    }
+    /// For a store that several processes share: starts calling `evict` with the users whose token
+    /// another process replaced or revoked, as those changes commit, until it returns false (it is
+    /// also called with no users now and then, to ask). An embedded store has no other process.
+    fn watch_token_changes(&self, evict: EventWake) -> StoreResult<()> {
+        let _ = evict;
+        Ok(())
     }
 }
 
@@ -223,6 +238,9 @@ pub trait ReadConn: Send {
 pub struct Changes {
     pub settings: Vec<(String, Vec<u8>)>,
     pub users: Vec<(User, [u8; 32])>,
+    /// Users whose token is replaced, in order (after `users`): the new token's hash. The old token
+    /// stops working when the batch commits.
+    pub user_tokens: Vec<(UserId, [u8; 32])>,
     /// New groups with their members in joining order.
     pub groups: Vec<Group>,
     /// Membership changes of existing groups, in order: `true` adds, `false` removes.
@@ -238,6 +256,8 @@ pub struct Changes {
     /// The net change of each account's balance; the sum of the journal's postings.
     pub balance_deltas: Vec<(Account, i64)>,
     pub idempotency: Vec<(String, String, IdempotencyRecord)>,
+    /// Idempotency records to delete (caller, key), before `idempotency` is written: expired ones.
+    pub deleted_idempotency: Vec<(String, String)>,
     /// New transfers in their state at the end of the batch.
     pub new_transfers: Vec<Transfer>,
     pub updated_transfers: Vec<Transfer>,
@@ -251,6 +271,9 @@ pub struct Changes {
     /// log: the leaves of this batch's journal entries and the subtrees they complete, written in the
     /// same transaction as the entries. Rows are only ever inserted.
     pub tree_nodes: Vec<(LogId, StoredNode)>,
+    /// Rows of the [`records`] tables to delete, by key, after `rows` is written. Only for tables
+    /// that are not append-only.
+    pub deleted_rows: Vec<(&'static records::Table, records::Value)>,
 }
 
 /// Where the journal and the event outbox end.
@@ -326,6 +349,9 @@ pub trait WriteConn: ReadConn {
         Ok(Prefetched { contexts, rows })
     }
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    /// The keys (caller, key) of at most `limit` idempotency records made before `created_before`,
+    /// oldest first: those a batch may delete.
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// The answers of [`WriteConn::prefetch`], in the order asked.

@@ -206,6 +206,12 @@ pub mod sql {
         (format!("SELECT COUNT(*) FROM {}{clause}", query.table.name), params)
     }
 
+    /// Deletes the row with a key (the first parameter).
+    pub fn delete(table: &Table, placeholder: fn(usize) -> String) -> String {
+        assert!(!table.append_only, "rows of {} are never deleted", table.name);
+        format!("DELETE FROM {} WHERE {} = {}", table.name, table.columns[0].0, placeholder(1))
+    }
+
     /// Inserts a row, or for a table that is not append-only replaces the row with the same key.
     pub fn upsert(table: &Table, placeholder: fn(usize) -> String) -> String {
         upsert_many(table, 1, placeholder)
@@ -414,9 +420,17 @@ pub static EVIDENCE: Table = Table {
         ("uploaded_by", Text),
         ("case_id", Text),
         ("created_at", Int),
+        // When an upload never attached to a case was made, so that those past their time are one
+        // indexed range; null once attached.
+        ("unattached_at", Int),
     ],
     append_only: false,
 };
+
+/// Unattached uploads made at or before `made_by`, oldest first.
+pub fn unattached_evidence_until(made_by: Timestamp, limit: u32) -> Query {
+    Query { order: &["unattached_at", "id"], ..Query::newest_first(&EVIDENCE, limit) }.ascending().at_most("unattached_at", time(made_by))
+}
 
 impl Record for Evidence {
     const TABLE: &'static Table = &EVIDENCE;
@@ -431,6 +445,7 @@ impl Record for Evidence {
             text(&self.uploaded_by),
             opt_text(self.case_id.as_ref()),
             time(self.created_at),
+            if self.case_id.is_some() { Value::Null } else { time(self.created_at) },
         ]
     }
 
@@ -446,6 +461,30 @@ impl Record for Evidence {
             case_id: fields.opt_parsed(|text| ok(ComplaintId::parse(text)))?,
             created_at: fields.time()?,
         })
+    }
+}
+
+/// What one user's uploads of evidence take up, for the quota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceUsage {
+    pub user_id: UserId,
+    /// The bytes charged: each file's size, at least the smallest charge.
+    pub bytes: u64,
+    pub files: u64,
+}
+
+pub static EVIDENCE_USAGE: Table = Table { name: "evidence_usage", columns: &[("id", Text), ("bytes", Int), ("files", Int)], append_only: false };
+
+impl Record for EvidenceUsage {
+    const TABLE: &'static Table = &EVIDENCE_USAGE;
+
+    fn to_row(&self) -> Row {
+        vec![text(&self.user_id), Value::Int(i64::try_from(self.bytes).unwrap_or(i64::MAX)), Value::Int(i64::try_from(self.files).unwrap_or(i64::MAX))]
+    }
+
+    fn from_row(row: Row) -> StoreResult<EvidenceUsage> {
+        let mut fields = Fields::new(&EVIDENCE_USAGE, row)?;
+        Ok(EvidenceUsage { user_id: fields.parsed(|text| ok(UserId::parse(text)))?, bytes: fields.int()?.max(0) as u64, files: fields.int()?.max(0) as u64 })
     }
 }
 

@@ -24,6 +24,7 @@ pub type CommitPredicate = Box<dyn Fn(&Changes) -> bool + Send + Sync>;
 #[derive(Default)]
 pub struct Faults {
     begins: AtomicU32,
+    lock_timeouts: AtomicU32,
     prefetches: AtomicU32,
     refused_commits: AtomicU32,
     unknown_commits: AtomicU32,
@@ -40,6 +41,11 @@ impl Faults {
     /// The next `count` calls of `begin` fail, on the writer's connection and on a new one alike.
     pub fn fail_begins(&self, count: u32) {
         self.begins.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` calls of `begin` wait in vain for the write lock (the database's lock timeout).
+    pub fn time_out_begins(&self, count: u32) {
+        self.lock_timeouts.store(count, Ordering::SeqCst);
     }
 
     /// The next `count` prefetches fail.
@@ -250,6 +256,9 @@ impl WriteConn for FaultyWriter {
         if Faults::take(&self.faults.begins) {
             return Err(injected("beginning a batch"));
         }
+        if Faults::take(&self.faults.lock_timeouts) {
+            return Err(StoreError::LockTimeout { source: "the test kit's lock timeout".into() });
+        }
         self.inner.begin()
     }
 
@@ -287,5 +296,9 @@ impl WriteConn for FaultyWriter {
 
     fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
         self.inner.idempotency_record(caller, key)
+    }
+
+    fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        self.inner.expired_idempotency(created_before, limit)
     }
 }

@@ -115,6 +115,97 @@ impl TestDatabase {
         })
     }
 
+    /// Runs SQL on either backend, behind the server's back.
+    pub fn execute(&self, sql: &str) {
+        match self.sqlite_path() {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(&path).expect("open the test database");
+                conn.busy_timeout(std::time::Duration::from_secs(10)).expect("a busy timeout");
+                conn.execute_batch(sql).expect("run SQL on the test database");
+            }
+            None => self.postgres_execute(sql),
+        }
+    }
+
+    /// A query that returns one integer, on either backend, behind the server's back.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        match self.sqlite_path() {
+            Some(path) => {
+                let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open the test database");
+                conn.query_row(sql, [], |row| row.get(0)).expect("run a query on the test database")
+            }
+            None => self.postgres_query_i64(sql),
+        }
+    }
+
+    /// The tables with a row holding `needle` anywhere, as text or inside a blob (and, on SQLite, the
+    /// database's files themselves, whose pages may keep what no row shows): for tests that no
+    /// secret is stored in plaintext.
+    pub fn places_holding(&self, needle: &str) -> Vec<String> {
+        let mut places = Vec::new();
+        match self.sqlite_path() {
+            Some(path) => {
+                let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open the test database");
+                let tables: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .expect("list tables")
+                    .query_map([], |row| row.get(0))
+                    .expect("list tables")
+                    .collect::<Result<_, _>>()
+                    .expect("list tables");
+                for table in tables {
+                    let mut statement = conn.prepare(&format!("SELECT * FROM \"{table}\"")).expect("read a table");
+                    let columns = statement.column_count();
+                    let mut rows = statement.query([]).expect("read a table");
+                    while let Some(row) = rows.next().expect("a row") {
+                        let holds = (0..columns).any(|index| match row.get_ref(index).expect("a value") {
+                            rusqlite::types::ValueRef::Text(bytes) | rusqlite::types::ValueRef::Blob(bytes) => contains(bytes, needle.as_bytes()),
+                            _ => false,
+                        });
+                        if holds {
+                            places.push(table.clone());
+                            break;
+                        }
+                    }
+                }
+                for suffix in ["", "-wal"] {
+                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                    if std::fs::read(&file).is_ok_and(|bytes| contains(&bytes, needle.as_bytes())) {
+                        places.push(file.display().to_string());
+                    }
+                }
+            }
+            None => {
+                let url = self.url.clone();
+                let needle = needle.to_owned();
+                places = off_runtime(move || {
+                    let mut places = Vec::new();
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test schema");
+                    let tables: Vec<String> = client
+                        .query(
+                            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                            &[],
+                        )
+                        .expect("list tables")
+                        .iter()
+                        .map(|row| row.get(0))
+                        .collect();
+                    // A row as text shows a bytea column as hex.
+                    let hex: String = needle.bytes().map(|byte| format!("{byte:02x}")).collect();
+                    for table in tables {
+                        let sql = format!("SELECT count(*) FROM \"{table}\" AS r WHERE strpos(r::text, $1) > 0 OR strpos(r::text, $2) > 0");
+                        let count: i64 = client.query_one(&sql, &[&needle, &hex]).expect("search a table").get(0);
+                        if count > 0 {
+                            places.push(table);
+                        }
+                    }
+                    places
+                });
+            }
+        }
+        places
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         if self.is_postgres() {
             Arc::new(hongbao_store_postgres::PostgresStore::from_url(&self.url).expect("a PostgreSQL url"))
@@ -128,6 +219,10 @@ impl Default for TestDatabase {
     fn default() -> TestDatabase {
         TestDatabase::new()
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 fn temporary_directory() -> PathBuf {

@@ -90,7 +90,8 @@ enum UserCommand {
 /// Opens the backend a database URL names.
 fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = hongbao_store_postgres::PostgresStore::from_url(url).context("while reading the PostgreSQL url")?;
+        let limits = settings::postgres_limits()?;
+        let store = hongbao_store_postgres::PostgresStore::with_limits(url, &limits).context("while reading the PostgreSQL url")?;
         return Ok(Arc::new(store));
     }
     let store = hongbao_store_sqlite::SqliteStore::from_url(url).with_context(|| format!("while opening {url}"))?;
@@ -195,6 +196,7 @@ async fn serve(listen: Option<String>, database: Option<String>) -> Result<ExitC
     if let Some(database) = database {
         settings.set_database(database);
     }
+    settings.load_secret_key()?;
     let listen = listen.unwrap_or(settings.listen);
     let database = settings.database;
     let service = start_service(&database, settings.config, &settings.log_key)?;
@@ -245,6 +247,7 @@ async fn verify(database: &str) -> Result<ExitCode> {
 async fn add_user(name: &str, database: &str) -> Result<ExitCode> {
     let mut settings = settings::Settings::from_env()?;
     settings.set_database(database.to_owned());
+    settings.load_secret_key()?;
     let service = start_service(database, settings.config, &settings.log_key)?;
     match service.execute(Op::CreateUser { name: name.to_owned() }).await {
         Ok(Outcome::UserCreated { user, token }) => {

@@ -57,6 +57,29 @@ fn flag(name: &str) -> Result<bool> {
     }
 }
 
+fn millis(name: &str, default: Duration) -> Result<Duration> {
+    number(name, default.as_millis() as u64, |millis| (1..=3_600_000).contains(millis)).map(Duration::from_millis)
+}
+
+/// The PostgreSQL sessions' time limits (README, "Running it in production"), from
+/// `HONGBAO_PG_LOCK_TIMEOUT_MS`, `HONGBAO_PG_STATEMENT_TIMEOUT_MS`,
+/// `HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS` and `HONGBAO_PG_KEEPALIVE_SECONDS`.
+pub fn postgres_limits() -> Result<hongbao_store_postgres::SessionLimits> {
+    let defaults = hongbao_store_postgres::SessionLimits::default();
+    let limits = hongbao_store_postgres::SessionLimits {
+        lock_timeout: millis("HONGBAO_PG_LOCK_TIMEOUT_MS", defaults.lock_timeout)?,
+        statement_timeout: millis("HONGBAO_PG_STATEMENT_TIMEOUT_MS", defaults.statement_timeout)?,
+        idle_in_transaction: millis("HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", defaults.idle_in_transaction)?,
+        keepalive_idle: seconds("HONGBAO_PG_KEEPALIVE_SECONDS", defaults.keepalive_idle, 3_600)?,
+    };
+    if limits.lock_timeout <= limits.idle_in_transaction {
+        tracing::warn!(
+            "HONGBAO_PG_LOCK_TIMEOUT_MS is not above HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: a process stalled holding the writer lock makes the others answer busy before it is let go"
+        );
+    }
+    Ok(limits)
+}
+
 /// The HTTP layer's limits and outbound rules (README, "Running it in production").
 fn http_config() -> Result<HttpConfig> {
     let mut http = HttpConfig::default();
@@ -91,6 +114,13 @@ impl Settings {
         returns.default_respond_within_seconds = number("HONGBAO_RETURN_REQUEST_TTL_SECONDS", returns.default_respond_within_seconds, |seconds| {
             (1..=returns.max_respond_within_seconds).contains(seconds)
         })?;
+        config.idempotency_ttl_seconds =
+            number("HONGBAO_IDEMPOTENCY_TTL_SECONDS", config.idempotency_ttl_seconds, |seconds| (60..=30 * 86_400).contains(seconds))?;
+        config.evidence_quota_bytes = number("HONGBAO_EVIDENCE_QUOTA_BYTES", config.evidence_quota_bytes, |bytes| *bytes >= 1)?;
+        config.evidence_unattached_ttl_seconds =
+            number("HONGBAO_EVIDENCE_UNATTACHED_TTL_SECONDS", config.evidence_unattached_ttl_seconds, |seconds| (60..=365 * 86_400).contains(seconds))?;
+        config.token_recheck_seconds = number("HONGBAO_TOKEN_RECHECK_SECONDS", config.token_recheck_seconds, |seconds| (1..=86_400).contains(seconds))?;
+        config.writer_stall_millis = var("HONGBAO_TEST_WRITER_STALL_MILLIS").map(|_| number("HONGBAO_TEST_WRITER_STALL_MILLIS", 0, |_| true)).transpose()?;
         config.max_group_members = number("HONGBAO_MAX_GROUP_MEMBERS", config.max_group_members, |members| (1..=10_000_000).contains(members))?;
         config.admin_token = var("HONGBAO_ADMIN_TOKEN");
         if let Some(currency) = var("HONGBAO_CURRENCY") {
@@ -123,6 +153,34 @@ impl Settings {
         Ok(Settings { listen: var("HONGBAO_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()), database, config, http: http_config()?, log_key })
     }
 
+    /// Reads the key that seals stored secrets: `HONGBAO_SECRET_KEY`, or the file
+    /// `HONGBAO_SECRET_KEY_FILE`, or `hongbao-secret.key` beside a SQLite database (else in the working
+    /// directory). A key file that does not exist yet is created with a new key, readable by its owner
+    /// only, as the admin token is generated at first start. Called once the database is known.
+    pub fn load_secret_key(&mut self) -> Result<()> {
+        if let Some(text) = var("HONGBAO_SECRET_KEY") {
+            self.config.secret_key = hongbao_service::secrets::SecretKey::parse(&text).context("HONGBAO_SECRET_KEY")?;
+            return Ok(());
+        }
+        let path = match var("HONGBAO_SECRET_KEY_FILE") {
+            Some(path) => PathBuf::from(path),
+            None => beside_database(&self.database, "hongbao-secret.key"),
+        };
+        let (key, created) = hongbao_service::secrets::SecretKey::load_or_create(&path)?;
+        if created {
+            tracing::warn!(path = %path.display(), key_id = key.id(), "generated the secret key that seals stored secrets; back it up apart from the database");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(&path).is_ok_and(|metadata| metadata.permissions().mode() & 0o077 != 0) {
+                tracing::warn!(path = %path.display(), "the secret key file can be read by others than its owner; chmod 600 it");
+            }
+        }
+        self.config.secret_key = key;
+        Ok(())
+    }
+
     /// Points the evidence store next to a SQLite database given on the command line, unless
     /// `HONGBAO_EVIDENCE_DIR` says where it is.
     pub fn set_database(&mut self, database: String) {
@@ -137,9 +195,14 @@ fn evidence_dir(database: &str) -> PathBuf {
     if let Some(dir) = var("HONGBAO_EVIDENCE_DIR") {
         return PathBuf::from(dir);
     }
+    beside_database(database, "hongbao-evidence")
+}
+
+/// `name` beside a SQLite file, or in the working directory.
+fn beside_database(database: &str, name: &str) -> PathBuf {
     match database.strip_prefix("sqlite://").map(Path::new).and_then(Path::parent) {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.join("hongbao-evidence"),
-        _ => PathBuf::from("hongbao-evidence"),
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join(name),
+        _ => PathBuf::from(name),
     }
 }
 

@@ -208,6 +208,19 @@ impl TestServer {
         .await
     }
 
+    /// Reads through the store, off the async threads.
+    pub fn read<T: Send>(&self, read: impl FnOnce(&mut dyn hongbao_store::ReadConn) -> hongbao_store::StoreResult<T> + Send) -> T {
+        blocking(|| {
+            let mut conn = self.store.open_reader().expect("a reader");
+            read(conn.as_mut()).expect("the read succeeds")
+        })
+    }
+
+    /// The test's database, to look at behind the server's back.
+    pub fn database(&self) -> &TestDatabase {
+        &self._database
+    }
+
     pub fn verify(&self) -> VerifyReport {
         blocking(|| {
             let mut conn = self.store.open_reader().expect("a reader");

@@ -21,7 +21,6 @@ use crate::context::actor::{Actor, Decision};
 use crate::context::money::PaymentLeg;
 use crate::context::{OpContext, distinct, new_token, reason, required_text, token_hash};
 use crate::error::{Conflict, Invalid, OverLimit, Resource, ServiceError, ServiceResult};
-use crate::evidence::StoredFile;
 use crate::outcome::Outcome;
 
 /// The operations of complaints, cases and operators.
@@ -35,12 +34,6 @@ pub enum CaseOp {
         actor: Actor,
         operator_id: OperatorId,
         reason: String,
-    },
-    /// Records a file a user has already written to the evidence store.
-    RecordEvidence {
-        uploaded_by: UserId,
-        file: StoredFile,
-        label: Option<EvidenceLabel>,
     },
     SubmitComplaint {
         complainant_id: UserId,
@@ -141,20 +134,6 @@ impl OpContext<'_, '_> {
         match op {
             CaseOp::CreateOperator { name, role } => self.create_operator(&name, role),
             CaseOp::DisableOperator { actor, operator_id, reason } => self.disable_operator(&actor, &operator_id, &reason),
-            CaseOp::RecordEvidence { uploaded_by, file, label } => {
-                let evidence = Evidence {
-                    id: EvidenceId::generate(self.now, self.rng),
-                    sha256: file.sha256,
-                    size: file.size,
-                    content_type: file.content_type.to_owned(),
-                    label,
-                    uploaded_by: uploaded_by.to_string(),
-                    case_id: None,
-                    created_at: self.now,
-                };
-                self.batch.put_record(&evidence);
-                Ok(Outcome::Evidence(evidence))
-            }
             CaseOp::SubmitComplaint { complainant_id, kind, txn_nos, description, evidence_ids } => {
                 self.submit_complaint(complainant_id, kind, txn_nos, &description, evidence_ids)
             }

@@ -4,11 +4,14 @@
 
 pub mod cases;
 pub mod checkpoints;
+pub mod evidence;
 pub mod groups;
+pub mod maintenance;
 pub mod merchant_keys;
 pub mod packets;
 pub mod returns;
 pub mod risk;
+pub mod tokens;
 pub mod transfers;
 pub mod users;
 pub mod webhooks;

@@ -81,17 +81,14 @@ impl OpContext<'_, '_> {
         self.rng.fill_bytes(&mut secret);
         // An endpoint hears of what happens from now on.
         let cursor = self.batch.event_head()?;
-        let endpoint = WebhookEndpoint {
-            id: WebhookId::generate(self.now, self.rng),
-            url: url.clone(),
-            secret: format!("whsec_{}", hex::encode(secret)),
-            created_at: self.now,
-            disabled_at: None,
-            cursor,
-        };
+        let id = WebhookId::generate(self.now, self.rng);
+        let secret = format!("whsec_{}", hex::encode(secret));
+        // Stored sealed under the deployment's key; the answer shows it once in the clear.
+        let sealed = self.config.secret_key.seal(&secret, id.as_str(), self.rng);
+        let endpoint = WebhookEndpoint { id, url: url.clone(), secret: sealed, created_at: self.now, disabled_at: None, cursor };
         self.batch.put_record(&endpoint);
         self.audit(actor, AuditAction::WebhookCreate, endpoint.id.as_str(), "new webhook endpoint", &[("url", url)])?;
-        Ok(Outcome::Webhook(endpoint))
+        Ok(Outcome::Webhook(WebhookEndpoint { secret, ..endpoint }))
     }
 
     pub(crate) fn disable_endpoint(&mut self, actor: &Actor, endpoint_id: &WebhookId, reason: &str) -> ServiceResult<Outcome> {
@@ -128,8 +125,14 @@ impl OpContext<'_, '_> {
         if !delivery.is_due(self.now) {
             return Ok(Outcome::Leased(None));
         }
-        let endpoint: WebhookEndpoint =
+        let mut endpoint: WebhookEndpoint =
             self.batch.record(text(endpoint_id))?.ok_or_else(|| hongbao_store::corrupt(format!("missing webhook {endpoint_id}")))?;
+        // The attempt signs with the secret, which is stored sealed.
+        endpoint.secret = self
+            .config
+            .secret_key
+            .open(&endpoint.secret, endpoint_id.as_str())
+            .map_err(|error| hongbao_store::corrupt(format!("webhook {endpoint_id}: {error}")))?;
         let event: Event =
             self.batch.record(Value::Int(event_seq as i64))?.ok_or_else(|| hongbao_store::corrupt(format!("a delivery of missing event {event_seq}")))?;
         delivery.lease(until);

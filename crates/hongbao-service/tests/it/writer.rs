@@ -133,6 +133,20 @@ async fn a_failed_begin_fails_its_batch_and_the_next_one_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_not_granted_in_time_answers_busy_at_once_and_the_next_batch_goes_on() {
+    let fixture = start();
+    let alice = new_user(&fixture.service, "alice").await;
+    // Another process held the write lock past the lock timeout: the batch is answered busy, not
+    // retried on a new connection behind the same holder, and nothing of it is applied.
+    fixture.faults.time_out_begins(1);
+    let refused = fixture.service.execute(top_up(&alice, 100, "bank-1")).await;
+    assert!(matches!(refused, Err(ServiceError::Busy)), "{refused:?}");
+    assert_eq!(balance(&fixture.service, &alice).await, 0);
+    fixture.service.execute(top_up(&alice, 100, "bank-1")).await.expect("the retry, in the next batch");
+    assert_eq!(balance(&fixture.service, &alice).await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_prefetch_fails_its_batch_and_the_next_one_goes_on() {
     let fixture = start();
     let (alice, bob) = (new_user(&fixture.service, "alice").await, new_user(&fixture.service, "bob").await);
@@ -157,7 +171,7 @@ async fn a_commit_whose_outcome_is_lost_is_answered_as_unknown_and_its_key_tells
     let fixture = start();
     let alice = new_user(&fixture.service, "alice").await;
     let key = || Idempotency { caller: "admin".into(), key: "top-up-1".into(), request_hash: [1; 32] };
-    let render = || -> hongbao_service::Render { Box::new(|_: &Outcome| Rendered { status: 201, body: b"posted".to_vec() }) };
+    let render = || -> hongbao_service::Render { Box::new(|_: &Outcome| Rendered { status: 201, body: b"posted".to_vec(), replay_body: None }) };
 
     fixture.faults.lose_commit_outcomes(1);
     let answer = fixture.service.submit(top_up(&alice, 100, "bank-1"), Some(key()), Some(render())).await;

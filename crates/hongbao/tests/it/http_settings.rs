@@ -65,3 +65,43 @@ fn a_limit_out_of_range_stops_the_start() {
         assert!(stderr.contains(name), "the error names {name}: {stderr}");
     }
 }
+
+#[test]
+fn the_secret_key_file_is_made_owner_only_and_a_start_with_another_key_is_refused() {
+    let database = TestDatabase::new();
+    let directory = std::env::temp_dir().join(format!("hongbao-key-test-{}", hongbao_service::random_u64()));
+    std::fs::create_dir_all(&directory).expect("a directory");
+    let key_file = directory.join("hongbao-secret.key");
+    let key_file_text = key_file.display().to_string();
+    let server = ServerProcess::start(&database.url, &[("HONGBAO_SECRET_KEY_FILE", &key_file_text)]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).expect("the key file was made").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read the key file");
+    }
+    let created = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/ops/webhooks", server.base))
+        .bearer_auth(crate::process::ADMIN_TOKEN)
+        .json(&serde_json::json!({ "url": "https://hooks.example.com/h" }))
+        .send()
+        .expect("answered");
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    server.kill();
+
+    // Another key cannot open the stored secret: the start is refused, naming the keys.
+    let other_key = "11".repeat(32);
+    let refused = std::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &database.url])
+        .env("HONGBAO_ADMIN_TOKEN", crate::process::ADMIN_TOKEN)
+        .env("HONGBAO_SECRET_KEY", &other_key)
+        .current_dir(&directory)
+        .output()
+        .expect("run hongbao serve");
+    assert!(!refused.status.success(), "a start with another key is refused");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("sealed with the key"), "{stderr}");
+    // The same key file starts again.
+    ServerProcess::start(&database.url, &[("HONGBAO_SECRET_KEY_FILE", &key_file_text)]).kill();
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

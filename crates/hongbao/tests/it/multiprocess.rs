@@ -3,7 +3,7 @@
 //! process under load. These need PostgreSQL and skip, saying why, without `HONGBAO_TEST_POSTGRES_URL`.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hongbao_testkit::{TestDatabase, skip_without_postgres};
 use serde_json::{Value, json};
@@ -220,4 +220,113 @@ async fn sigkill_of_one_process_loses_no_acknowledged_claim() {
     drop(cluster.servers);
     let output = verify(&cluster.database.url);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+/// Sends a signal to a child process with the system's `kill`.
+fn signal(server: &ServerProcess, name: &str) {
+    let status = std::process::Command::new("kill").args([name, &server.child.id().to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill {name} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_paused_holding_the_writer_lock_holds_up_the_others_for_seconds() {
+    let Some(server_url) = skip_without_postgres("a_process_paused_holding_the_writer_lock_holds_up_the_others_for_seconds") else { return };
+    let database = TestDatabase::postgres(&server_url);
+    // Short limits so that the test takes seconds: a session idle in its transaction for 2 s is ended
+    // by PostgreSQL, and a batch waits at most 4 s for the lock before it is answered busy.
+    let limits = [("HONGBAO_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", "2000"), ("HONGBAO_PG_LOCK_TIMEOUT_MS", "4000")];
+    let steady = ServerProcess::start(&database.url, &limits);
+    // The stalling process sleeps holding the lock in its first batch that writes, long enough to be
+    // paused there for sure; then it is paused for real.
+    let stalling = ServerProcess::start(&database.url, &[limits[0], limits[1], ("HONGBAO_TEST_WRITER_STALL_MILLIS", "6000")]);
+    let (steady_client, stalling_client) = (Client::new(&steady.base), Client::new(&stalling.base));
+    let (alice_id, _) = steady_client.user("alice").await;
+
+    let stalled_write = tokio::spawn(async move { stalling_client.post("/v1/users", ADMIN_TOKEN, Some(json!({ "name": "stalled" }))).await });
+    // Its batch holds the writer lock once its session sits in the transaction.
+    let application = format!("hongbao-{}", stalling.child.id());
+    let holding = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application}' AND state = 'idle in transaction' \
+         AND datname = current_database()"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while database.postgres_query_i64(&holding) == 0 {
+        assert!(Instant::now() < deadline, "the stalling process never held the writer lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&stalling, "-STOP");
+
+    // While it is paused, the other process's writes go on: PostgreSQL ends the paused session and
+    // rolls its batch back. A write that waited past the lock timeout first is answered busy, which is
+    // safe to repeat; none waits for the paused process.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let body = json!({ "user_id": alice_id, "amount": 1_00, "reference": format!("paused-{attempt}") });
+        let answer = tokio::time::timeout(Duration::from_secs(20), steady_client.post("/v1/top-ups", ADMIN_TOKEN, Some(body))).await;
+        match answer {
+            Ok(Ok((201, _))) => break,
+            Ok(Ok((503, problem))) if problem["code"] == "busy" => {}
+            other => panic!("a write while the other process is paused: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the steady process never wrote while the other was paused");
+    }
+    let (status, body) = steady_client.post("/v1/users", ADMIN_TOKEN, Some(json!({ "name": "bob" }))).await.expect("answered");
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(database.postgres_query_i64(&holding), 0, "the paused process's session was ended");
+    assert_eq!(database.postgres_query_i64("SELECT count(*) FROM users WHERE name = 'stalled'"), 0, "the paused batch was rolled back");
+
+    // Resumed, the paused process answers its stalled request (its batch is gone) and writes again.
+    signal(&stalling, "-CONT");
+    let stalled = stalled_write.await.expect("the stalled request's task");
+    assert!(!matches!(stalled, Ok((201, _))), "the stalled batch did not commit: {stalled:?}");
+    let stalling_client = Client::new(&stalling.base);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = stalling_client.post("/v1/users", ADMIN_TOKEN, Some(json!({ "name": "carol" }))).await.expect("answered");
+        if status == 201 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the resumed process never wrote again: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((steady, stalling));
+    let output = verify(&database.url);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+/// Polls `GET /v1/me` with `token` through `client` until it answers `status`, with a deadline.
+async fn until_me_answers(client: &Client, token: &str, status: reqwest::StatusCode, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = client.http.get(format!("{}/v1/me", client.base)).bearer_auth(token).send().await.expect("answered");
+        if answer.status() == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {} after the deadline", answer.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rotated_or_revoked_through_one_process_stops_in_the_others() {
+    let Some(server_url) = skip_without_postgres("a_token_rotated_or_revoked_through_one_process_stops_in_the_others") else { return };
+    let cluster = Cluster::start(&server_url, 2);
+    let (first, second) = (cluster.client(0), cluster.client(1));
+    let (alice_id, old_token) = first.user("alice").await;
+    // The second process has the token in its cache now.
+    until_me_answers(&second, &old_token, reqwest::StatusCode::OK, "the token works").await;
+
+    let (status, rotated) = first.post("/v1/me/token", &old_token, None).await.expect("rotated");
+    assert_eq!(status, 201, "{rotated}");
+    let new_token = rotated["token"].as_str().expect("a new token").to_owned();
+    // Well within the cache's recheck (60 s): the other process hears of it when it commits.
+    until_me_answers(&second, &old_token, reqwest::StatusCode::UNAUTHORIZED, "the rotated token in the other process").await;
+    until_me_answers(&second, &new_token, reqwest::StatusCode::OK, "the new token in the other process").await;
+
+    let (status, body) = first.post(&format!("/v1/users/{alice_id}/revoke-token"), ADMIN_TOKEN, Some(json!({ "reason": "stolen" }))).await.expect("revoked");
+    assert_eq!(status, 200, "{body}");
+    until_me_answers(&second, &new_token, reqwest::StatusCode::UNAUTHORIZED, "the revoked token in the other process").await;
+    until_me_answers(&first, &new_token, reqwest::StatusCode::UNAUTHORIZED, "the revoked token in its own process").await;
 }
