@@ -10,12 +10,8 @@ use crate::outcome::Outcome;
 impl OpContext<'_, '_> {
     pub(crate) fn create_group(&mut self, owner_id: UserId, name: &str, member_ids: Vec<UserId>) -> ServiceResult<Outcome> {
         let name = check_name(name, "group name")?;
-        let mut members = vec![owner_id.clone()];
-        for member in member_ids {
-            if !members.contains(&member) {
-                members.push(member);
-            }
-        }
+        // Without repeats, in their first order: by hash, since a group may have a hundred thousand.
+        let members = crate::context::distinct(std::iter::once(owner_id.clone()).chain(member_ids).collect());
         if members.len() > self.config.max_group_members as usize {
             return Err(Invalid::GroupTooLarge { max: self.config.max_group_members }.into());
         }
