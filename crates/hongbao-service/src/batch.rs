@@ -180,6 +180,7 @@ enum Undo {
 pub struct Scope {
     settings: usize,
     users: usize,
+    user_names: usize,
     new_groups: usize,
     membership_log: usize,
     new_claims: usize,
@@ -205,6 +206,8 @@ pub struct Batch<'a> {
     policy: Option<Arc<RiskPolicy>>,
     settings: Vec<(String, Vec<u8>)>,
     users: Vec<(User, [u8; 32])>,
+    /// Display names changed in this batch, in order: the last one of a user wins.
+    user_names: Vec<(UserId, String)>,
     new_groups: Vec<Group>,
     membership_log: Vec<(GroupId, UserId, bool)>,
     membership: HashMap<(GroupId, UserId), bool>,
@@ -244,6 +247,7 @@ impl<'a> Batch<'a> {
             policy: None,
             settings: Vec::new(),
             users: Vec::new(),
+            user_names: Vec::new(),
             new_groups: Vec::new(),
             membership_log: Vec::new(),
             membership: HashMap::new(),
@@ -278,6 +282,7 @@ impl<'a> Batch<'a> {
         Scope {
             settings: self.settings.len(),
             users: self.users.len(),
+            user_names: self.user_names.len(),
             new_groups: self.new_groups.len(),
             membership_log: self.membership_log.len(),
             new_claims: self.new_claims.len(),
@@ -294,6 +299,7 @@ impl<'a> Batch<'a> {
         !self.undo.is_empty()
             || self.settings.len() > scope.settings
             || self.users.len() > scope.users
+            || self.user_names.len() > scope.user_names
             || self.new_groups.len() > scope.new_groups
             || self.membership_log.len() > scope.membership_log
             || self.new_claims.len() > scope.new_claims
@@ -322,6 +328,7 @@ impl<'a> Batch<'a> {
             self.policy = None;
         }
         self.users.truncate(scope.users);
+        self.user_names.truncate(scope.user_names);
         self.new_groups.truncate(scope.new_groups);
         self.membership_log.truncate(scope.membership_log);
         self.new_claims.truncate(scope.new_claims);
@@ -386,10 +393,15 @@ impl<'a> Batch<'a> {
     // ---- reads ----
 
     pub fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
-        if let Some((user, _)) = self.users.iter().find(|(user, _)| &user.id == id) {
-            return Ok(Some(user.clone()));
-        }
-        self.conn.user(id)
+        let user = match self.users.iter().find(|(user, _)| &user.id == id) {
+            Some((user, _)) => Some(user.clone()),
+            None => self.conn.user(id)?,
+        };
+        let renamed = self.user_names.iter().rev().find(|(user_id, _)| user_id == id).map(|(_, name)| name.clone());
+        Ok(user.map(|user| match renamed {
+            Some(name) => User { name, ..user },
+            None => user,
+        }))
     }
 
     pub fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
@@ -758,6 +770,11 @@ impl<'a> Batch<'a> {
         self.users.push((user, token_hash));
     }
 
+    /// Gives an existing user (or one created earlier in the batch) a new display name.
+    pub fn rename_user(&mut self, user_id: &UserId, name: String) {
+        self.user_names.push((user_id.clone(), name));
+    }
+
     pub fn insert_group(&mut self, group: Group) {
         self.new_groups.push(group);
     }
@@ -894,6 +911,7 @@ impl<'a> Batch<'a> {
         let changes = Changes {
             settings: self.settings,
             users: self.users,
+            user_names: self.user_names,
             groups: self.new_groups,
             memberships: self.membership_log,
             new_packets,

@@ -1,0 +1,7 @@
+-- People: who a user has dealt with, for names and contacts, and their transfers as lists. Transfers by
+-- either party, and packets sent to one user by name (one-to-one and exclusive) by either party.
+
+CREATE INDEX transfers_by_sender ON transfers (sender_id, created_at, id);
+CREATE INDEX transfers_by_recipient ON transfers (recipient_id, created_at, id);
+CREATE INDEX packets_by_recipient ON packets (recipient_id, created_at, id) WHERE recipient_id IS NOT NULL;
+CREATE INDEX packets_to_users_by_sender ON packets (sender_id, created_at, id) WHERE recipient_id IS NOT NULL;
