@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod live;
 pub mod merchant;
 pub mod metrics;
+pub mod names;
 pub mod op;
 pub mod ops;
 pub mod outcome;
@@ -46,6 +47,7 @@ use crate::evidence::EvidenceStore;
 pub use crate::metrics::ServiceMetrics;
 pub use crate::op::Op;
 pub use crate::ops::cases::CaseOp;
+pub use crate::ops::profiles::ProfileOp;
 pub use crate::ops::risk::RiskOp;
 pub use crate::outcome::{Outcome, PacketView};
 pub use crate::writer::{Idempotency, Render, Rendered, Reply};
@@ -326,7 +328,19 @@ impl Service {
             // The new user's first request then needs no database read to authenticate.
             self.cache_token(context::token_hash(token), user.clone());
         }
+        if let Reply::Done { outcome: Outcome::User(user), .. } = &reply {
+            self.refresh_cached_user(user);
+        }
         Ok(reply)
+    }
+
+    /// Replaces the cached copies of a user whose profile changed, so that this process's callers see
+    /// the new name at once. Renames are rare; a look through the whole cache is cheap enough.
+    fn refresh_cached_user(&self, user: &User) {
+        let mut cache = self.inner.users_by_token.lock().expect("the token cache lock is never poisoned");
+        for cached in cache.values_mut().filter(|cached| cached.id == user.id) {
+            *cached = user.clone();
+        }
     }
 
     /// The user of a token the cache does not have. Lookups that wait together are answered with one

@@ -11,6 +11,7 @@ use crate::context::OpContext;
 use crate::error::ServiceResult;
 use crate::ops::cases::CaseOp;
 use crate::ops::merchant_keys::MerchantOp;
+use crate::ops::profiles::ProfileOp;
 use crate::ops::risk::RiskOp;
 use crate::ops::webhooks::WebhookOp;
 use crate::outcome::Outcome;
@@ -122,6 +123,8 @@ pub enum Op {
     Webhook(WebhookOp),
     /// Merchant API keys.
     Merchant(MerchantOp),
+    /// A user's own profile: their display name.
+    Profile(ProfileOp),
     /// An operation that also notes the client the request came from (a new device or address raises
     /// an alert), after the operation succeeds, in the same transaction.
     Observed {
@@ -184,6 +187,7 @@ impl OpContext<'_, '_> {
             Op::Risk(op) => self.run_risk(op),
             Op::Webhook(op) => self.run_webhook(op),
             Op::Merchant(op) => self.run_merchant(op),
+            Op::Profile(op) => self.run_profile(op),
             Op::Observed { observation, op } => {
                 let outcome = self.run(*op)?;
                 self.run_risk(observation)?;

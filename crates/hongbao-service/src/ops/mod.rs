@@ -6,6 +6,7 @@ pub mod cases;
 pub mod groups;
 pub mod merchant_keys;
 pub mod packets;
+pub mod profiles;
 pub mod returns;
 pub mod risk;
 pub mod transfers;
