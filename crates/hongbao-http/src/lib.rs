@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod outbound;
+pub mod people_routes;
 pub mod risk_routes;
 pub mod routes;
 pub mod security_headers;
@@ -70,6 +71,8 @@ pub struct AppState {
         risk_routes::get_policy, risk_routes::put_policy, risk_routes::list_tags, risk_routes::put_tag, risk_routes::delete_tag,
         risk_routes::create_merchant_key, risk_routes::list_merchant_keys, risk_routes::revoke_merchant_key,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::disable_webhook, webhooks::list_deliveries,
+        people_routes::whoami, people_routes::update_me, people_routes::get_user, people_routes::list_contacts, people_routes::search_users, people_routes::list_transfers,
+        people_routes::get_conversation,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -188,7 +191,12 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/tags", get(risk_routes::list_tags))
         .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
         .route("/v1/users", post(routes::create_user))
-        .route("/v1/me", get(routes::me))
+        .route("/v1/me", get(routes::me).patch(people_routes::update_me))
+        .route("/v1/users/{id}", get(people_routes::get_user))
+        .route("/v1/whoami", get(people_routes::whoami))
+        .route("/v1/contacts", get(people_routes::list_contacts))
+        .route("/v1/conversations/{user_id}", get(people_routes::get_conversation))
+        .route("/v1/ops/users", get(people_routes::search_users))
         .route("/v1/wallet", get(routes::wallet))
         .route("/v1/top-ups", post(routes::top_up))
         .route("/v1/withdrawals", post(routes::withdraw))
@@ -203,7 +211,7 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/packets/{id}/recall", post(routes::recall))
         .route("/v1/transactions", get(routes::list_transactions))
         .route("/v1/transactions/{txn_no}", get(routes::get_transaction))
-        .route("/v1/transfers", post(routes::create_transfer))
+        .route("/v1/transfers", post(routes::create_transfer).get(people_routes::list_transfers))
         .route("/v1/transfers/{id}", get(routes::get_transfer))
         .route("/v1/transfers/{id}/accept", post(routes::accept_transfer))
         .route("/v1/transfers/{id}/return", post(routes::return_transfer))

@@ -13,6 +13,7 @@ mod harness;
 mod idempotency;
 mod merchant_keys;
 mod money_safety;
+mod people;
 mod returns;
 mod risk;
 mod transfers;
