@@ -403,6 +403,9 @@ pub struct TransactionBody {
     /// In lists only: the signed change to the caller's wallet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wallet_delta: Option<i64>,
+    /// In lists only: the display names of the users the transaction concerns, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl TransactionBody {
@@ -426,6 +429,7 @@ impl TransactionBody {
             journal_seq: entry.seq,
             journal_hash: entry.hash.to_hex(),
             wallet_delta: None,
+            names: None,
         }
     }
 }

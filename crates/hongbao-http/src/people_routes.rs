@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::case_dto::OperatorBody;
-use crate::dto::{GroupBody, PacketBody, PersonBody, ReturnRequestBody, TransferBody, TransferList, UserBody};
+use crate::dto::{GroupBody, PacketBody, PersonBody, ReturnRequestBody, TransactionBody, TransferBody, TransferList, UserBody};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, JsonBody, ListParams, encode_position_cursor};
 use crate::routes::json_response;
@@ -153,6 +153,23 @@ pub(crate) async fn return_request_bodies(service: &Service, requests: &[ReturnR
     Ok(requests
         .iter()
         .map(|request| ReturnRequestBody { names: Some(names_of(&names, [&request.requester_id, &request.recipient_id])), ..ReturnRequestBody::from(request) })
+        .collect())
+}
+
+/// A user's transactions as their list shows them: each with its change to the wallet and the names of
+/// the users it concerns (the user is one of them, so may see the others).
+pub(crate) async fn transaction_bodies(service: &Service, user_id: &UserId, entries: &[hongbao_store::JournalEntry]) -> ApiResult<Vec<TransactionBody>> {
+    let parties = service.parties_of(entries.iter().map(|entry| entry.seq).collect()).await?;
+    let names = service.names(parties.iter().flatten().cloned().collect()).await?;
+    let wallet = hongbao_core::Account::Wallet(user_id.clone());
+    Ok(entries
+        .iter()
+        .zip(&parties)
+        .map(|(entry, parties)| TransactionBody {
+            wallet_delta: Some(entry.txn.delta_for(&wallet)),
+            names: Some(names_of(&names, parties)),
+            ..TransactionBody::new(entry)
+        })
         .collect())
 }
 

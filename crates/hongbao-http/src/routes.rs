@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::transfer::Arrival;
-use hongbao_core::{Account, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_core::{PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 use hongbao_service::{Idempotency, Op, Outcome, Principal, Rendered, Reply};
 use hongbao_store::{ListPosition, ReturnRole};
 use serde::Serialize;
@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, ConfirmationToken, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
-use crate::people_routes::{group_bodies, only, packet_bodies, return_request_bodies, transfer_bodies};
+use crate::people_routes::{group_bodies, only, packet_bodies, return_request_bodies, transaction_bodies, transfer_bodies};
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
@@ -327,9 +327,7 @@ pub async fn list_transactions(State(state): State<AppState>, caller: Caller, li
     } else {
         None
     };
-    let wallet = Account::Wallet(user_id);
-    let data = entries.iter().map(|entry| TransactionBody { wallet_delta: Some(entry.txn.delta_for(&wallet)), ..TransactionBody::new(entry) }).collect();
-    Ok(Json(TransactionList { data, next_cursor }))
+    Ok(Json(TransactionList { data: transaction_bodies(&state.service, &user_id, &entries).await?, next_cursor }))
 }
 
 /// One transaction, for the users it concerns and operators.

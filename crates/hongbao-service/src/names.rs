@@ -106,6 +106,12 @@ impl Service {
         Ok(Names(users.into_iter().map(|user| (user.id, user.name)).collect()))
     }
 
+    /// The users each of these journal entries concerns (its parties), in the entries' order: a
+    /// party of an entry may see the names of the others.
+    pub async fn parties_of(&self, seqs: Vec<u64>) -> ServiceResult<Vec<Vec<UserId>>> {
+        self.read(move |conn| seqs.iter().map(|seq| Ok(conn.txn_parties(*seq)?)).collect()).await
+    }
+
     /// The people a user has dealt with or shares a group with, by name (ignoring case) then id: at
     /// most [`MAX_CONTACTS`], the user themselves left out.
     pub async fn contacts(&self, user_id: &UserId) -> ServiceResult<Vec<Contact>> {

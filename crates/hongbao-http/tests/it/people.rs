@@ -110,7 +110,7 @@ async fn the_parties_of_a_payment_see_each_others_names_and_a_third_party_does_n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_return_request_names_its_parties_and_staff_may_look_anyone_up() {
+async fn a_return_request_and_the_history_name_their_parties_and_staff_may_look_anyone_up() {
     let server = TestServer::start().await;
     let alice = server.funded_user("Alice", 100_00).await;
     let bob = named(&server, "Bob").await;
@@ -118,6 +118,10 @@ async fn a_return_request_names_its_parties_and_staff_may_look_anyone_up() {
         server.post("/v1/transfers", &alice.token, json!({ "recipient_id": bob.id, "amount": 5_00, "arrival": "instant" })).await.expect(StatusCode::CREATED);
     let settled = server.post_empty(&format!("/v1/transfers/{}/accept", transfer["id"].as_str().expect("id")), &bob.token).await.expect(StatusCode::OK);
     let txn_no = settled["txn_nos"][1].as_str().expect("the settlement").to_owned();
+    // A user's history names the other party of each transaction, which the user has dealt with.
+    let history = server.get("/v1/transactions", &bob.token).await.expect(StatusCode::OK);
+    assert_eq!(history["data"][0]["txn_no"], txn_no.as_str());
+    assert_eq!(history["data"][0]["names"], json!({ alice.id.clone(): "Alice", bob.id.clone(): "Bob" }));
     let request = server.post("/v1/return-requests", &alice.token, json!({ "txn_no": txn_no, "reason": "paid twice" })).await.expect(StatusCode::CREATED);
     let seen = server.get(&format!("/v1/return-requests/{}", request["id"].as_str().expect("id")), &bob.token).await.expect(StatusCode::OK);
     assert_eq!(seen["names"], json!({ alice.id.clone(): "Alice", bob.id.clone(): "Bob" }));
