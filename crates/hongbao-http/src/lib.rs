@@ -4,6 +4,7 @@
 //! Architecture invariant: this is the only crate that knows JSON or HTTP. It converts its request and
 //! response types to and from core types in `dto`.
 
+pub mod assets;
 pub mod body_deadline;
 pub mod case_dto;
 pub mod case_routes;
@@ -117,17 +118,6 @@ async fn close_after_unread_body(mut response: Response) -> Response {
     response
 }
 
-/// The web page: a wallet with a chat-like group view, and the operators' console.
-async fn web_page() -> Response {
-    let mut response = security_headers::WEB_PAGE.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, security_headers::PAGE_POLICY.clone());
-    // Asked again on every load, so a new release's page (and its policy) is used at once.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -147,7 +137,8 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
     let stream_slots = Arc::new(StreamSlots::new(config.limits.max_streams_per_user));
     let state = AppState { service, http_metrics, http: Arc::new(config), stream_slots };
     let routes = Router::new()
-        .route("/", get(web_page))
+        .route("/", get(assets::index))
+        .route("/assets/{*path}", get(assets::asset))
         .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
         .route("/v1/evidence/{id}", get(case_routes::get_evidence))
         .route("/v1/evidence/{id}/content", get(case_routes::get_evidence_content))
