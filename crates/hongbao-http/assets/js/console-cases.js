@@ -53,6 +53,27 @@ export function renderCases(main) {
   if (consoleState.caseId) showCase(consoleState.caseId);
 }
 
+/** Types a browser may show in a tab of this origin; anything else (HTML, SVG, …) is only downloaded. */
+const SHOWN_TYPES = /^(image\/(png|jpeg|gif|webp)|video\/|audio\/|application\/pdf|text\/plain)/;
+
+/** Opens a file of evidence: shown in a new tab when its type is passive, downloaded as bytes otherwise. */
+async function openEvidence(id) {
+  try {
+    const response = await api('GET', `/v1/evidence/${encode(id)}/content`, undefined, { raw: true });
+    const blob = await response.blob();
+    const type = (response.headers.get('Content-Type') || '').split(';')[0];
+    const shown = SHOWN_TYPES.test(type);
+    const url = URL.createObjectURL(shown ? blob : new Blob([blob], { type: 'application/octet-stream' }));
+    const link = h('a', { href: url, target: shown ? '_blank' : null, rel: 'noopener', download: shown ? null : id });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    showError(error);
+  }
+}
+
 async function showCase(id) {
   consoleState.caseId = id;
   const slot = document.getElementById('case-detail');
@@ -106,7 +127,9 @@ async function showCase(id) {
       [t('Transactions'), (found.txn_nos || []).length ? h('span', { class: 'inline-list' }, found.txn_nos.map(idText)) : '—'],
       [t('Assignee'), found.assignee_id ? idText(found.assignee_id) : '—'], [t('Filed'), when(found.created_at)], [t('Due'), when(found.due_at)],
       [t('Resolved'), found.resolved_at ? when(found.resolved_at) : null], [t('Refunded'), money(found.refunded_amount || 0)],
-      [t('Description'), h('div', { class: 'pre', text: found.description })], [t('Evidence'), String((found.evidence_ids || []).length)]]),
+      [t('Description'), h('div', { class: 'pre', text: found.description })],
+      [t('Evidence'), (found.evidence_ids || []).length ? h('span', { class: 'inline-list' }, found.evidence_ids.map((id, index) =>
+        h('button', { class: 'btn small', type: 'button', onclick: () => openEvidence(id) }, icon('attach', { size: 14 }), t('File {number}', { number: index + 1 })))) : '—']]),
     found.note ? h('div', { class: 'notice' }, h('b', { text: t('Latest note to the complainant: ') }), found.note) : null,
     h('h3', { text: t('Freezes for this case') }), freezes,
     h('h3', { text: t('Actions') }), actions));

@@ -27,7 +27,7 @@ export function freezeTable(freezes, after) {
 
 /** Finding users by name or id; a user's page when one is chosen. */
 export function renderPeople(main) {
-  const input = h('input', { type: 'search', name: 'q', placeholder: t('Name or user id'), 'aria-label': t('Find a user by name or id'), dataset: { testid: 'user-search' } });
+  const input = h('input', { type: 'search', name: 'q', placeholder: t('Name, user id, txn_… or cmp_…'), 'aria-label': t('Find a user by name or id, a transaction or a case'), dataset: { testid: 'user-search' } });
   const results = h('div', {});
   const page = h('div', {});
   const form = h('form', { class: 'search-form' }, h('div', { class: 'search-box grow' }, icon('search', { size: 16 }), input), h('button', { class: 'btn primary', type: 'submit', text: t('Find') }));
@@ -35,6 +35,16 @@ export function renderPeople(main) {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    // A case or a transaction number goes straight to it.
+    if (text.startsWith('cmp_')) {
+      consoleState.caseId = text;
+      consoleState.show('cases');
+      return;
+    }
+    if (text.startsWith('txn_')) {
+      showTransaction(results, text);
+      return;
+    }
     replace(results, loading());
     try {
       const found = items(await api('GET', `/v1/ops/users?q=${encode(text)}&limit=50`));
@@ -50,6 +60,22 @@ export function renderPeople(main) {
   replace(main, h('h2', { text: t('People') }), form, results, page);
   input.focus();
   if (consoleState.userId) showUser(page, consoleState.userId);
+}
+
+/** A transaction as the journal holds it: its parties by name and its postings. */
+async function showTransaction(slot, txnNo) {
+  replace(slot, loading());
+  try {
+    const entry = await api('GET', `/v1/transactions/${encode(txnNo)}`);
+    const wallets = (entry.postings || []).map(posting => posting.account).filter(account => account.startsWith('wallet:')).map(account => account.slice('wallet:'.length));
+    replace(slot, h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h3', { class: 'grow', text: t('Transaction') }), h('span', { class: 'mono', text: entry.txn_no })),
+      keyValues([[t('Kind'), entry.kind.replace(/_/g, ' ')], [t('Amount'), money(entry.amount)], [t('Time'), when(entry.created_at)], [t('Memo'), entry.memo], [t('Reference'), entry.reference],
+        [t('People'), wallets.length ? h('span', { class: 'inline-list' }, wallets.map(userLink)) : '—']]),
+      table([t('Account'), t('Amount')], (entry.postings || []).map(posting => [h('span', { class: 'mono', text: posting.account }), money(posting.amount)]))));
+  } catch (error) {
+    showError(error);
+    replace(slot);
+  }
 }
 
 /** A user's page: wallet, freezes, and the freeze action. */

@@ -550,4 +550,8 @@ export const CHINESE = {
   "Money returned": "退还",
   "Reversal": "冲正",
   "All shares of the red packet were claimed. You were the luckiest!": "红包已被领完，你手气最佳！",
+  "File {number}": "文件 {number}",
+  "Name, user id, txn_… or cmp_…": "姓名、用户 ID、txn_… 或 cmp_…",
+  "Find a user by name or id, a transaction or a case": "按姓名或 ID 查找用户、交易或案件",
+  "Account": "账户",
 };
