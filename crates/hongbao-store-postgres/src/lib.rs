@@ -559,6 +559,7 @@ impl ReadConn for PostgresConn {
                UNION ALL SELECT sender_id, created_at FROM transfers WHERE recipient_id = $2 \
                UNION ALL SELECT recipient_id, created_at FROM packets WHERE sender_id = $2 AND recipient_id IS NOT NULL \
                UNION ALL SELECT sender_id, created_at FROM packets WHERE recipient_id = $2 \
+               UNION ALL SELECT c.user_id, c.claimed_at FROM packets k JOIN packet_claims c ON c.packet_id = k.id WHERE k.sender_id = $2 \
              ) AS dealings WHERE other <> $2 GROUP BY other ORDER BY max(at) DESC, other LIMIT $3";
         let wallet = Account::Wallet(user_id.clone()).to_string();
         self.query(SQL, &[&wallet, &user_id.as_str(), &i64::from(limit)], "listing counterparties")?.iter().map(user_id_of_row).collect()

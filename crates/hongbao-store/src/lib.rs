@@ -236,7 +236,8 @@ pub trait ReadConn: Send {
     /// a transfer went from one to the other, or one sent the other a packet by name.
     fn dealt_with(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool>;
     /// The users `user_id` has dealt with in the sense of [`ReadConn::dealt_with`], seen from their own
-    /// wallet's transactions, transfers and packets by name: the most recent first, at most `limit`.
+    /// wallet's transactions, their transfers, their packets by name and the claimers of the packets
+    /// they sent: the most recent first, at most `limit`.
     fn counterparties(&mut self, user_id: &UserId, limit: u32) -> StoreResult<Vec<UserId>>;
     /// A user's transfers, newest first: those they sent or received (both without `role`), in one
     /// status when given, after `after` when given.

@@ -100,6 +100,13 @@ async fn the_parties_of_a_payment_see_each_others_names_and_a_third_party_does_n
     server.delete(&format!("/v1/groups/{group}/members/{}", dave.id), &alice.token).await.expect(StatusCode::OK);
     assert_eq!(name_seen(&server, &dave.token, &alice).await, Ok("Alice".into()));
     assert_eq!(name_seen(&server, &alice.token, &dave).await, Ok("Dave".into()));
+    let contacts = server.get("/v1/contacts", &alice.token).await.expect(StatusCode::OK);
+    let dave_contact = contacts["data"].as_array().expect("contacts").iter().find(|contact| contact["id"] == dave.id.as_str()).cloned();
+    assert_eq!(
+        dave_contact,
+        Some(json!({ "id": dave.id, "name": "Dave", "shares_group": false, "dealt_with": true })),
+        "the sender's contacts hold the claimers she paid"
+    );
 
     // Nobody else: Erin has dealt with nobody; Bob and Carol have not dealt with each other.
     for (viewer, user) in [(&erin, &alice), (&erin, &bob), (&bob, &carol), (&carol, &bob), (&bob, &dave), (&alice, &erin)] {
