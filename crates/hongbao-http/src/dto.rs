@@ -238,7 +238,8 @@ pub struct GroupBody {
     pub owner_id: String,
     pub member_ids: Vec<String>,
     pub created_at: String,
-    /// On reads, for a group of at most 1,000 members: its members' display names, by id.
+    /// On reads: its members' display names, by id (an answer names at most 1,000 members in all;
+    /// groups past that have none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub names: Option<Names>,
 }

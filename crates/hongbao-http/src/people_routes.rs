@@ -28,8 +28,9 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, JsonBody, ListParams, encode_position_cursor};
 use crate::routes::json_response;
 
-/// Groups up to this size come with their members' names; a larger one (a live-stream room) lists its
-/// member ids only, and a client asks for the names it needs.
+/// An answer about groups names at most this many members in all, so that a list of many groups (or
+/// one live-stream room) stays cheap; the groups past it list their member ids only, and a client asks
+/// for the names it needs.
 pub const NAMED_MEMBERS_MAX: usize = 1_000;
 
 // ---- shapes ----
@@ -130,11 +131,26 @@ fn named_packet(view: &PacketView, names: &Names) -> PacketBody {
     PacketBody { names: Some(names_of(names, packet_people(view))), ..PacketBody::from(view) }
 }
 
-/// Groups with their members' names, for groups of at most [`NAMED_MEMBERS_MAX`] members.
+/// Groups with their members' names, as long as the answer names at most [`NAMED_MEMBERS_MAX`] in all.
 pub(crate) async fn group_bodies(service: &Service, groups: &[Group]) -> ApiResult<Vec<GroupBody>> {
-    let named = |group: &&Group| group.member_ids.len() <= NAMED_MEMBERS_MAX;
-    let names = service.names(groups.iter().filter(named).flat_map(|group| group.member_ids.iter().cloned()).collect()).await?;
-    Ok(groups.iter().map(|group| GroupBody { names: named(&group).then(|| names_of(&names, &group.member_ids)), ..GroupBody::from(group) }).collect())
+    let mut budget = NAMED_MEMBERS_MAX;
+    let named: Vec<bool> = groups
+        .iter()
+        .map(|group| {
+            let fits = group.member_ids.len() <= budget;
+            if fits {
+                budget -= group.member_ids.len();
+            }
+            fits
+        })
+        .collect();
+    let ids = groups.iter().zip(&named).filter(|(_, named)| **named).flat_map(|(group, _)| group.member_ids.iter().cloned()).collect();
+    let names = service.names(ids).await?;
+    Ok(groups
+        .iter()
+        .zip(named)
+        .map(|(group, named)| GroupBody { names: named.then(|| names_of(&names, &group.member_ids)), ..GroupBody::from(group) })
+        .collect())
 }
 
 /// Transfers with the names of their two parties.

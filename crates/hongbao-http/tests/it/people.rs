@@ -347,3 +347,26 @@ async fn every_member_hears_of_a_packet_sent_to_their_group_and_every_claimer_of
         assert_eq!(exhausted[0]["data"]["luckiest_user_id"], luckiest);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_groups_names_at_most_a_thousand_members_in_all() {
+    let server = TestServer::start().await;
+    let owner = named(&server, "Owner").await;
+    let others = server.users_concurrently("member", 998, 32).await;
+    let group_of = |members: &[TestUser]| {
+        let ids: Vec<&str> = members.iter().map(|member| member.id.as_str()).collect();
+        json!({ "name": "crowd", "member_ids": ids })
+    };
+    // Newest first: 3 members, then 500, then 500; the budget of 1,000 runs out at the oldest.
+    for members in [&others[..499], &others[499..998], &others[..2]] {
+        server.post("/v1/groups", &owner.token, group_of(members)).await.expect(StatusCode::CREATED);
+        server.clock.advance_millis(1);
+    }
+    let groups = server.get("/v1/groups", &owner.token).await.expect(StatusCode::OK);
+    let named_counts: Vec<Option<usize>> =
+        groups["data"].as_array().expect("groups").iter().map(|group| group["names"].as_object().map(|names| names.len())).collect();
+    assert_eq!(named_counts, [Some(3), Some(500), None]);
+    let oldest = groups["data"][2]["id"].as_str().expect("id");
+    let one = server.get(&format!("/v1/groups/{oldest}"), &owner.token).await.expect(StatusCode::OK);
+    assert_eq!(one["names"].as_object().map(|names| names.len()), Some(500), "asked for alone, it has its names");
+}
