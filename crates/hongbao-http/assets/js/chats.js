@@ -92,6 +92,7 @@ export function renderChatList(app, pane) {
   drawPeople();
 
   // New packets and transfers mark their chat as unread unless it is open; transfers redraw the waiting list.
+  let peopleTimer = 0;
   app.chatList = {
     /** Draws the groups and the people again: after a new group, or a first payment with someone. */
     refresh() {
@@ -121,6 +122,11 @@ export function renderChatList(app, pane) {
         }
       }
       if (String(event.type).includes('transfer')) drawPending();
+      // A first payment with someone (a claim of one's packet, a transfer) adds them to the people.
+      if (/^(packet\.(claimed|exhausted)|transfer\.settled)$/.test(event.type)) {
+        clearTimeout(peopleTimer);
+        peopleTimer = setTimeout(drawPeople, 400);
+      }
     },
   };
 }
