@@ -99,17 +99,17 @@ function complaintText(data) {
 
 /** A security alert: what happened and what to do. */
 function alertText(data, money) {
-  const alert = (icon, title, text) => ({ icon, title, text, tone: 'alert', alert: true });
+  const securityAlert = (icon, title, text) => ({ icon, title, text, tone: 'alert', alert: true });
   switch (data.reason) {
     case 'new_device':
-      return alert('device', t('New device'), t('Your wallet was used from a device it had not seen. If this was not you, file a complaint.'));
+      return securityAlert('device', t('New device'), t('Your wallet was used from a device it had not seen. If this was not you, file a complaint.'));
     case 'new_address':
-      return alert('globe', t('New network address'), t('Your wallet was used from a new network address ({address}). If this was not you, file a complaint.', { address: data.address || '?' }));
+      return securityAlert('globe', t('New network address'), t('Your wallet was used from a new network address ({address}). If this was not you, file a complaint.', { address: data.address || '?' }));
     case 'large_transaction':
-      return alert('warning', t('Large payment'), t('{amount} left your wallet in one payment. If this was not you, file a complaint.', { amount: data.amount ? money(data.amount) : '?' }));
+      return securityAlert('warning', t('Large payment'), t('{amount} left your wallet in one payment. If this was not you, file a complaint.', { amount: data.amount ? money(data.amount) : '?' }));
     case 'velocity':
-      return alert('snow', t('Frozen for safety'), t('Too many money-back actions in a short time: your outgoing payments are paused for a while.'));
+      return securityAlert('snow', t('Frozen for safety'), t('Too many money-back actions in a short time: your outgoing payments are paused for a while.'));
     default:
-      return alert('warning', t('Security alert'), t('Something unusual happened in your account.'));
+      return securityAlert('warning', t('Security alert'), t('Something unusual happened in your account.'));
   }
 }

@@ -6,7 +6,7 @@ import { eventIdAfter } from './format.js';
 import { icon } from './icons.js';
 import { t } from './i18n.js';
 import { describeEvent } from './notices.js';
-import { nameOf } from './people.js';
+import { isKnown, lookUp, nameOf } from './people.js';
 import { emptyState, when } from './ui.js';
 import { openPacket } from './packets.js';
 import { showTransfer } from './transfers.js';
@@ -38,10 +38,13 @@ export class Notifications {
     this.update();
   }
 
-  /** A live event. */
+  /** A live event. Names the page does not know yet are asked for, and the list drawn again. */
   add(event) {
     this.keep(event);
     this.update();
+    const data = event.data || {};
+    const unknown = [data.sender_id, data.recipient_id, data.luckiest_user_id].filter(id => id && !isKnown(id));
+    if (unknown.length) Promise.all(unknown.map(lookUp)).then(() => this.update());
   }
 
   keep(event) {

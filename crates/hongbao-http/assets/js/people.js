@@ -29,6 +29,11 @@ export function nameOf(id) {
   return names.get(id) || shortId(id);
 }
 
+/** Whether the page knows this person's name. */
+export function isKnown(id) {
+  return names.has(id);
+}
+
 /** "You" for the signed-in user, else the name. */
 export function who(id) {
   return id === myId ? t('You') : nameOf(id);

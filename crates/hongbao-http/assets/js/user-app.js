@@ -109,6 +109,8 @@ export function startUser(me, session, initialTab = 'chats') {
   /** Opens a conversation in the main pane (over the list, on a phone). */
   app.openConversation = target => {
     if (app.tab !== 'chats') showTab('chats');
+    // The chat shown before listens no more.
+    clearViewListeners();
     app.open = target;
     shell.classList.add('has-detail');
     for (const row of listPane.querySelectorAll('[data-chat]')) row.toggleAttribute('aria-current', row.dataset.chat === (target.kind === 'group' ? target.group.id : target.id));
