@@ -9,11 +9,13 @@ named_enum!(
         WalletWithdrawn => "wallet.withdrawn",
         /// To the sender.
         PacketSent => "packet.sent",
-        /// To the one named recipient of a packet; group members see group packets in the group.
+        /// To the one named recipient of a packet, and to every member (the sender aside) of the group a
+        /// packet is sent to.
         PacketReceived => "packet.received",
         /// To the claimer.
         PacketClaimed => "packet.claimed",
-        /// To the sender, when the last share is claimed.
+        /// To the sender, and for a group's packet to everyone who claimed it, when the last share is
+        /// claimed.
         PacketExhausted => "packet.exhausted",
         /// To the sender, when the remainder comes back by recall or expiry.
         PacketRefunded => "packet.refunded",

@@ -149,7 +149,7 @@ impl Connection {
         let connection = watcher.watch(http.serve_connection(io, service));
         tokio::pin!(connection);
         loop {
-            let (deadline, next_look) = watch.deadline(&limits);
+            let (_, next_look) = watch.deadline(&limits);
             tokio::select! {
                 result = &mut connection => {
                     if let Err(error) = result {
@@ -158,6 +158,9 @@ impl Connection {
                     return;
                 }
                 () = tokio::time::sleep_until(next_look) => {
+                    // The phase may have changed while this waited (a request began, a live stream is
+                    // being served): its deadline is the one of the phase as it is now.
+                    let (deadline, _) = watch.deadline(&limits);
                     if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
                         tracing::debug!(%peer, phase = ?watch.phase(), "closing a connection that kept the server waiting");
                         return;

@@ -191,6 +191,17 @@ impl From<&User> for UserBody {
     }
 }
 
+/// Display names by user id, of the people an answer names: put into the answers of reads (the
+/// object as a write returns it has none), for a caller who may see the object and so its people.
+pub type Names = std::collections::BTreeMap<String, String>;
+
+/// Someone the caller may see: their id and display name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonBody {
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedUserBody {
     pub id: String,
@@ -241,6 +252,10 @@ pub struct GroupBody {
     pub owner_id: String,
     pub member_ids: Vec<String>,
     pub created_at: String,
+    /// On reads: its members' display names, by id (an answer names at most 1,000 members in all;
+    /// groups past that have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl From<&Group> for GroupBody {
@@ -251,6 +266,7 @@ impl From<&Group> for GroupBody {
             owner_id: group.owner_id.to_string(),
             member_ids: group.member_ids.iter().map(UserId::to_string).collect(),
             created_at: group.created_at.to_rfc3339(),
+            names: None,
         }
     }
 }
@@ -321,6 +337,10 @@ pub struct PacketBody {
     pub luckiest_user_id: Option<String>,
     /// In claim order.
     pub claims: Vec<ClaimBody>,
+    /// On reads: the display names of the people the packet names (its sender, its recipient, its
+    /// claimers), by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl From<&PacketView> for PacketBody {
@@ -355,6 +375,7 @@ impl From<&PacketView> for PacketBody {
             refund_txn_no: packet.refund_txn_no.as_ref().map(TxnNo::to_string),
             luckiest_user_id: packet.luckiest_user_id.as_ref().map(UserId::to_string),
             claims: view.claims.iter().map(ClaimBody::from).collect(),
+            names: None,
         }
     }
 }
@@ -397,6 +418,9 @@ pub struct TransactionBody {
     /// In lists only: the signed change to the caller's wallet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wallet_delta: Option<i64>,
+    /// In lists only: the display names of the users the transaction concerns, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl TransactionBody {
@@ -420,6 +444,7 @@ impl TransactionBody {
             journal_seq: entry.seq,
             journal_hash: entry.hash.to_hex(),
             wallet_delta: None,
+            names: None,
         }
     }
 }
@@ -454,6 +479,9 @@ pub struct TransferBody {
     pub finished_at: Option<String>,
     /// The send, then the settlement or the refund.
     pub txn_nos: Vec<String>,
+    /// On reads: the display names of its sender and recipient, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl From<&Transfer> for TransferBody {
@@ -473,6 +501,7 @@ impl From<&Transfer> for TransferBody {
             settled_at: transfer.settled_at.map(|at| at.to_rfc3339()),
             finished_at: transfer.finished_at.map(|at| at.to_rfc3339()),
             txn_nos: transfer.txn_nos.iter().map(TxnNo::to_string).collect(),
+            names: None,
         }
     }
 }
@@ -492,6 +521,9 @@ pub struct ReturnRequestBody {
     pub responded_at: Option<String>,
     pub decline_reason: Option<String>,
     pub return_txn_no: Option<String>,
+    /// On reads: the display names of the requester and the recipient, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
 }
 
 impl From<&ReturnRequest> for ReturnRequestBody {
@@ -509,8 +541,15 @@ impl From<&ReturnRequest> for ReturnRequestBody {
             responded_at: request.responded_at.map(|at| at.to_rfc3339()),
             decline_reason: request.decline_reason.clone(),
             return_txn_no: request.return_txn_no.as_ref().map(TxnNo::to_string),
+            names: None,
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferList {
+    pub data: Vec<TransferBody>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,6 +4,7 @@
 //! Architecture invariant: this is the only crate that knows JSON or HTTP. It converts its request and
 //! response types to and from core types in `dto`.
 
+pub mod assets;
 pub mod body_deadline;
 pub mod case_dto;
 pub mod case_routes;
@@ -18,6 +19,7 @@ pub mod extract;
 pub mod journal_routes;
 pub mod metrics;
 pub mod outbound;
+pub mod people_routes;
 pub mod risk_routes;
 pub mod routes;
 pub mod security_headers;
@@ -76,6 +78,8 @@ pub struct AppState {
         risk_routes::get_policy, risk_routes::put_policy, risk_routes::list_tags, risk_routes::put_tag, risk_routes::delete_tag,
         risk_routes::create_merchant_key, risk_routes::list_merchant_keys, risk_routes::revoke_merchant_key,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::disable_webhook, webhooks::list_deliveries,
+        people_routes::whoami, people_routes::update_me, people_routes::get_user, people_routes::list_contacts, people_routes::search_users, people_routes::list_transfers,
+        people_routes::get_conversation,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -123,17 +127,6 @@ async fn close_after_unread_body(mut response: Response) -> Response {
     response
 }
 
-/// The web page: a wallet with a chat-like group view, and the operators' console.
-async fn web_page() -> Response {
-    let mut response = security_headers::WEB_PAGE.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, security_headers::PAGE_POLICY.clone());
-    // Asked again on every load, so a new release's page (and its policy) is used at once.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -153,7 +146,8 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
     let stream_slots = Arc::new(StreamSlots::new(config.limits.max_streams_per_user));
     let state = AppState { service, http_metrics, http: Arc::new(config), stream_slots };
     let routes = Router::new()
-        .route("/", get(web_page))
+        .route("/", get(assets::index))
+        .route("/assets/{*path}", get(assets::asset))
         .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
         .route("/v1/evidence/{id}", get(case_routes::get_evidence))
         .route("/v1/evidence/{id}/content", get(case_routes::get_evidence_content))
@@ -197,7 +191,12 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/tags", get(risk_routes::list_tags))
         .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
         .route("/v1/users", post(routes::create_user))
-        .route("/v1/me", get(routes::me))
+        .route("/v1/me", get(routes::me).patch(people_routes::update_me))
+        .route("/v1/users/{id}", get(people_routes::get_user))
+        .route("/v1/whoami", get(people_routes::whoami))
+        .route("/v1/contacts", get(people_routes::list_contacts))
+        .route("/v1/conversations/{user_id}", get(people_routes::get_conversation))
+        .route("/v1/ops/users", get(people_routes::search_users))
         .route("/v1/me/token", post(routes::rotate_token))
         .route("/v1/users/{id}/token", post(routes::issue_token))
         .route("/v1/users/{id}/revoke-token", post(routes::revoke_token))
@@ -215,7 +214,7 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
         .route("/v1/packets/{id}/recall", post(routes::recall))
         .route("/v1/transactions", get(routes::list_transactions))
         .route("/v1/transactions/{txn_no}", get(routes::get_transaction))
-        .route("/v1/transfers", post(routes::create_transfer))
+        .route("/v1/transfers", post(routes::create_transfer).get(people_routes::list_transfers))
         .route("/v1/transfers/{id}", get(routes::get_transfer))
         .route("/v1/transfers/{id}/accept", post(routes::accept_transfer))
         .route("/v1/transfers/{id}/return", post(routes::return_transfer))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::transfer::Arrival;
-use hongbao_core::{Account, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_core::{PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
 use hongbao_service::{Idempotency, Op, Outcome, Principal, Rendered, Reply};
 use hongbao_store::{ListPosition, ReturnRole};
 use serde::Serialize;
@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, ConfirmationToken, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
+use crate::people_routes::{group_bodies, only, packet_bodies, return_request_bodies, transaction_bodies, transfer_bodies};
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, body).into_response();
@@ -258,7 +259,7 @@ pub async fn list_groups(State(state): State<AppState>, caller: Caller, list: Li
     } else {
         None
     };
-    Ok(Json(GroupList { data: groups.iter().map(GroupBody::from).collect(), next_cursor }))
+    Ok(Json(GroupList { data: group_bodies(&state.service, &groups).await?, next_cursor }))
 }
 
 /// The packets sent to a group, newest first, with their claims: the chat view of a group.
@@ -273,14 +274,14 @@ pub async fn list_group_packets(State(state): State<AppState>, caller: Caller, P
     } else {
         None
     };
-    Ok(Json(PacketList { data: views.iter().map(PacketBody::from).collect(), next_cursor }))
+    Ok(Json(PacketList { data: packet_bodies(&state.service, &views).await?, next_cursor }))
 }
 
-/// The caller.
+/// The caller, with their display name as it is now.
 #[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn me(caller: Caller) -> ApiResult<Json<UserBody>> {
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserBody>> {
     match &caller.0 {
-        Principal::User(user) => Ok(Json(UserBody::from(user))),
+        Principal::User(user) => Ok(Json(UserBody::from(&state.service.current_user(&user.id).await?))),
         Principal::Admin => Ok(Json(UserBody { id: "admin".into(), name: "admin".into() })),
         Principal::Operator(_) => Err(ApiError::forbidden("operators are not users; see GET /v1/ops/me")),
     }
@@ -335,7 +336,7 @@ pub async fn create_group(
 pub async fn get_group(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<GroupBody>> {
     let group_id = hongbao_core::GroupId::parse(&id).map_err(|_| ApiError::not_found("group"))?;
     let group = state.service.group(&caller.0, &group_id).await?;
-    Ok(Json(GroupBody::from(&group)))
+    Ok(Json(only(group_bodies(&state.service, std::slice::from_ref(&group)).await?)?))
 }
 
 /// Add a member (owner only).
@@ -389,7 +390,7 @@ pub async fn create_packet(
 #[utoipa::path(get, path = "/v1/packets/{id}", tag = "packets", params(("id" = String, Path)), responses((status = 200, body = PacketBody), (status = 404, body = Problem)))]
 pub async fn get_packet(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<PacketBody>> {
     let view = state.service.packet(&caller.0, &parse_packet_id(&id)?).await?;
-    Ok(Json(PacketBody::from(&view)))
+    Ok(Json(only(packet_bodies(&state.service, std::slice::from_ref(&view)).await?)?))
 }
 
 /// Claim (抢) one share. At most once per user; the share reaches the wallet in the same transaction.
@@ -427,9 +428,7 @@ pub async fn list_transactions(State(state): State<AppState>, caller: Caller, li
     } else {
         None
     };
-    let wallet = Account::Wallet(user_id);
-    let data = entries.iter().map(|entry| TransactionBody { wallet_delta: Some(entry.txn.delta_for(&wallet)), ..TransactionBody::new(entry) }).collect();
-    Ok(Json(TransactionList { data, next_cursor }))
+    Ok(Json(TransactionList { data: transaction_bodies(&state.service, &user_id, &entries).await?, next_cursor }))
 }
 
 /// One transaction, for the users it concerns and operators.
@@ -484,7 +483,7 @@ pub async fn create_transfer(
 #[utoipa::path(get, path = "/v1/transfers/{id}", tag = "transfers", params(("id" = String, Path)), responses((status = 200, body = TransferBody), (status = 404, body = Problem)))]
 pub async fn get_transfer(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<TransferBody>> {
     let transfer = state.service.transfer(&caller.0, &parse_transfer_id(&id)?).await?;
-    Ok(Json(TransferBody::from(&transfer)))
+    Ok(Json(only(transfer_bodies(&state.service, std::slice::from_ref(&transfer)).await?)?))
 }
 
 async fn transfer_step(state: AppState, caller: Caller, key: IdempotencyKey, uri: Uri, id: String, step: fn(TransferId, UserId) -> Op) -> ApiResult<Response> {
@@ -556,7 +555,7 @@ pub async fn list_return_requests(State(state): State<AppState>, caller: Caller,
     } else {
         None
     };
-    Ok(Json(ReturnRequestList { data: requests.iter().map(ReturnRequestBody::from).collect(), next_cursor }))
+    Ok(Json(ReturnRequestList { data: return_request_bodies(&state.service, &requests).await?, next_cursor }))
 }
 
 /// A return request, for its two parties.
@@ -564,7 +563,7 @@ pub async fn list_return_requests(State(state): State<AppState>, caller: Caller,
     responses((status = 200, body = ReturnRequestBody), (status = 404, body = Problem)))]
 pub async fn get_return_request(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ReturnRequestBody>> {
     let request = state.service.return_request(&caller.0, &parse_return_request_id(&id)?).await?;
-    Ok(Json(ReturnRequestBody::from(&request)))
+    Ok(Json(only(return_request_bodies(&state.service, std::slice::from_ref(&request)).await?)?))
 }
 
 /// Accept a return request (recipient): the amount goes back in a new `return` transaction that

@@ -191,6 +191,7 @@ pub struct Scope {
     user_tokens: usize,
     deleted_idempotency: usize,
     deleted_rows: usize,
+    user_names: usize,
     new_groups: usize,
     membership_log: usize,
     new_claims: usize,
@@ -219,6 +220,8 @@ pub struct Batch<'a> {
     user_tokens: Vec<(UserId, [u8; 32])>,
     deleted_idempotency: Vec<(String, String)>,
     deleted_rows: Vec<(&'static Table, Value)>,
+    /// Display names changed in this batch, in order: the last one of a user wins.
+    user_names: Vec<(UserId, String)>,
     new_groups: Vec<Group>,
     membership_log: Vec<(GroupId, UserId, bool)>,
     membership: HashMap<(GroupId, UserId), bool>,
@@ -263,6 +266,7 @@ impl<'a> Batch<'a> {
             user_tokens: Vec::new(),
             deleted_idempotency: Vec::new(),
             deleted_rows: Vec::new(),
+            user_names: Vec::new(),
             new_groups: Vec::new(),
             membership_log: Vec::new(),
             membership: HashMap::new(),
@@ -301,6 +305,7 @@ impl<'a> Batch<'a> {
             user_tokens: self.user_tokens.len(),
             deleted_idempotency: self.deleted_idempotency.len(),
             deleted_rows: self.deleted_rows.len(),
+            user_names: self.user_names.len(),
             new_groups: self.new_groups.len(),
             membership_log: self.membership_log.len(),
             new_claims: self.new_claims.len(),
@@ -320,6 +325,7 @@ impl<'a> Batch<'a> {
             || self.user_tokens.len() > scope.user_tokens
             || self.deleted_idempotency.len() > scope.deleted_idempotency
             || self.deleted_rows.len() > scope.deleted_rows
+            || self.user_names.len() > scope.user_names
             || self.new_groups.len() > scope.new_groups
             || self.membership_log.len() > scope.membership_log
             || self.new_claims.len() > scope.new_claims
@@ -351,6 +357,7 @@ impl<'a> Batch<'a> {
         self.user_tokens.truncate(scope.user_tokens);
         self.deleted_idempotency.truncate(scope.deleted_idempotency);
         self.deleted_rows.truncate(scope.deleted_rows);
+        self.user_names.truncate(scope.user_names);
         self.new_groups.truncate(scope.new_groups);
         self.membership_log.truncate(scope.membership_log);
         self.new_claims.truncate(scope.new_claims);
@@ -424,10 +431,15 @@ impl<'a> Batch<'a> {
     // ---- reads ----
 
     pub fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
-        if let Some((user, _)) = self.users.iter().find(|(user, _)| &user.id == id) {
-            return Ok(Some(user.clone()));
-        }
-        self.conn.user(id)
+        let user = match self.users.iter().find(|(user, _)| &user.id == id) {
+            Some((user, _)) => Some(user.clone()),
+            None => self.conn.user(id)?,
+        };
+        let renamed = self.user_names.iter().rev().find(|(user_id, _)| user_id == id).map(|(_, name)| name.clone());
+        Ok(user.map(|user| match renamed {
+            Some(name) => User { name, ..user },
+            None => user,
+        }))
     }
 
     pub fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
@@ -836,6 +848,11 @@ impl<'a> Batch<'a> {
         self.deleted_rows.push((R::TABLE, key));
     }
 
+    /// Gives an existing user (or one created earlier in the batch) a new display name.
+    pub fn rename_user(&mut self, user_id: &UserId, name: String) {
+        self.user_names.push((user_id.clone(), name));
+    }
+
     pub fn insert_group(&mut self, group: Group) {
         self.new_groups.push(group);
     }
@@ -975,6 +992,7 @@ impl<'a> Batch<'a> {
             user_tokens: self.user_tokens,
             deleted_idempotency: self.deleted_idempotency,
             deleted_rows: self.deleted_rows,
+            user_names: self.user_names,
             groups: self.new_groups,
             memberships: self.membership_log,
             new_packets,

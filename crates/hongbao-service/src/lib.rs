@@ -16,6 +16,7 @@ pub mod journal_log;
 pub mod live;
 pub mod merchant;
 pub mod metrics;
+pub mod names;
 pub mod op;
 pub mod ops;
 pub mod outcome;
@@ -51,6 +52,7 @@ pub use crate::metrics::ServiceMetrics;
 pub use crate::op::Op;
 pub use crate::ops::cases::CaseOp;
 pub use crate::ops::evidence::EvidenceOp;
+pub use crate::ops::profiles::ProfileOp;
 pub use crate::ops::risk::RiskOp;
 pub use crate::outcome::{Outcome, PacketView};
 pub use crate::writer::{Idempotency, Render, Rendered, Reply};
@@ -459,7 +461,16 @@ impl Service {
             Reply::Done { outcome: Outcome::TokenRevoked(user), .. } => self.tokens().evict_users([&user.id]),
             _ => {}
         }
+        if let Reply::Done { outcome: Outcome::User(user), .. } = &reply {
+            self.refresh_cached_user(user);
+        }
         Ok(reply)
+    }
+
+    /// Replaces the cached copy of a user whose profile changed, so that this process's callers see
+    /// the new name at once.
+    fn refresh_cached_user(&self, user: &User) {
+        self.tokens().refresh_user(user);
     }
 
     /// The user of a token the cache does not have. Lookups that wait together are answered with one

@@ -13,6 +13,7 @@ use crate::error::ServiceResult;
 use crate::ops::cases::CaseOp;
 use crate::ops::evidence::EvidenceOp;
 use crate::ops::merchant_keys::MerchantOp;
+use crate::ops::profiles::ProfileOp;
 use crate::ops::risk::RiskOp;
 use crate::ops::webhooks::WebhookOp;
 use crate::outcome::Outcome;
@@ -143,6 +144,8 @@ pub enum Op {
     Merchant(MerchantOp),
     /// Signed checkpoints of the journal's Merkle tree.
     Log(crate::ops::checkpoints::LogOp),
+    /// A user's own profile: their display name.
+    Profile(ProfileOp),
     /// An operation that also notes the client the request came from (a new device or address raises
     /// an alert), after the operation succeeds, in the same transaction.
     Observed {
@@ -210,6 +213,7 @@ impl OpContext<'_, '_> {
             Op::PruneIdempotency { limit } => self.prune_idempotency(limit),
             Op::Merchant(op) => self.run_merchant(op),
             Op::Log(op) => self.run_log(op),
+            Op::Profile(op) => self.run_profile(op),
             Op::Observed { observation, op } => {
                 let outcome = self.run(*op)?;
                 self.run_risk(observation)?;

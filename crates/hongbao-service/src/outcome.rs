@@ -33,6 +33,8 @@ pub enum Outcome {
         token: String,
     },
     Posted(JournalEntry),
+    /// A user as they are now, after a change to their profile.
+    User(User),
     Group(Group),
     Packet(PacketView),
     Claimed {

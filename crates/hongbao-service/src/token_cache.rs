@@ -61,6 +61,15 @@ impl TokenCache {
         }
     }
 
+    /// Replaces the cached copy of a user whose profile changed, keeping their token.
+    pub(crate) fn refresh_user(&mut self, user: &User) {
+        if let Some(hash) = self.hash_of_user.get(&user.id)
+            && let Some((cached, _)) = self.by_hash.get_mut(hash)
+        {
+            *cached = user.clone();
+        }
+    }
+
     /// Forgets the tokens of users whose token changed.
     pub(crate) fn evict_users<'a>(&mut self, users: impl IntoIterator<Item = &'a UserId>) {
         self.evictions += 1;

@@ -21,7 +21,7 @@ use hongbao_core::{
 };
 use hongbao_store::{
     Changes, Claim, ClaimContext, EventWake, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError,
-    StoreResult, User, WriteConn, corrupt, records,
+    StoreResult, TransferRole, User, WriteConn, corrupt, like_literal, records,
 };
 use hongbao_tlog::{Hash, LogId, NodeId};
 use tokio_postgres::types::ToSql;
@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_references.sql")),
     (10, include_str!("../migrations/0010_case_refunds.sql")),
     (20, include_str!("../migrations/0020_merkle.sql")),
+    (30, include_str!("../migrations/0030_people.sql")),
     (40, include_str!("../migrations/0040_abuse.sql")),
 ];
 
@@ -257,6 +258,11 @@ pub struct PostgresConn {
 
 fn user_id(text: &str) -> StoreResult<UserId> {
     UserId::parse(text).map_err(corrupt)
+}
+
+/// The user id in a row's first column.
+fn user_id_of_row(row: &Row) -> StoreResult<UserId> {
+    user_id(&get::<String>(row, 0)?)
 }
 
 fn amount(units: i64) -> StoreResult<Amount> {
@@ -613,6 +619,91 @@ impl ReadConn for PostgresConn {
             .collect()
     }
 
+    fn users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let ids: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        self.query("SELECT id, name, created_at FROM users WHERE id = ANY($1::text[])", &[&ids], "reading users")?.iter().map(Self::user_from_row).collect()
+    }
+
+    fn share_a_group(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id \
+             WHERE mine.user_id = $1 AND theirs.user_id = $2)";
+        let rows = self.query(SQL, &[&a.as_str(), &b.as_str()], "looking for a shared group")?;
+        rows.first().map(|row| get(row, 0)).transpose().map(|shared| shared.unwrap_or(false))
+    }
+
+    fn dealt_with(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM postings p JOIN txn_parties t ON t.seq = p.seq WHERE p.account = $1 AND t.user_id = $4) \
+             OR EXISTS (SELECT 1 FROM postings p JOIN txn_parties t ON t.seq = p.seq WHERE p.account = $2 AND t.user_id = $3) \
+             OR EXISTS (SELECT 1 FROM transfers WHERE (sender_id = $3 AND recipient_id = $4) OR (sender_id = $4 AND recipient_id = $3)) \
+             OR EXISTS (SELECT 1 FROM packets WHERE (sender_id = $3 AND recipient_id = $4) OR (sender_id = $4 AND recipient_id = $3))";
+        let (wallet_a, wallet_b) = (Account::Wallet(a.clone()).to_string(), Account::Wallet(b.clone()).to_string());
+        let rows = self.query(SQL, &[&wallet_a, &wallet_b, &a.as_str(), &b.as_str()], "looking for dealings between users")?;
+        rows.first().map(|row| get(row, 0)).transpose().map(|dealt| dealt.unwrap_or(false))
+    }
+
+    fn counterparties(&mut self, user_id: &UserId, limit: u32) -> StoreResult<Vec<UserId>> {
+        const SQL: &str = "SELECT other FROM ( \
+               SELECT t.user_id AS other, j.created_at AS at FROM postings p JOIN txn_parties t ON t.seq = p.seq JOIN journal j ON j.seq = p.seq \
+                 WHERE p.account = $1 AND t.user_id <> $2 \
+               UNION ALL SELECT recipient_id, created_at FROM transfers WHERE sender_id = $2 \
+               UNION ALL SELECT sender_id, created_at FROM transfers WHERE recipient_id = $2 \
+               UNION ALL SELECT recipient_id, created_at FROM packets WHERE sender_id = $2 AND recipient_id IS NOT NULL \
+               UNION ALL SELECT sender_id, created_at FROM packets WHERE recipient_id = $2 \
+               UNION ALL SELECT c.user_id, c.claimed_at FROM packets k JOIN packet_claims c ON c.packet_id = k.id WHERE k.sender_id = $2 \
+             ) AS dealings WHERE other <> $2 GROUP BY other ORDER BY max(at) DESC, other LIMIT $3";
+        let wallet = Account::Wallet(user_id.clone()).to_string();
+        self.query(SQL, &[&wallet, &user_id.as_str(), &i64::from(limit)], "listing counterparties")?.iter().map(user_id_of_row).collect()
+    }
+
+    fn transfers_of(
+        &mut self,
+        user_id: &UserId,
+        role: Option<TransferRole>,
+        status: Option<TransferStatus>,
+        after: Option<&ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<Transfer>> {
+        const SQL: &str = "SELECT id, sender_id, recipient_id, amount, memo, arrival, status, created_at, arrives_at, accept_by, accepted_at, settled_at, finished_at, txn_nos \
+             FROM transfers WHERE ((sender_id = $1 AND $2) OR (recipient_id = $1 AND $3)) AND ($4::text IS NULL OR status = $4) \
+             AND ($5 OR created_at < $6 OR (created_at = $6 AND id < $7)) ORDER BY created_at DESC, id DESC LIMIT $8";
+        let sent = role != Some(TransferRole::Received);
+        let received = role != Some(TransferRole::Sent);
+        let status = status.map(|status| status.as_str());
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&user_id.as_str(), &sent, &received, &status, &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing transfers")?
+            .iter()
+            .map(transfer_from_row)
+            .collect()
+    }
+
+    fn transfers_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<Transfer>> {
+        const SQL: &str = "SELECT id, sender_id, recipient_id, amount, memo, arrival, status, created_at, arrives_at, accept_by, accepted_at, settled_at, finished_at, txn_nos \
+             FROM transfers WHERE ((sender_id = $1 AND recipient_id = $2) OR (sender_id = $2 AND recipient_id = $1)) \
+             AND ($3 OR created_at < $4 OR (created_at = $4 AND id < $5)) ORDER BY created_at DESC, id DESC LIMIT $6";
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&a.as_str(), &b.as_str(), &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing transfers between users")?
+            .iter()
+            .map(transfer_from_row)
+            .collect()
+    }
+
+    fn packet_ids_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>> {
+        const SQL: &str = "SELECT id FROM packets WHERE ((sender_id = $1 AND recipient_id = $2) OR (sender_id = $2 AND recipient_id = $1)) \
+             AND ($3 OR created_at < $4 OR (created_at = $4 AND id < $5)) ORDER BY created_at DESC, id DESC LIMIT $6";
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        self.query(SQL, &[&a.as_str(), &b.as_str(), &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing packets between users")?
+            .iter()
+            .map(|row| PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+            .collect()
+    }
+
+    fn search_users(&mut self, text: &str, limit: u32) -> StoreResult<Vec<User>> {
+        const SQL: &str = "SELECT id, name, created_at FROM users WHERE id LIKE $1 ESCAPE '\\' OR lower(name) LIKE $2 ESCAPE '\\' \
+             ORDER BY lower(name), id LIMIT $3";
+        let literal = like_literal(&text.to_lowercase());
+        self.query(SQL, &[&format!("{literal}%"), &format!("%{literal}%"), &i64::from(limit)], "searching users")?.iter().map(Self::user_from_row).collect()
+    }
+
     fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>> {
         self.query(
             "SELECT id FROM return_requests WHERE status = 'pending' AND respond_by <= $1 ORDER BY respond_by LIMIT $2",
@@ -963,6 +1054,9 @@ impl PostgresConn {
         }
         for (user_id, token_hash) in &changes.user_tokens {
             self.execute("UPDATE users SET token_hash = $2 WHERE id = $1", &[&user_id.as_str(), &&token_hash[..]], "replacing a token")?;
+        }
+        for (user_id, name) in &changes.user_names {
+            self.execute("UPDATE users SET name = $2 WHERE id = $1", &[&user_id.as_str(), name], "renaming a user")?;
         }
         for group in &changes.groups {
             self.execute(

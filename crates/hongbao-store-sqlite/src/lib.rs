@@ -16,8 +16,8 @@ use hongbao_core::{
     Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, Posting, Related, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId,
 };
 use hongbao_store::{
-    Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, User, WriteConn,
-    corrupt, records,
+    Changes, Claim, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, ReadConn, ReturnRole, Store, StoreError, StoreResult, TransferRole, User,
+    WriteConn, corrupt, like_literal, records,
 };
 use hongbao_tlog::{Frontier, Hash, LogId, NodeId, StoredNode};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_references.sql")),
     (9, include_str!("../migrations/0009_case_refunds.sql")),
     (20, include_str!("../migrations/0020_merkle.sql")),
+    (30, include_str!("../migrations/0030_people.sql")),
     (40, include_str!("../migrations/0040_abuse.sql")),
 ];
 
@@ -670,6 +671,132 @@ impl ReadConn for SqliteConn {
         rows.into_iter().map(ReturnRow::into_request).collect()
     }
 
+    fn share_a_group(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM group_members mine JOIN group_members theirs ON theirs.group_id = mine.group_id \
+                 WHERE mine.user_id = ?1 AND theirs.user_id = ?2)",
+            )
+            .ctx("looking for a shared group")?
+            .query_row(params![a.as_str(), b.as_str()], |row| row.get(0))
+            .ctx("looking for a shared group")
+    }
+
+    fn dealt_with(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        let (wallet_a, wallet_b) = (Account::Wallet(a.clone()).to_string(), Account::Wallet(b.clone()).to_string());
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM postings p JOIN txn_parties t ON t.seq = p.seq WHERE p.account = ?1 AND t.user_id = ?4) \
+                 OR EXISTS (SELECT 1 FROM postings p JOIN txn_parties t ON t.seq = p.seq WHERE p.account = ?2 AND t.user_id = ?3) \
+                 OR EXISTS (SELECT 1 FROM transfers WHERE (sender_id = ?3 AND recipient_id = ?4) OR (sender_id = ?4 AND recipient_id = ?3)) \
+                 OR EXISTS (SELECT 1 FROM packets WHERE (sender_id = ?3 AND recipient_id = ?4) OR (sender_id = ?4 AND recipient_id = ?3))",
+            )
+            .ctx("looking for dealings between users")?
+            .query_row(params![wallet_a, wallet_b, a.as_str(), b.as_str()], |row| row.get(0))
+            .ctx("looking for dealings between users")
+    }
+
+    fn counterparties(&mut self, user_id: &UserId, limit: u32) -> StoreResult<Vec<UserId>> {
+        let wallet = Account::Wallet(user_id.clone()).to_string();
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT other FROM ( \
+                   SELECT t.user_id AS other, j.created_at AS at FROM postings p JOIN txn_parties t ON t.seq = p.seq JOIN journal j ON j.seq = p.seq \
+                     WHERE p.account = ?1 AND t.user_id <> ?2 \
+                   UNION ALL SELECT recipient_id, created_at FROM transfers WHERE sender_id = ?2 \
+                   UNION ALL SELECT sender_id, created_at FROM transfers WHERE recipient_id = ?2 \
+                   UNION ALL SELECT recipient_id, created_at FROM packets WHERE sender_id = ?2 AND recipient_id IS NOT NULL \
+                   UNION ALL SELECT sender_id, created_at FROM packets WHERE recipient_id = ?2 \
+                   UNION ALL SELECT c.user_id, c.claimed_at FROM packets k JOIN packet_claims c ON c.packet_id = k.id WHERE k.sender_id = ?2 \
+                 ) WHERE other <> ?2 GROUP BY other ORDER BY max(at) DESC, other LIMIT ?3",
+            )
+            .ctx("listing counterparties")?
+            .query_map(params![wallet, user_id.as_str(), limit], |row| row.get(0))
+            .ctx("listing counterparties")?
+            .collect::<Result<_, _>>()
+            .ctx("listing counterparties")?;
+        ids.iter().map(|id| parse_or_corrupt(UserId::parse(id))).collect()
+    }
+
+    fn transfers_of(
+        &mut self,
+        user_id: &UserId,
+        role: Option<TransferRole>,
+        status: Option<TransferStatus>,
+        after: Option<&ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<Transfer>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let who = match role {
+            Some(TransferRole::Sent) => "sender_id = ?1",
+            Some(TransferRole::Received) => "recipient_id = ?1",
+            None => "(sender_id = ?1 OR recipient_id = ?1)",
+        };
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {who} AND (?2 IS NULL OR status = ?2) \
+             AND (?3 OR created_at < ?4 OR (created_at = ?4 AND id < ?5)) ORDER BY created_at DESC, id DESC LIMIT ?6"
+        );
+        let rows: Vec<TransferRow> = self
+            .conn
+            .prepare_cached(&sql)
+            .ctx("listing transfers")?
+            .query_map(params![user_id.as_str(), status.map(|status| status.as_str()), after.is_none(), after_time, after_id, limit], TransferRow::read)
+            .ctx("listing transfers")?
+            .collect::<Result<_, _>>()
+            .ctx("listing transfers")?;
+        rows.into_iter().map(TransferRow::into_transfer).collect()
+    }
+
+    fn transfers_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<Transfer>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE ((sender_id = ?1 AND recipient_id = ?2) OR (sender_id = ?2 AND recipient_id = ?1)) \
+             AND (?3 OR created_at < ?4 OR (created_at = ?4 AND id < ?5)) ORDER BY created_at DESC, id DESC LIMIT ?6"
+        );
+        let rows: Vec<TransferRow> = self
+            .conn
+            .prepare_cached(&sql)
+            .ctx("listing transfers between users")?
+            .query_map(params![a.as_str(), b.as_str(), after.is_none(), after_time, after_id, limit], TransferRow::read)
+            .ctx("listing transfers between users")?
+            .collect::<Result<_, _>>()
+            .ctx("listing transfers between users")?;
+        rows.into_iter().map(TransferRow::into_transfer).collect()
+    }
+
+    fn packet_ids_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>> {
+        let (after_time, after_id) = after.map_or((i64::MAX, String::new()), |position| (position.created_at.millis(), position.id.clone()));
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM packets WHERE ((sender_id = ?1 AND recipient_id = ?2) OR (sender_id = ?2 AND recipient_id = ?1)) \
+                 AND (?3 OR created_at < ?4 OR (created_at = ?4 AND id < ?5)) ORDER BY created_at DESC, id DESC LIMIT ?6",
+            )
+            .ctx("listing packets between users")?
+            .query_map(params![a.as_str(), b.as_str(), after.is_none(), after_time, after_id, limit], |row| row.get(0))
+            .ctx("listing packets between users")?
+            .collect::<Result<_, _>>()
+            .ctx("listing packets between users")?;
+        ids.iter().map(|id| parse_or_corrupt(PacketId::parse(id))).collect()
+    }
+
+    fn search_users(&mut self, text: &str, limit: u32) -> StoreResult<Vec<User>> {
+        let literal = like_literal(&text.to_ascii_lowercase());
+        let rows: Vec<(String, String, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, created_at FROM users WHERE id LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?2 ESCAPE '\\' \
+                 ORDER BY lower(name), id LIMIT ?3",
+            )
+            .ctx("searching users")?
+            .query_map(params![format!("{literal}%"), format!("%{literal}%"), limit], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .ctx("searching users")?
+            .collect::<Result<_, _>>()
+            .ctx("searching users")?;
+        rows.into_iter().map(|(id, name, created_at)| Ok(User { id: user_id(&id)?, name, created_at: Timestamp::from_millis(created_at) })).collect()
+    }
+
     fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>> {
         let ids: Vec<String> = self
             .conn
@@ -1040,6 +1167,9 @@ impl SqliteConn {
         }
         for (user_id, token_hash) in &changes.user_tokens {
             self.exec("UPDATE users SET token_hash = ?2 WHERE id = ?1", params![user_id.as_str(), &token_hash[..]], "replacing a token")?;
+        }
+        for (user_id, name) in &changes.user_names {
+            self.exec("UPDATE users SET name = ?2 WHERE id = ?1", params![user_id.as_str(), name], "renaming a user")?;
         }
         for group in &changes.groups {
             self.insert_group(group)?;

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
-use hongbao_core::transfer::Transfer;
+use hongbao_core::transfer::{Transfer, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_tlog::{Hash, LogId, NodeId, StoredNode};
 
@@ -137,11 +137,33 @@ pub enum ReturnRole {
     Received,
 }
 
+/// Which transfers of a user a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferRole {
+    /// Those the user sent.
+    Sent,
+    /// Those sent to the user.
+    Received,
+}
+
 /// A position in a list ordered newest first by creation time, then id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListPosition {
     pub created_at: Timestamp,
     pub id: String,
+}
+
+/// `text` escaped for a SQL `LIKE … ESCAPE '\'` that matches it literally: `%`, `_` and `\` lose their
+/// meaning. Both backends search users with it.
+pub fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for char in text.chars() {
+        if matches!(char, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(char);
+    }
+    escaped
 }
 
 /// A stored value that failed to parse.
@@ -216,6 +238,42 @@ pub trait ReadConn: Send {
     fn return_requests_of(&mut self, user_id: &UserId, role: Option<ReturnRole>, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<ReturnRequest>>;
     /// Pending requests whose deadline is at or before `now`.
     fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>>;
+    /// The users of these ids that exist, in no particular order. The default reads one at a time.
+    fn users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids {
+            users.extend(self.user(id)?);
+        }
+        Ok(users)
+    }
+    /// Whether two users are members of one group.
+    fn share_a_group(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool>;
+    /// Whether two users have dealt with each other: a ledger transaction that touched the wallet of one
+    /// concerns the other (a claim, a transfer and its settlement, a return, a case refund, a reversal),
+    /// a transfer went from one to the other, or one sent the other a packet by name.
+    fn dealt_with(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool>;
+    /// The users `user_id` has dealt with in the sense of [`ReadConn::dealt_with`], seen from their own
+    /// wallet's transactions, their transfers, their packets by name and the claimers of the packets
+    /// they sent: the most recent first, at most `limit`.
+    fn counterparties(&mut self, user_id: &UserId, limit: u32) -> StoreResult<Vec<UserId>>;
+    /// A user's transfers, newest first: those they sent or received (both without `role`), in one
+    /// status when given, after `after` when given.
+    fn transfers_of(
+        &mut self,
+        user_id: &UserId,
+        role: Option<TransferRole>,
+        status: Option<TransferStatus>,
+        after: Option<&ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<Transfer>>;
+    /// The transfers between two users, either way, newest first, after `after` when given.
+    fn transfers_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<Transfer>>;
+    /// The packets one of two users sent the other by name (one-to-one and exclusive), newest first,
+    /// after `after` when given.
+    fn packet_ids_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>>;
+    /// Users whose id starts with `text` or whose name contains it, ignoring ASCII case: by name, then
+    /// id, at most `limit`.
+    fn search_users(&mut self, text: &str, limit: u32) -> StoreResult<Vec<User>>;
     /// The rows of one of the [`records`] tables that a query selects.
     fn select(&mut self, query: &records::Query) -> StoreResult<Vec<records::Row>>;
     /// How many rows pass a query's filters, its order, position and limit aside.
@@ -241,6 +299,8 @@ pub struct Changes {
     /// Users whose token is replaced, in order (after `users`): the new token's hash. The old token
     /// stops working when the batch commits.
     pub user_tokens: Vec<(UserId, [u8; 32])>,
+    /// Users' new display names, in order, after the new users: the last one of a user wins.
+    pub user_names: Vec<(UserId, String)>,
     /// New groups with their members in joining order.
     pub groups: Vec<Group>,
     /// Membership changes of existing groups, in order: `true` adds, `false` removes.

@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use hongbao_core::packet::Packet;
 use hongbao_core::returns::ReturnRequest;
-use hongbao_core::transfer::Transfer;
+use hongbao_core::transfer::{Transfer, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 use hongbao_store::records::{Query, Row};
 use hongbao_store::{
     Changes, Claim, EventWake, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError, StoreResult,
-    User, WriteConn,
+    TransferRole, User, WriteConn,
 };
 
 /// Decides whether the database refuses a batch's changes.
@@ -232,6 +232,37 @@ impl ReadConn for FaultyWriter {
     }
     fn due_return_requests(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<ReturnRequestId>> {
         self.inner.due_return_requests(now, limit)
+    }
+    fn users(&mut self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        self.inner.users(ids)
+    }
+    fn share_a_group(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        self.inner.share_a_group(a, b)
+    }
+    fn dealt_with(&mut self, a: &UserId, b: &UserId) -> StoreResult<bool> {
+        self.inner.dealt_with(a, b)
+    }
+    fn counterparties(&mut self, user_id: &UserId, limit: u32) -> StoreResult<Vec<UserId>> {
+        self.inner.counterparties(user_id, limit)
+    }
+    fn transfers_of(
+        &mut self,
+        user_id: &UserId,
+        role: Option<TransferRole>,
+        status: Option<TransferStatus>,
+        after: Option<&ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<Transfer>> {
+        self.inner.transfers_of(user_id, role, status, after, limit)
+    }
+    fn transfers_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<Transfer>> {
+        self.inner.transfers_between(a, b, after, limit)
+    }
+    fn packet_ids_between(&mut self, a: &UserId, b: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>> {
+        self.inner.packet_ids_between(a, b, after, limit)
+    }
+    fn search_users(&mut self, text: &str, limit: u32) -> StoreResult<Vec<User>> {
+        self.inner.search_users(text, limit)
     }
     fn select(&mut self, query: &Query) -> StoreResult<Vec<Row>> {
         self.inner.select(query)

@@ -171,3 +171,48 @@ async fn a_body_that_trickles_in_is_cut_off_at_its_deadline() {
     assert!(answer.contains("\"code\":\"request_timeout\"") && answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
     server.call(reqwest::Method::GET, "/healthz", None, None, &[]).await.expect(StatusCode::OK);
 }
+
+/// A live event stream is a request being served: it outlives the header and idle timeouts of its
+/// connection. It used to be cut off when the connection's first header deadline came, whatever it was
+/// doing by then. Events are made one after another until well past both timeouts, and each must come
+/// down the same stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_event_stream_outlives_the_header_and_idle_timeouts() {
+    let server = server_with(limits(300, 5_000, 300, 64)).await;
+    let user = server.user("listener").await;
+    let mut stream = connect(&server).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let request = format!("GET /v1/events/stream HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n", user.token);
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let opened = std::time::Instant::now();
+    let mut received = String::new();
+    let mut buffer = [0u8; 4096];
+    // The stream takes the events after its headers; wait for them before making any.
+    let headers = tokio::time::timeout(DEADLINE, async {
+        while !received.contains("\r\n\r\n") {
+            let read = stream.read(&mut buffer).await.expect("the stream's headers");
+            assert!(read > 0, "the server closed the stream before its headers");
+            received.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    })
+    .await;
+    assert!(headers.is_ok() && received.starts_with("HTTP/1.1 200"), "the stream opens: {received}");
+    let mut events = 0;
+    while opened.elapsed() < Duration::from_millis(1_500) {
+        server.top_up(&user, 1).await;
+        events += 1;
+        let read = tokio::time::timeout(DEADLINE, async {
+            loop {
+                let read = stream.read(&mut buffer).await.expect("the stream stays readable");
+                assert!(read > 0, "the server closed the stream {:?} after it opened: {received}", opened.elapsed());
+                received.push_str(&String::from_utf8_lossy(&buffer[..read]));
+                if received.matches("event: wallet.topped_up").count() >= events {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "event {events} came down the stream");
+    }
+    assert!(events >= 2, "several events over {:?}", opened.elapsed());
+}

@@ -50,8 +50,12 @@ async fn the_web_page_is_served_at_the_root() {
     let response = server.client.get(format!("{}/", server.base)).send().await.expect("GET /");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().expect("content type").starts_with("text/html"));
-    let page = response.text().await.expect("page");
-    for route in ["/v1/groups/", "/v1/ops/cases", "/v1/complaints", "/v1/evidence"] {
+    let mut page = response.text().await.expect("page");
+    // The page is a shell; its modules are what talks to the API.
+    for asset in hongbao_http::assets::ASSETS {
+        page.push_str(&server.client.get(format!("{}/assets/{}", server.base, asset.path)).send().await.expect("an asset").text().await.expect("its text"));
+    }
+    for route in ["/v1/groups/", "/v1/ops/cases", "/v1/complaints", "/v1/evidence", "/v1/contacts", "/v1/events/stream"] {
         assert!(page.contains(route), "the page uses {route}");
     }
 }

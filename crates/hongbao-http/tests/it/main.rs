@@ -15,6 +15,7 @@ mod idempotency;
 mod journal;
 mod merchant_keys;
 mod money_safety;
+mod people;
 mod returns;
 mod risk;
 mod secrets;

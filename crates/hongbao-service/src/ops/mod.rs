@@ -9,6 +9,7 @@ pub mod groups;
 pub mod maintenance;
 pub mod merchant_keys;
 pub mod packets;
+pub mod profiles;
 pub mod returns;
 pub mod risk;
 pub mod tokens;

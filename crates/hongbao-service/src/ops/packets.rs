@@ -88,10 +88,19 @@ impl OpContext<'_, '_> {
         self.record_outgoing(sender_id, Outgoing::Packet, packet.total_amount, tag.as_deref(), packet.id.as_str())?;
         let data = vec![("kind", packet.kind.as_str().to_owned()), ("total_amount", packet.total_amount.minor_units().to_string())];
         self.notify(sender_id, EventKind::PacketSent, packet.id.as_str(), data.clone())?;
+        let mut data = data;
+        data.push(("sender_id", sender_id.to_string()));
         if let Some(recipient_id) = packet.audience.recipient_id() {
-            let mut data = data;
-            data.push(("sender_id", sender_id.to_string()));
-            self.notify(&recipient_id.clone(), EventKind::PacketReceived, packet.id.as_str(), data)?;
+            self.notify(&recipient_id.clone(), EventKind::PacketReceived, packet.id.as_str(), data.clone())?;
+        }
+        // Every member of the group hears of a packet sent to it, so that their chat shows it at once.
+        if let Some(group_id) = packet.audience.group_id() {
+            let group_id = group_id.clone();
+            data.push(("group_id", group_id.to_string()));
+            let members = self.batch.group(&group_id)?.map(|group| group.member_ids).unwrap_or_default();
+            for member in members.iter().filter(|member| *member != sender_id && packet.audience.recipient_id() != Some(*member)) {
+                self.notify(member, EventKind::PacketReceived, packet.id.as_str(), data.clone())?;
+            }
         }
         Ok(Outcome::Packet(PacketView { packet, claims: Vec::new() }))
     }
@@ -133,6 +142,12 @@ impl OpContext<'_, '_> {
             let mut data = vec![("claimed_amount", packet.claimed_amount.minor_units().to_string())];
             if let Some(luckiest) = &packet.luckiest_user_id {
                 data.push(("luckiest_user_id", luckiest.to_string()));
+            }
+            // Everyone who opened a group's packet learns who was luckiest, as the sender does.
+            if packet.audience.group_id().is_some() {
+                for claimer in claims.iter().map(|claim| &claim.user_id).filter(|claimer| **claimer != sender_id) {
+                    self.notify(claimer, EventKind::PacketExhausted, packet_id.as_str(), data.clone())?;
+                }
             }
             self.notify(&sender_id, EventKind::PacketExhausted, packet_id.as_str(), data)?;
         }
