@@ -885,19 +885,42 @@ impl SqliteConn {
         if nodes.is_empty() {
             return Ok(());
         }
-        let mut statement =
-            self.conn.prepare_cached("INSERT INTO merkle_nodes (log_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)").ctx("inserting tree nodes")?;
-        for (log, node) in nodes {
-            statement
-                .execute(params![i64::from(log.get()), i64::from(node.id.level), node.id.index as i64, &node.hash.as_bytes()[..]])
-                .ctx("inserting tree nodes")?;
-        }
-        Ok(())
+        let rows: Vec<(i64, i64, i64, &[u8])> =
+            nodes.iter().map(|(log, node)| (i64::from(log.get()), i64::from(node.id.level), node.id.index as i64, &node.hash.as_bytes()[..])).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = rows
+            .iter()
+            .flat_map(|(log, level, index, hash)| {
+                [log as &dyn rusqlite::ToSql, level as &dyn rusqlite::ToSql, index as &dyn rusqlite::ToSql, hash as &dyn rusqlite::ToSql]
+            })
+            .collect();
+        insert_many(&self.conn, "INSERT INTO merkle_nodes (log_id, level, idx, hash) VALUES", "", 4, &params, "inserting tree nodes")
     }
 }
 
 fn placeholder(index: usize) -> String {
     format!("?{index}")
+}
+
+/// The most rows one multi-row statement carries.
+const MAX_ROWS_PER_STATEMENT: usize = 64;
+
+/// Writes `params.len() / width` rows with statements of many rows each (`head` is
+/// `INSERT INTO t (a, b) VALUES`, `tail` what follows the rows). A batch's claims, journal entries,
+/// postings, parties, events and tree nodes each go in a few statements instead of one per row; the
+/// row counts are powers of two, so a handful of statements serve every batch from the cache.
+fn insert_many(conn: &rusqlite::Connection, head: &str, tail: &str, width: usize, params: &[&dyn rusqlite::ToSql], context: &'static str) -> StoreResult<()> {
+    debug_assert_eq!(params.len() % width, 0, "whole rows");
+    let mut rest = params;
+    while !rest.is_empty() {
+        let rows = rest.len() / width;
+        let chunk = if rows >= MAX_ROWS_PER_STATEMENT { MAX_ROWS_PER_STATEMENT } else { 1 << rows.ilog2() };
+        let row = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!("{head} {}{tail}", vec![row.as_str(); chunk].join(", "));
+        let (now, later) = rest.split_at(chunk * width);
+        conn.prepare_cached(&sql).ctx(context)?.execute(now).ctx(context)?;
+        rest = later;
+    }
+    Ok(())
 }
 
 fn to_sql(value: &records::Value) -> rusqlite::types::Value {
@@ -1016,53 +1039,106 @@ impl SqliteConn {
         Ok(())
     }
 
-    fn insert_claim(&mut self, packet_id: &PacketId, index: u32, claim: &Claim) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![packet_id.as_str(), claim.user_id.as_str(), index, claim.amount.minor_units(), claim.txn_no.as_str(), claim.claimed_at.millis()],
-            "inserting a claim",
-        )
-        .map(drop)
+    fn insert_claims(&mut self, claims: &[(PacketId, u32, Claim)]) -> StoreResult<()> {
+        let rows: Vec<(&str, &str, i64, i64, &str, i64)> = claims
+            .iter()
+            .map(|(packet_id, index, claim)| {
+                (packet_id.as_str(), claim.user_id.as_str(), i64::from(*index), claim.amount.minor_units(), claim.txn_no.as_str(), claim.claimed_at.millis())
+            })
+            .collect();
+        let params: Vec<&dyn rusqlite::ToSql> = rows
+            .iter()
+            .flat_map(|(packet_id, user_id, index, amount, txn_no, claimed_at)| {
+                [packet_id as &dyn rusqlite::ToSql, user_id as &dyn rusqlite::ToSql, index, amount, txn_no as &dyn rusqlite::ToSql, claimed_at]
+            })
+            .collect();
+        insert_many(&self.conn, "INSERT INTO packet_claims (packet_id, user_id, idx, amount, txn_no, claimed_at) VALUES", "", 6, &params, "inserting claims")
     }
 
-    fn append_journal(&mut self, entry: &JournalEntry, parties: &[UserId]) -> StoreResult<()> {
-        let txn = &entry.txn;
-        let related = txn.related();
-        self.exec(
-            &format!("INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-            params![
-                entry.seq as i64,
-                txn.txn_no().as_str(),
-                txn.kind().as_str(),
-                txn.created_at().millis(),
-                txn.amount().minor_units(),
-                txn.memo(),
-                txn.reference(),
-                related.packet_id.as_ref().map(PacketId::as_str),
-                related.transfer_id.as_ref().map(TransferId::as_str),
-                related.corrects_txn_no.as_ref().map(TxnNo::as_str),
-                &entry.prev_hash.0[..],
-                &entry.hash.0[..],
-                related.return_request_id.as_ref().map(ReturnRequestId::as_str),
-            ],
-            "appending to the journal",
-        )?;
-        for (index, posting) in txn.postings().iter().enumerate() {
-            let account = posting.account.to_string();
-            self.exec(
-                "INSERT INTO postings (seq, idx, account, amount) VALUES (?1, ?2, ?3, ?4)",
-                params![entry.seq as i64, index as i64, account, posting.amount],
-                "inserting a posting",
-            )?;
+    fn append_journal(&mut self, journal: &[(JournalEntry, Vec<UserId>)]) -> StoreResult<()> {
+        /// A journal row's values, borrowed from its entry.
+        struct Row<'a> {
+            seq: i64,
+            txn_no: &'a str,
+            kind: &'static str,
+            created_at: i64,
+            amount: i64,
+            memo: Option<&'a str>,
+            reference: Option<&'a str>,
+            packet_id: Option<&'a str>,
+            transfer_id: Option<&'a str>,
+            corrects_txn_no: Option<&'a str>,
+            prev_hash: &'a [u8],
+            hash: &'a [u8],
+            return_request_id: Option<&'a str>,
         }
-        for party in parties {
-            self.exec(
-                "INSERT INTO txn_parties (seq, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![entry.seq as i64, party.as_str()],
-                "recording parties",
-            )?;
-        }
-        Ok(())
+        let rows: Vec<Row<'_>> = journal
+            .iter()
+            .map(|(entry, _)| {
+                let (txn, related) = (&entry.txn, entry.txn.related());
+                Row {
+                    seq: entry.seq as i64,
+                    txn_no: txn.txn_no().as_str(),
+                    kind: txn.kind().as_str(),
+                    created_at: txn.created_at().millis(),
+                    amount: txn.amount().minor_units(),
+                    memo: txn.memo(),
+                    reference: txn.reference(),
+                    packet_id: related.packet_id.as_ref().map(PacketId::as_str),
+                    transfer_id: related.transfer_id.as_ref().map(TransferId::as_str),
+                    corrects_txn_no: related.corrects_txn_no.as_ref().map(TxnNo::as_str),
+                    prev_hash: &entry.prev_hash.0[..],
+                    hash: &entry.hash.0[..],
+                    return_request_id: related.return_request_id.as_ref().map(ReturnRequestId::as_str),
+                }
+            })
+            .collect();
+        let params: Vec<&dyn rusqlite::ToSql> = rows
+            .iter()
+            .flat_map(|row| {
+                [
+                    &row.seq as &dyn rusqlite::ToSql,
+                    &row.txn_no,
+                    &row.kind,
+                    &row.created_at,
+                    &row.amount,
+                    &row.memo,
+                    &row.reference,
+                    &row.packet_id,
+                    &row.transfer_id,
+                    &row.corrects_txn_no,
+                    &row.prev_hash,
+                    &row.hash,
+                    &row.return_request_id,
+                ]
+            })
+            .collect();
+        insert_many(&self.conn, &format!("INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES"), "", 13, &params, "appending to the journal")?;
+        // Postings and parties, a row each.
+        let postings: Vec<(i64, i64, String, i64)> = journal
+            .iter()
+            .flat_map(|(entry, _)| {
+                entry.txn.postings().iter().enumerate().map(|(index, posting)| (entry.seq as i64, index as i64, posting.account.to_string(), posting.amount))
+            })
+            .collect();
+        let params: Vec<&dyn rusqlite::ToSql> = postings
+            .iter()
+            .flat_map(|(seq, index, account, amount)| {
+                [seq as &dyn rusqlite::ToSql, index as &dyn rusqlite::ToSql, account as &dyn rusqlite::ToSql, amount as &dyn rusqlite::ToSql]
+            })
+            .collect();
+        insert_many(&self.conn, "INSERT INTO postings (seq, idx, account, amount) VALUES", "", 4, &params, "inserting postings")?;
+        let parties: Vec<(i64, &str)> = journal.iter().flat_map(|(entry, parties)| parties.iter().map(|party| (entry.seq as i64, party.as_str()))).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = parties.iter().flat_map(|(seq, party)| [seq as &dyn rusqlite::ToSql, party as &dyn rusqlite::ToSql]).collect();
+        insert_many(&self.conn, "INSERT INTO txn_parties (seq, user_id) VALUES", " ON CONFLICT DO NOTHING", 2, &params, "recording parties")
+    }
+
+    fn insert_events(&mut self, events: &[hongbao_core::events::Event]) -> StoreResult<()> {
+        let rows: Vec<Vec<rusqlite::types::Value>> = events.iter().map(|event| records::Record::to_row(event).iter().map(to_sql).collect()).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = rows.iter().flat_map(|row| row.iter().map(|value| value as &dyn rusqlite::ToSql)).collect();
+        let columns: Vec<&str> = records::EVENTS.columns.iter().map(|(name, _)| *name).collect();
+        let head = format!("INSERT INTO events ({}) VALUES", columns.join(", "));
+        insert_many(&self.conn, &head, "", columns.len(), &params, "writing events")
     }
 
     fn put_idempotency_record(&mut self, caller: &str, key: &str, record: &IdempotencyRecord) -> StoreResult<()> {
@@ -1076,7 +1152,82 @@ impl SqliteConn {
     }
 }
 
+/// The most keys one `IN` list of a prefetch carries.
+const MAX_KEYS_PER_LOOKUP: usize = 256;
+
+impl SqliteConn {
+    /// Which of `keys` the query `head` (ending in `IN`, with `?1` bound to `scope`) returns, its first
+    /// column: a batch's claimers looked up a few statements at a time instead of one each. Key lists
+    /// are padded to a power of two with their last key, so a handful of statements serve every batch.
+    fn found_among(&mut self, head: &str, scope: &str, keys: &[&str], context: &'static str) -> StoreResult<Vec<String>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(MAX_KEYS_PER_LOOKUP) {
+            let padded = chunk.len().next_power_of_two();
+            let placeholders: Vec<String> = (2..padded + 2).map(|index| format!("?{index}")).collect();
+            let sql = format!("{head} ({})", placeholders.join(", "));
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&scope];
+            params.extend(chunk.iter().map(|key| key as &dyn rusqlite::ToSql));
+            let last = chunk.last().expect("chunks are not empty");
+            params.extend(std::iter::repeat_n(last as &dyn rusqlite::ToSql, padded - chunk.len()));
+            let mut statement = self.conn.prepare_cached(&sql).ctx(context)?;
+            let rows = statement.query_map(params.as_slice(), |row| row.get::<_, String>(0)).ctx(context)?;
+            for row in rows {
+                found.push(row.ctx(context)?);
+            }
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+}
+
 impl WriteConn for SqliteConn {
+    /// The claim contexts of a batch's packets with a few set queries per packet, not three point
+    /// queries per claimer.
+    fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[records::Query]) -> StoreResult<hongbao_store::Prefetched> {
+        let mut contexts = Vec::with_capacity(packets.len());
+        for (packet_id, users) in packets {
+            let Some(packet) = self.packet(packet_id)? else {
+                contexts.push(None);
+                continue;
+            };
+            let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
+            let claimed =
+                self.found_among("SELECT user_id FROM packet_claims WHERE packet_id = ?1 AND user_id IN", packet_id.as_str(), &ids, "reading who claimed")?;
+            let members = match packet.audience.group_id() {
+                Some(group_id) if !ids.is_empty() => {
+                    self.found_among("SELECT user_id FROM group_members WHERE group_id = ?1 AND user_id IN", group_id.as_str(), &ids, "reading members")?
+                }
+                _ => Vec::new(),
+            };
+            let accounts: Vec<String> = users.iter().map(|user| Account::Wallet(user.clone()).to_string()).collect();
+            let account_refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
+            // The balances of the accounts that have one; `?1` is unused, the scope of the lookup.
+            let mut balances = std::collections::HashMap::new();
+            for chunk in account_refs.chunks(MAX_KEYS_PER_LOOKUP) {
+                let padded = chunk.len().next_power_of_two();
+                let placeholders: Vec<String> = (1..=padded).map(|index| format!("?{index}")).collect();
+                let sql = format!("SELECT account, balance FROM balances WHERE account IN ({})", placeholders.join(", "));
+                let mut params: Vec<&dyn rusqlite::ToSql> = chunk.iter().map(|key| key as &dyn rusqlite::ToSql).collect();
+                let last = chunk.last().expect("chunks are not empty");
+                params.extend(std::iter::repeat_n(last as &dyn rusqlite::ToSql, padded - chunk.len()));
+                let mut statement = self.conn.prepare_cached(&sql).ctx("reading balances")?;
+                let rows = statement.query_map(params.as_slice(), |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).ctx("reading balances")?;
+                for row in rows {
+                    let (account, balance) = row.ctx("reading balances")?;
+                    balances.insert(account, balance);
+                }
+            }
+            let wallet_balances = accounts.iter().map(|account| balances.get(account).copied().unwrap_or(0)).collect();
+            let sender_balance = self.balance(&Account::Wallet(packet.sender_id.clone()))?;
+            let claimed = claimed.iter().map(|id| UserId::parse(id).map_err(|_| corrupt(format!("a claimer {id:?}")))).collect::<StoreResult<_>>()?;
+            let members = members.iter().map(|id| UserId::parse(id).map_err(|_| corrupt(format!("a member {id:?}")))).collect::<StoreResult<_>>()?;
+            contexts.push(Some(hongbao_store::ClaimContext { packet, claimed, members, wallet_balances, sender_balance }));
+        }
+        let rows = queries.iter().map(|query| self.select(query)).collect::<StoreResult<_>>()?;
+        Ok(hongbao_store::Prefetched { contexts, rows })
+    }
+
     fn begin(&mut self) -> StoreResult<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE").ctx("beginning a transaction")
     }
@@ -1187,17 +1338,27 @@ impl SqliteConn {
         for packet in &changes.updated_packets {
             self.update_packet(packet)?;
         }
-        for (packet_id, index, claim) in &changes.claims {
-            self.insert_claim(packet_id, *index, claim)?;
-        }
-        for (entry, parties) in &changes.journal {
-            self.append_journal(entry, parties)?;
-        }
+        self.insert_claims(&changes.claims)?;
+        self.append_journal(&changes.journal)?;
         self.insert_tree_nodes(&changes.tree_nodes)?;
-        for (account, delta) in &changes.balance_deltas {
-            let account = account.to_string();
-            // Update first: SQLite checks an upsert's CHECK constraint on the row it would insert, which
-            // for a debit is negative even when the existing balance covers it.
+        // Credits in bulk, as upserts; debits one by one, updating first: SQLite checks an upsert's CHECK
+        // constraint on the row it would insert, which for a debit is negative even when the existing
+        // balance covers it.
+        let accounts: Vec<(String, i64)> = changes.balance_deltas.iter().map(|(account, delta)| (account.to_string(), *delta)).collect();
+        let credits: Vec<&dyn rusqlite::ToSql> = accounts
+            .iter()
+            .filter(|(_, delta)| *delta > 0)
+            .flat_map(|(account, delta)| [account as &dyn rusqlite::ToSql, delta as &dyn rusqlite::ToSql])
+            .collect();
+        insert_many(
+            &self.conn,
+            "INSERT INTO balances (account, balance) VALUES",
+            " ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance",
+            2,
+            &credits,
+            "crediting balances",
+        )?;
+        for (account, delta) in accounts.iter().filter(|(_, delta)| *delta < 0) {
             let updated = self.exec("UPDATE balances SET balance = balance + ?2 WHERE account = ?1", params![account, delta], "updating a balance")?;
             if updated == 0 {
                 self.exec("INSERT INTO balances (account, balance) VALUES (?1, ?2)", params![account, delta], "creating a balance")?;
@@ -1215,10 +1376,7 @@ impl SqliteConn {
         for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
             self.upsert_return_request(request)?;
         }
-        for event in &changes.events {
-            let sql = records::sql::upsert(&records::EVENTS, placeholder);
-            self.exec(&sql, rusqlite::params_from_iter(records::Record::to_row(event).iter().map(to_sql)), "writing an event")?;
-        }
+        self.insert_events(&changes.events)?;
         for (table, row) in &changes.rows {
             let sql = records::sql::upsert(table, placeholder);
             self.exec(&sql, rusqlite::params_from_iter(row.iter().map(to_sql)), "writing a record")?;

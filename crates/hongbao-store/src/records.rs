@@ -919,8 +919,26 @@ pub fn event_data(event: &Event) -> String {
 
 /// Named values as lines of `name=value`, with `\`, newlines escaped.
 fn encode_data(data: &[(String, String)]) -> String {
-    let escape = |text: &str| text.replace('\\', "\\\\").replace('\n', "\\n");
-    data.iter().map(|(name, value)| format!("{}={}", escape(name), escape(value))).collect::<Vec<_>>().join("\n")
+    // One pass into one string: every claim writes an event, so this runs on the hot path.
+    fn escape_into(out: &mut String, text: &str) {
+        for char in text.chars() {
+            match char {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                char => out.push(char),
+            }
+        }
+    }
+    let mut out = String::with_capacity(data.iter().map(|(name, value)| name.len() + value.len() + 2).sum());
+    for (index, (name, value)) in data.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        escape_into(&mut out, name);
+        out.push('=');
+        escape_into(&mut out, value);
+    }
+    out
 }
 
 fn decode_data(text: &str) -> Option<Vec<(String, String)>> {
@@ -1333,5 +1351,24 @@ mod tests {
         assert!(!active.matches(&freeze), "one that ends now is over");
         freeze[FREEZES.position("active_until")] = Value::Int(i64::MAX);
         assert!(active.matches(&freeze), "one until lifted holds");
+    }
+}
+
+#[cfg(test)]
+mod event_data_tests {
+    use super::{decode_data, encode_data};
+
+    #[test]
+    fn event_data_round_trips_whatever_its_text() {
+        let data: Vec<(String, String)> = vec![
+            ("amount".into(), "1000".into()),
+            ("note".into(), "two\nlines and a back\\slash".into()),
+            // Names are the service's own keys, which hold no `=`; values may.
+            ("formula".into(), "c=d".into()),
+            ("empty".into(), String::new()),
+            ("中文".into(), "红包 🧧".into()),
+        ];
+        assert_eq!(decode_data(&encode_data(&data)), Some(data));
+        assert_eq!(encode_data(&[("a".into(), "x\\ny".into())]), "a=x\\\\ny");
     }
 }
