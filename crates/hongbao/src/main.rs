@@ -15,6 +15,11 @@ use clap::{Parser, Subcommand};
 use hongbao_service::{Op, Outcome, Service, SystemClock};
 use hongbao_store::Store;
 
+/// mimalloc serves the many small allocations of a request in fewer instructions than glibc's
+/// allocator (BENCHMARKS.md, the write path's instruction count).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hongbao", version, about = "Wallets, red packets and a hash-chained double-entry ledger")]
 struct Cli {
