@@ -5,7 +5,10 @@
 //!
 //! Run it with `bench/run` (which builds the release binaries first); `--scale 0.1` runs every
 //! scenario at a tenth of its size for a quick look.
+//!
+//! The hot packet also reports each server's CPU per claim (`/proc/PID/stat`).
 
+mod cpu;
 mod load;
 mod peers;
 mod receipts;
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
 
+use crate::cpu::CpuMeter;
 use crate::load::{Latencies, closed_loop, open_loop};
 use crate::server::{Api, Server, TempDir, verify};
 
@@ -106,6 +110,13 @@ async fn main() -> Result<()> {
             peers: vec![],
             higher_is_better: true,
         };
+        let mut cpu_row = Row {
+            scenario: format!("1. hot packet, {claims} claims"),
+            metric: CPU_METRIC.into(),
+            hongbao: hot.cpu_micros_per_claim(),
+            peers: vec![],
+            higher_is_better: false,
+        };
         let mut p50 = Row {
             scenario: "1. hot packet".into(),
             metric: "p50 ms".into(),
@@ -131,6 +142,7 @@ async fn main() -> Result<()> {
             for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
                 let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
                 hot_row.peers.push((name.into(), result.per_second()));
+                cpu_row.peers.push((name.into(), result.cpu_micros_per_claim()));
                 p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
                 p99.peers.push((name.into(), result.latencies.percentile_ms(99.0)));
                 p999.peers.push((name.into(), result.latencies.percentile_ms(99.9)));
@@ -139,11 +151,12 @@ async fn main() -> Result<()> {
                 .await
                 .context("while measuring the PostgreSQL row-lock claim")?;
             hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
+            cpu_row.peers.push(("PostgreSQL row lock (its backends)".into(), result.cpu_micros_per_claim()));
             p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
             p99.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.0)));
             p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
         }
-        rows.extend([hot_row, p50, p99, p999]);
+        rows.extend([hot_row, cpu_row, p50, p99, p999]);
         rows.push(Row {
             scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
             metric: "p50 / p99 / p99.9 ms".into(),
@@ -278,7 +291,12 @@ fn render(rows: &[Row], machine: &str, options: &Options) -> String {
             let _ = writeln!(out, "| {} | {} | {:.1} | {name} | {value:.1} | {ratio} |", row.scenario, row.metric, row.hongbao);
         }
     }
-    let _ = writeln!(out, "\nRatios are hongbao's advantage: throughput hongbao/peer, latency peer/hongbao (above 1 means hongbao is better).");
+    let _ = writeln!(out, "\nRatios are hongbao's advantage: throughput hongbao/peer, latency and CPU peer/hongbao (above 1 means hongbao is better).");
+    let _ = writeln!(
+        out,
+        "Server CPU is the user and system time of the server's processes over the claims (`/proc/PID/stat`), divided by the claims: \
+         `hongbao serve`, `redis-server`, or the PostgreSQL backends of the benchmark's connections."
+    );
     out
 }
 
@@ -295,15 +313,25 @@ fn machine_description() -> String {
     format!("{cpu}, {cores} cores, {memory} GiB")
 }
 
+/// The metric of the rows of server CPU per claim.
+const CPU_METRIC: &str = "server CPU µs/claim";
+
 pub struct Throughput {
     pub completed: usize,
     pub elapsed: Duration,
     pub latencies: Latencies,
+    /// The CPU the server's processes used over the claims, where measured.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Throughput {
     pub fn per_second(&self) -> f64 {
         self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU per claim in microseconds, NaN where not measured.
+    pub fn cpu_micros_per_claim(&self) -> f64 {
+        cpu::micros_per_claim(self.server_cpu, self.completed)
     }
 }
 
@@ -345,7 +373,7 @@ async fn claim_all(bases: &[String], packet_id: &str, users: Arc<Vec<(String, St
     if let Some(total) = total {
         ensure!(claimed == total, "claims sum to {claimed}, not {total}");
     }
-    Ok(Throughput { completed: results.len(), elapsed, latencies })
+    Ok(Throughput { completed: results.len(), elapsed, latencies, server_cpu: None })
 }
 
 async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, FixedRate, u64)> {
@@ -360,8 +388,10 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     let second: Arc<Vec<(String, String)>> = Arc::new(users[claims..].to_vec());
     let (packet_id, _, total) = setup_packet(&api, &first, claims).await?;
     println!("1. hot packet: {claims} claims by {} clients", options.concurrency);
-    let hot = claim_all(std::slice::from_ref(&server.base), &packet_id, first, Some(total), options.concurrency).await?;
-    println!("   {:.0} claims/s, p99 {:.2} ms", hot.per_second(), hot.latencies.percentile_ms(99.0));
+    let meter = CpuMeter::start(&[server.pid()?])?;
+    let mut hot = claim_all(std::slice::from_ref(&server.base), &packet_id, first, Some(total), options.concurrency).await?;
+    hot.server_cpu = Some(meter.used()?);
+    println!("   {:.0} claims/s, p99 {:.2} ms, server CPU {:.1} µs a claim", hot.per_second(), hot.latencies.percentile_ms(99.0), hot.cpu_micros_per_claim());
 
     // 2: a second packet claimed at half the measured peak, open loop.
     let rate = hot.per_second() / 2.0;

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::Throughput;
+use crate::cpu::CpuMeter;
 use crate::load::closed_loop;
 use crate::server::TempDir;
 
@@ -136,6 +137,7 @@ pub async fn redis_hot_packet(appendfsync: &str, claims: usize, clients: usize) 
         }
         connections
     });
+    let meter = CpuMeter::start(&[redis.id().context("redis-server has exited")?])?;
     let (elapsed, latencies, amounts) = closed_loop(claims, clients, move |index| {
         let connections = connections.clone();
         let sha = sha.clone();
@@ -155,9 +157,15 @@ pub async fn redis_hot_packet(appendfsync: &str, claims: usize, clients: usize) 
         }
     })
     .await?;
+    let server_cpu = meter.used()?;
     ensure!(amounts.iter().sum::<i64>() == total, "Redis claims do not sum to the total");
-    let result = Throughput { completed: amounts.len(), elapsed, latencies };
-    println!("   {:.0} claims/s, p99 {:.2} ms", result.per_second(), result.latencies.percentile_ms(99.0));
+    let result = Throughput { completed: amounts.len(), elapsed, latencies, server_cpu: Some(server_cpu) };
+    println!(
+        "   {:.0} claims/s, p99 {:.2} ms, server CPU {:.1} µs a claim",
+        result.per_second(),
+        result.latencies.percentile_ms(99.0),
+        result.cpu_micros_per_claim()
+    );
     let _ = admin.command(&[b"SHUTDOWN", b"NOSAVE"]).await;
     let _ = redis.kill().await;
     Ok(result)
@@ -200,13 +208,31 @@ pub async fn postgres_hot_packet(server_url: &str, claims: usize, clients: usize
     setup.execute("INSERT INTO wallets SELECT i, 0 FROM UNNEST($1::bigint[]) AS w(i)", &[&indexes]).await?;
     println!("   PostgreSQL row-lock claim: {claims} claims by {clients} clients");
     let mut connections = Vec::with_capacity(clients);
+    // The server process of each connection (the `pid` of its row in pg_stat_activity): their CPU is the
+    // claim's server CPU.
+    let mut backend_pids = Vec::with_capacity(clients);
     for _ in 0..clients {
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
         tokio::spawn(connection);
         client.batch_execute("SET synchronous_commit = on").await?;
+        let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+        backend_pids.push(u32::try_from(pid).context("a backend's pid is negative")?);
         connections.push(tokio::sync::Mutex::new(client));
     }
     let connections = Arc::new(connections);
+    // Kept open until the CPU is read: a connection closed ends its backend, and its /proc entry with it.
+    let open_connections = connections.clone();
+    // PostgreSQL's own processes (WAL writer, checkpointer, background writer...) work for every
+    // session of the server, not only this one's: reported beside the backends, not added to them.
+    let background_pids: Vec<u32> = setup
+        .query("SELECT pid FROM pg_stat_activity WHERE backend_type NOT IN ('client backend', 'autovacuum worker')", &[])
+        .await?
+        .iter()
+        .filter_map(|row| u32::try_from(row.get::<_, i32>(0)).ok())
+        .collect();
+    let backends_meter =
+        CpuMeter::start(&backend_pids).inspect_err(|error| println!("   the server CPU of the PostgreSQL row-lock claim is not measured: {error:#}")).ok();
+    let background_meter = CpuMeter::start(&background_pids).ok();
     let (elapsed, latencies, amounts) = closed_loop(claims, clients, move |index| {
         let connections = connections.clone();
         async move {
@@ -233,9 +259,26 @@ pub async fn postgres_hot_packet(server_url: &str, claims: usize, clients: usize
         }
     })
     .await?;
+    let backends_used = backends_meter.map(|meter| meter.used()).transpose()?;
+    // A background process may have ended meanwhile (an autovacuum launcher restarting): then say nothing.
+    let background_used = background_meter.and_then(|meter| meter.used().ok());
+    drop(open_connections);
     ensure!(amounts.iter().sum::<i64>() == total, "PostgreSQL claims do not sum to the total");
-    let result = Throughput { completed: amounts.len(), elapsed, latencies };
-    println!("   {:.0} claims/s, p99 {:.2} ms", result.per_second(), result.latencies.percentile_ms(99.0));
+    let result = Throughput { completed: amounts.len(), elapsed, latencies, server_cpu: backends_used };
+    println!(
+        "   {:.0} claims/s, p99 {:.2} ms, server CPU {:.1} µs a claim in the {} backends",
+        result.per_second(),
+        result.latencies.percentile_ms(99.0),
+        result.cpu_micros_per_claim(),
+        backend_pids.len()
+    );
+    if let Some(background) = background_used {
+        println!(
+            "   PostgreSQL's {} background processes used {:.1} µs a claim meanwhile (not counted above)",
+            background_pids.len(),
+            crate::cpu::micros_per_claim(Some(background), result.completed)
+        );
+    }
     drop(setup);
     drop_schema(server_url, &schema).await?;
     Ok(result)
