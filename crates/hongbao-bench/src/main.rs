@@ -6,13 +6,16 @@
 //! Run it with `bench/run` (which builds the release binaries first); `--scale 0.1` runs every
 //! scenario at a tenth of its size for a quick look.
 //!
-//! The hot packet also reports each server's CPU per claim (`/proc/PID/stat`).
+//! The hot packet is measured twice: from the benchmark's own client (Rust) against every peer, and
+//! from C clients, wrk for hongbao and redis-benchmark for Redis, so that the two servers are driven
+//! by clients of the same kind. Each run also reports the server's CPU per claim (`/proc/PID/stat`).
 
 mod cpu;
 mod load;
 mod peers;
 mod receipts;
 mod server;
+mod wrk;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -33,6 +36,8 @@ struct Options {
     postgres_url: String,
     binary: String,
     output: Option<String>,
+    /// Threads of the C clients (wrk and redis-benchmark), the same for both.
+    client_threads: usize,
     /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7 and 8; all but 7 and 8 by default.
     phases: Vec<u32>,
     /// The journal size of phase 7 (receipts and proofs).
@@ -47,6 +52,7 @@ fn options() -> Result<Options> {
         postgres_url: "postgres://root@127.0.0.1:5432/test".to_owned(),
         binary: "target/release/hongbao".to_owned(),
         output: None,
+        client_threads: 2,
         phases: vec![1, 3, 4, 6],
         receipt_entries: 10_000_000,
     };
@@ -60,19 +66,21 @@ fn options() -> Result<Options> {
             "--postgres" => options.postgres_url = value()?,
             "--binary" => options.binary = value()?,
             "--output" => options.output = Some(value()?),
+            "--client-threads" => options.client_threads = value()?.parse().context("--client-threads takes a number")?,
             "--phases" => {
                 options.phases = value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6")).collect::<Result<_>>()?
             }
             "--receipt-entries" => options.receipt_entries = value()?.parse().context("--receipt-entries takes a number")?,
             "--help" | "-h" => {
                 println!(
-                    "hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--phases 1,3,4,6,7,8] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
+                    "hongbao-bench [--scale F] [--concurrency N] [--client-threads N] [--skip-peers] [--phases 1,3,4,6,7,8] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
+    ensure!(options.client_threads >= 1, "--client-threads takes a number of at least 1");
     Ok(options)
 }
 
@@ -157,6 +165,24 @@ async fn main() -> Result<()> {
             p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
         }
         rows.extend([hot_row, cpu_row, p50, p99, p999]);
+
+        // The same hot packet from C clients: wrk for hongbao, redis-benchmark for Redis.
+        let threads = options.client_threads;
+        let with_wrk = hot_packet_with_wrk(&options, claims).await.context("while measuring the hot packet with wrk")?;
+        let scenario = format!("1c. hot packet, {claims} claims, C clients: wrk / redis-benchmark, {} connections, {threads} threads", options.concurrency);
+        let mut wrk_row = Row { scenario: scenario.clone(), metric: "claims/s".into(), hongbao: with_wrk.per_second(), peers: vec![], higher_is_better: true };
+        let mut wrk_cpu_row = Row { scenario, metric: CPU_METRIC.into(), hongbao: with_wrk.cpu_micros_per_claim(), peers: vec![], higher_is_better: false };
+        if !options.skip_peers {
+            for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
+                let result = peers::redis_hot_packet_with_redis_benchmark(appendfsync, claims, options.concurrency, threads)
+                    .await
+                    .with_context(|| format!("while measuring {name} with redis-benchmark"))?;
+                let cpu = cpu::micros_per_claim(Some(result.server_cpu), result.claims);
+                wrk_row.peers.push((name.into(), result.claims_per_second));
+                wrk_cpu_row.peers.push((name.into(), cpu));
+            }
+        }
+        rows.extend([wrk_row, wrk_cpu_row]);
         rows.push(Row {
             scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
             metric: "p50 / p99 / p99.9 ms".into(),
@@ -376,11 +402,15 @@ async fn claim_all(bases: &[String], packet_id: &str, users: Arc<Vec<(String, St
     Ok(Throughput { completed: results.len(), elapsed, latencies, server_cpu: None })
 }
 
+/// Limits that let one packet have a share for every member of a group of any size the benchmark uses.
+fn hot_packet_settings() -> [(&'static str, String); 2] {
+    [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())]
+}
+
 async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, FixedRate, u64)> {
     let dir = TempDir::new()?;
     let url = dir.sqlite_url();
-    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
-    let server = Server::start(&options.binary, &url, &settings).await?;
+    let server = Server::start(&options.binary, &url, &hot_packet_settings()).await?;
     let api = Api::new(&server.base, options.concurrency);
     println!("1. hot packet: creating {claims} users and a {claims}-share lucky packet");
     let users = api.users(claims * 2, options.concurrency).await?;
@@ -429,6 +459,60 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     server.stop().await;
     verify(&options.binary, &url)?;
     Ok((hot, FixedRate { rate, latencies }, rss))
+}
+
+/// The hot packet of phase 1 on a fresh server, claimed by wrk with `bench/wrk-claim.lua`: every user
+/// once, with their own token. Checked from both sides: the script's count of answers and their amounts,
+/// then the server's packet (claimed count, amount and each claimer once), its count of answers, and
+/// `verify`.
+async fn hot_packet_with_wrk(options: &Options, claims: usize) -> Result<Throughput> {
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let server = Server::start(&options.binary, &url, &hot_packet_settings()).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    println!("1c. hot packet with wrk: creating {claims} users and a {claims}-share lucky packet");
+    let users = api.users(claims, options.concurrency).await?;
+    let (packet_id, sender_token, total) = setup_packet(&api, &users, claims).await?;
+    let tokens: Vec<String> = users.iter().map(|(_, token)| token.clone()).collect();
+    let threads = options.client_threads.min(claims);
+    println!("1c. hot packet with wrk: {claims} claims by {} connections on {threads} threads", options.concurrency);
+    let claim_url = format!("{}/v1/packets/{packet_id}/claim", server.base);
+    let meter = CpuMeter::start(&[server.pid()?])?;
+    let report = wrk::claim_each_once(&claim_url, &tokens, options.concurrency, threads, dir.path()).await?;
+    let server_cpu = meter.used()?;
+    ensure!(
+        report.ok == claims && report.conflict == 0 && report.other == 0 && report.unfinished_threads == 0,
+        "wrk: of {claims} claims {} answered 200, {} 409 and {} otherwise; {} threads did not finish",
+        report.ok,
+        report.conflict,
+        report.other,
+        report.unfinished_threads
+    );
+    ensure!(report.amount == total, "wrk's claims sum to {}, not {total}", report.amount);
+    let packet = api.get(&sender_token, &format!("/v1/packets/{packet_id}")).await?;
+    let claimers: HashSet<&str> =
+        packet["claims"].as_array().context("the packet lists no claims")?.iter().filter_map(|claim| claim["user_id"].as_str()).collect();
+    let users_ids: HashSet<&str> = users.iter().map(|(id, _)| id.as_str()).collect();
+    ensure!(
+        packet["claimed_count"].as_u64() == Some(claims as u64) && packet["claimed_amount"].as_i64() == Some(total) && claimers == users_ids,
+        "the server's packet after wrk: {} claimed of {claims}, {} of {total}, {} distinct claimers",
+        packet["claimed_count"],
+        packet["claimed_amount"],
+        claimers.len()
+    );
+    let answered = |status: &str| format!("hongbao_http_requests_total{{method=\"POST\",route=\"/v1/packets/{{id}}/claim\",status=\"{status}\"}}");
+    let answered_ok = server.metric(&answered("200")).await?;
+    let answered_conflict = server.metric(&answered("409")).await.unwrap_or(0);
+    ensure!(answered_ok == claims as u64 && answered_conflict == 0, "the server answered {answered_ok} claims 200 and {answered_conflict} 409, of {claims}");
+    let result = Throughput { completed: report.ok, elapsed: report.elapsed, latencies: Latencies::default(), server_cpu: Some(server_cpu) };
+    println!(
+        "   {:.0} claims/s, server CPU {:.1} µs a claim; each of the {claims} users claimed once (wrk and the server agree)",
+        result.per_second(),
+        result.cpu_micros_per_claim()
+    );
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok(result)
 }
 
 /// The hot packet of phase 1 on a fresh server whose periodic checkpoints come every `interval`
@@ -588,7 +672,7 @@ async fn send_packets(api: &Api, count: usize, concurrency: usize) -> Result<Dur
 async fn postgres_three_processes(options: &Options, claims: usize) -> Result<Throughput> {
     let schema = peers::fresh_schema(&options.postgres_url).await?;
     let url = format!("{}?options=-c%20search_path%3D{schema}", options.postgres_url);
-    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
+    let settings = hot_packet_settings();
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(Server::start(&options.binary, &url, &settings).await?);
