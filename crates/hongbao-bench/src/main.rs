@@ -8,13 +8,15 @@
 //!
 //! The hot packet is measured twice: from the benchmark's own client (Rust) against every peer, and
 //! from C clients, wrk for hongbao and redis-benchmark for Redis, so that the two servers are driven
-//! by clients of the same kind. Each run also reports the server's CPU per claim (`/proc/PID/stat`).
+//! by clients of the same kind. Each run also reports the server's CPU per claim (`/proc/PID/stat`),
+//! and a second table judges the run against the targets of issue 15.
 
 mod cpu;
 mod load;
 mod peers;
 mod receipts;
 mod server;
+mod targets;
 mod wrk;
 
 use std::collections::HashSet;
@@ -28,6 +30,7 @@ use serde_json::json;
 use crate::cpu::CpuMeter;
 use crate::load::{Latencies, closed_loop, open_loop};
 use crate::server::{Api, Server, TempDir, verify};
+use crate::targets::{ClaimFigures, Measured};
 
 struct Options {
     scale: f64,
@@ -38,7 +41,7 @@ struct Options {
     output: Option<String>,
     /// Threads of the C clients (wrk and redis-benchmark), the same for both.
     client_threads: usize,
-    /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7 and 8; all but 7 and 8 by default.
+    /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7, 8 and 9; all but 7 and 8 by default.
     phases: Vec<u32>,
     /// The journal size of phase 7 (receipts and proofs).
     receipt_entries: u64,
@@ -53,7 +56,7 @@ fn options() -> Result<Options> {
         binary: "target/release/hongbao".to_owned(),
         output: None,
         client_threads: 2,
-        phases: vec![1, 3, 4, 6],
+        phases: vec![1, 3, 4, 6, 9],
         receipt_entries: 10_000_000,
     };
     let mut args = std::env::args().skip(1);
@@ -68,12 +71,13 @@ fn options() -> Result<Options> {
             "--output" => options.output = Some(value()?),
             "--client-threads" => options.client_threads = value()?.parse().context("--client-threads takes a number")?,
             "--phases" => {
-                options.phases = value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6")).collect::<Result<_>>()?
+                options.phases =
+                    value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6,9")).collect::<Result<_>>()?
             }
             "--receipt-entries" => options.receipt_entries = value()?.parse().context("--receipt-entries takes a number")?,
             "--help" | "-h" => {
                 println!(
-                    "hongbao-bench [--scale F] [--concurrency N] [--client-threads N] [--skip-peers] [--phases 1,3,4,6,7,8] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
+                    "hongbao-bench [--scale F] [--concurrency N] [--client-threads N] [--skip-peers] [--phases 1,3,4,6,7,8,9] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
                 );
                 std::process::exit(0);
             }
@@ -102,6 +106,7 @@ fn scaled(options: &Options, full: usize) -> usize {
 async fn main() -> Result<()> {
     let options = options()?;
     let mut rows: Vec<Row> = Vec::new();
+    let mut measured = Measured::default();
     let mut peak_rss_kib = 0u64;
     let machine = machine_description();
     println!("machine: {machine}");
@@ -111,6 +116,8 @@ async fn main() -> Result<()> {
     if options.phases.contains(&1) {
         let (hot, fixed, rss) = hot_packet(&options, claims).await?;
         peak_rss_kib = peak_rss_kib.max(rss);
+        measured.hot_packet = Some(ClaimFigures { claims_per_second: hot.per_second(), cpu_micros_per_claim: hot.cpu_micros_per_claim() });
+        measured.fixed_rate_p99_ms = Some(fixed.latencies.percentile_ms(99.0));
         let mut hot_row = Row {
             scenario: format!("1. hot packet, {claims} claims"),
             metric: "claims/s".into(),
@@ -149,6 +156,9 @@ async fn main() -> Result<()> {
         if !options.skip_peers {
             for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
                 let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
+                if appendfsync == "always" {
+                    measured.redis_always = Some(ClaimFigures { claims_per_second: result.per_second(), cpu_micros_per_claim: result.cpu_micros_per_claim() });
+                }
                 hot_row.peers.push((name.into(), result.per_second()));
                 cpu_row.peers.push((name.into(), result.cpu_micros_per_claim()));
                 p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
@@ -158,6 +168,7 @@ async fn main() -> Result<()> {
             let result = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64))
                 .await
                 .context("while measuring the PostgreSQL row-lock claim")?;
+            measured.row_lock = Some(result.per_second());
             hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
             cpu_row.peers.push(("PostgreSQL row lock (its backends)".into(), result.cpu_micros_per_claim()));
             p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
@@ -169,6 +180,7 @@ async fn main() -> Result<()> {
         // The same hot packet from C clients: wrk for hongbao, redis-benchmark for Redis.
         let threads = options.client_threads;
         let with_wrk = hot_packet_with_wrk(&options, claims).await.context("while measuring the hot packet with wrk")?;
+        measured.hot_packet_wrk = Some(ClaimFigures { claims_per_second: with_wrk.per_second(), cpu_micros_per_claim: with_wrk.cpu_micros_per_claim() });
         let scenario = format!("1c. hot packet, {claims} claims, C clients: wrk / redis-benchmark, {} connections, {threads} threads", options.concurrency);
         let mut wrk_row = Row { scenario: scenario.clone(), metric: "claims/s".into(), hongbao: with_wrk.per_second(), peers: vec![], higher_is_better: true };
         let mut wrk_cpu_row = Row { scenario, metric: CPU_METRIC.into(), hongbao: with_wrk.cpu_micros_per_claim(), peers: vec![], higher_is_better: false };
@@ -178,6 +190,9 @@ async fn main() -> Result<()> {
                     .await
                     .with_context(|| format!("while measuring {name} with redis-benchmark"))?;
                 let cpu = cpu::micros_per_claim(Some(result.server_cpu), result.claims);
+                if appendfsync == "always" {
+                    measured.redis_always_benchmark = Some(ClaimFigures { claims_per_second: result.claims_per_second, cpu_micros_per_claim: cpu });
+                }
                 wrk_row.peers.push((name.into(), result.claims_per_second));
                 wrk_cpu_row.peers.push((name.into(), cpu));
             }
@@ -211,6 +226,7 @@ async fn main() -> Result<()> {
     if options.phases.contains(&4) {
         let (refunds_per_second, rss) = expiry_sweep(&options, packets).await?;
         peak_rss_kib = peak_rss_kib.max(rss);
+        measured.expiry_sweep = Some((packets, refunds_per_second));
         rows.push(Row {
             scenario: format!("4. expiry sweep of {packets} packets"),
             metric: "refunds/s".into(),
@@ -221,6 +237,7 @@ async fn main() -> Result<()> {
     }
 
     // 5: memory.
+    measured.peak_rss_mib = (peak_rss_kib > 0).then(|| peak_rss_kib as f64 / 1024.0);
     rows.push(Row {
         scenario: "5. peak RSS of the server, all scenarios".into(),
         metric: "MiB".into(),
@@ -234,10 +251,13 @@ async fn main() -> Result<()> {
         let claims = scaled(&options, 20_000);
         let three = postgres_three_processes(&options, claims).await.context("while measuring three processes on PostgreSQL")?;
         let mut peers = Vec::new();
+        let mut row_lock = None;
         if !options.skip_peers {
             let textbook = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64)).await?;
+            row_lock = Some(textbook.per_second());
             peers.push(("PostgreSQL row lock".into(), textbook.per_second()));
         }
+        measured.three_processes = Some((three.per_second(), row_lock));
         rows.push(Row {
             scenario: format!("6. hot packet on PostgreSQL, 3 processes, {claims} claims"),
             metric: "claims/s".into(),
@@ -294,7 +314,23 @@ async fn main() -> Result<()> {
         }
     }
 
-    let table = render(&rows, &machine, &options);
+    // 9: the write path alone, in process, without HTTP.
+    if options.phases.contains(&9) {
+        let claims = scaled(&options, 100_000);
+        let claims_per_second = write_path(claims).await.context("while measuring the write path alone")?;
+        measured.write_path = Some(claims_per_second);
+        rows.push(Row {
+            scenario: format!("9. write path alone, in process, durable, {claims} claims"),
+            metric: "claims/s".into(),
+            hongbao: claims_per_second,
+            peers: vec![],
+            higher_is_better: true,
+        });
+    }
+
+    let mut table = render(&rows, &machine, &options);
+    table.push('\n');
+    table.push_str(&targets::render(&measured));
     println!("\n{table}");
     if let Some(path) = &options.output {
         std::fs::write(path, &table).with_context(|| format!("while writing {path}"))?;
@@ -513,6 +549,25 @@ async fn hot_packet_with_wrk(options: &Options, claims: usize) -> Result<Through
     server.stop().await;
     verify(&options.binary, &url)?;
     Ok(result)
+}
+
+/// Phase 9: the write path alone, in process, durable on SQLite, without HTTP: the `write-path` binary
+/// built beside this one, which checks its own claims and runs `verify`. Returns its claims per second.
+async fn write_path(claims: usize) -> Result<f64> {
+    let binary = std::env::current_exe().context("the benchmark's own path")?.with_file_name("write-path");
+    println!("9. write path alone: {claims} claims in process ({})", binary.display());
+    let output = tokio::process::Command::new(&binary)
+        .args(["--claims", &claims.to_string()])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .with_context(|| format!("while running {} (build it with cargo build --release -p hongbao-bench)", binary.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "write-path failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    println!("   {}", stdout.trim());
+    // Its report reads "... : 123456 claims/s, ...": the figure is the word before the first "claims/s".
+    let before = stdout.split(" claims/s").next().filter(|before| before.len() < stdout.len()).context("write-path printed no claims/s")?;
+    before.split_whitespace().last().context("write-path printed no figure")?.parse().with_context(|| format!("write-path's figure is not a number: {stdout}"))
 }
 
 /// The hot packet of phase 1 on a fresh server whose periodic checkpoints come every `interval`
