@@ -727,7 +727,12 @@ async fn send_packets(api: &Api, count: usize, concurrency: usize) -> Result<Dur
 async fn postgres_three_processes(options: &Options, claims: usize) -> Result<Throughput> {
     let schema = peers::fresh_schema(&options.postgres_url).await?;
     let url = format!("{}?options=-c%20search_path%3D{schema}", options.postgres_url);
-    let settings = hot_packet_settings();
+    // On PostgreSQL the servers' key files would default to the working directory (the repository, under
+    // bench/run); the three share one pair in a directory of their own, removed afterwards.
+    let keys = TempDir::new()?;
+    let mut settings = hot_packet_settings().to_vec();
+    settings.push(("HONGBAO_SECRET_KEY_FILE", keys.path().join("hongbao-secret.key").display().to_string()));
+    settings.push(("HONGBAO_LOG_KEY_FILE", keys.path().join("hongbao-log.key").display().to_string()));
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(Server::start(&options.binary, &url, &settings).await?);
