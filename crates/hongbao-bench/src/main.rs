@@ -39,7 +39,8 @@ struct Options {
     postgres_url: String,
     binary: String,
     output: Option<String>,
-    /// Threads of the C clients (wrk and redis-benchmark), the same for both.
+    /// Threads of the C clients (wrk and redis-benchmark), the same for both. One by default: with more,
+    /// redis-benchmark rounds its elapsed time up to a multiple of 250 ms.
     client_threads: usize,
     /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7, 8 and 9; all but 7 and 8 by default.
     phases: Vec<u32>,
@@ -55,7 +56,7 @@ fn options() -> Result<Options> {
         postgres_url: "postgres://root@127.0.0.1:5432/test".to_owned(),
         binary: "target/release/hongbao".to_owned(),
         output: None,
-        client_threads: 2,
+        client_threads: 1,
         phases: vec![1, 3, 4, 6, 9],
         receipt_entries: 10_000_000,
     };
@@ -181,7 +182,8 @@ async fn main() -> Result<()> {
         let threads = options.client_threads;
         let with_wrk = hot_packet_with_wrk(&options, claims).await.context("while measuring the hot packet with wrk")?;
         measured.hot_packet_wrk = Some(ClaimFigures { claims_per_second: with_wrk.per_second(), cpu_micros_per_claim: with_wrk.cpu_micros_per_claim() });
-        let scenario = format!("1c. hot packet, {claims} claims, C clients: wrk / redis-benchmark, {} connections, {threads} threads", options.concurrency);
+        let scenario =
+            format!("1c. hot packet, {claims} claims, C clients: wrk / redis-benchmark, {} connections, {}", options.concurrency, threads_named(threads));
         let mut wrk_row = Row { scenario: scenario.clone(), metric: "claims/s".into(), hongbao: with_wrk.per_second(), peers: vec![], higher_is_better: true };
         let mut wrk_cpu_row = Row { scenario, metric: CPU_METRIC.into(), hongbao: with_wrk.cpu_micros_per_claim(), peers: vec![], higher_is_better: false };
         if !options.skip_peers {
@@ -362,6 +364,11 @@ fn render(rows: &[Row], machine: &str, options: &Options) -> String {
     out
 }
 
+/// "1 thread", "2 threads".
+pub fn threads_named(threads: usize) -> String {
+    if threads == 1 { "1 thread".into() } else { format!("{threads} threads") }
+}
+
 fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -511,7 +518,7 @@ async fn hot_packet_with_wrk(options: &Options, claims: usize) -> Result<Through
     let (packet_id, sender_token, total) = setup_packet(&api, &users, claims).await?;
     let tokens: Vec<String> = users.iter().map(|(_, token)| token.clone()).collect();
     let threads = options.client_threads.min(claims);
-    println!("1c. hot packet with wrk: {claims} claims by {} connections on {threads} threads", options.concurrency);
+    println!("1c. hot packet with wrk: {claims} claims by {} connections on {}", options.concurrency, threads_named(threads));
     let claim_url = format!("{}/v1/packets/{packet_id}/claim", server.base);
     let meter = CpuMeter::start(&[server.pid()?])?;
     let report = wrk::claim_each_once(&claim_url, &tokens, options.concurrency, threads, dir.path()).await?;
