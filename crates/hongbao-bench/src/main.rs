@@ -5,11 +5,19 @@
 //!
 //! Run it with `bench/run` (which builds the release binaries first); `--scale 0.1` runs every
 //! scenario at a tenth of its size for a quick look.
+//!
+//! The hot packet is measured twice: from the benchmark's own client (Rust) against every peer, and
+//! from C clients, wrk for hongbao and redis-benchmark for Redis, so that the two servers are driven
+//! by clients of the same kind. Each run also reports the server's CPU per claim (`/proc/PID/stat`),
+//! and a second table judges the run against the targets of issue 15.
 
+mod cpu;
 mod load;
 mod peers;
 mod receipts;
 mod server;
+mod targets;
+mod wrk;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -19,8 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
 
+use crate::cpu::CpuMeter;
 use crate::load::{Latencies, closed_loop, open_loop};
 use crate::server::{Api, Server, TempDir, verify};
+use crate::targets::{ClaimFigures, Measured};
 
 struct Options {
     scale: f64,
@@ -29,7 +39,10 @@ struct Options {
     postgres_url: String,
     binary: String,
     output: Option<String>,
-    /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7 and 8; all but 7 and 8 by default.
+    /// Threads of the C clients (wrk and redis-benchmark), the same for both. One by default: with more,
+    /// redis-benchmark rounds its elapsed time up to a multiple of 250 ms.
+    client_threads: usize,
+    /// Which scenarios to run: 1 (with 2), 3, 4, 6, 7, 8 and 9; all but 7 and 8 by default.
     phases: Vec<u32>,
     /// The journal size of phase 7 (receipts and proofs).
     receipt_entries: u64,
@@ -43,7 +56,8 @@ fn options() -> Result<Options> {
         postgres_url: "postgres://root@127.0.0.1:5432/test".to_owned(),
         binary: "target/release/hongbao".to_owned(),
         output: None,
-        phases: vec![1, 3, 4, 6],
+        client_threads: 1,
+        phases: vec![1, 3, 4, 6, 9],
         receipt_entries: 10_000_000,
     };
     let mut args = std::env::args().skip(1);
@@ -56,19 +70,22 @@ fn options() -> Result<Options> {
             "--postgres" => options.postgres_url = value()?,
             "--binary" => options.binary = value()?,
             "--output" => options.output = Some(value()?),
+            "--client-threads" => options.client_threads = value()?.parse().context("--client-threads takes a number")?,
             "--phases" => {
-                options.phases = value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6")).collect::<Result<_>>()?
+                options.phases =
+                    value()?.split(',').map(|phase| phase.trim().parse().context("--phases takes numbers like 1,3,4,6,9")).collect::<Result<_>>()?
             }
             "--receipt-entries" => options.receipt_entries = value()?.parse().context("--receipt-entries takes a number")?,
             "--help" | "-h" => {
                 println!(
-                    "hongbao-bench [--scale F] [--concurrency N] [--skip-peers] [--phases 1,3,4,6,7,8] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
+                    "hongbao-bench [--scale F] [--concurrency N] [--client-threads N] [--skip-peers] [--phases 1,3,4,6,7,8,9] [--receipt-entries N] [--postgres URL] [--binary PATH] [--output FILE]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
+    ensure!(options.client_threads >= 1, "--client-threads takes a number of at least 1");
     Ok(options)
 }
 
@@ -90,6 +107,7 @@ fn scaled(options: &Options, full: usize) -> usize {
 async fn main() -> Result<()> {
     let options = options()?;
     let mut rows: Vec<Row> = Vec::new();
+    let mut measured = Measured::default();
     let mut peak_rss_kib = 0u64;
     let machine = machine_description();
     println!("machine: {machine}");
@@ -99,12 +117,21 @@ async fn main() -> Result<()> {
     if options.phases.contains(&1) {
         let (hot, fixed, rss) = hot_packet(&options, claims).await?;
         peak_rss_kib = peak_rss_kib.max(rss);
+        measured.hot_packet = Some(ClaimFigures { claims_per_second: hot.per_second(), cpu_micros_per_claim: hot.cpu_micros_per_claim() });
+        measured.fixed_rate_p99_ms = Some(fixed.latencies.percentile_ms(99.0));
         let mut hot_row = Row {
             scenario: format!("1. hot packet, {claims} claims"),
             metric: "claims/s".into(),
             hongbao: hot.per_second(),
             peers: vec![],
             higher_is_better: true,
+        };
+        let mut cpu_row = Row {
+            scenario: format!("1. hot packet, {claims} claims"),
+            metric: CPU_METRIC.into(),
+            hongbao: hot.cpu_micros_per_claim(),
+            peers: vec![],
+            higher_is_better: false,
         };
         let mut p50 = Row {
             scenario: "1. hot packet".into(),
@@ -130,7 +157,11 @@ async fn main() -> Result<()> {
         if !options.skip_peers {
             for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
                 let result = peers::redis_hot_packet(appendfsync, claims, options.concurrency).await.with_context(|| format!("while measuring {name}"))?;
+                if appendfsync == "always" {
+                    measured.redis_always = Some(ClaimFigures { claims_per_second: result.per_second(), cpu_micros_per_claim: result.cpu_micros_per_claim() });
+                }
                 hot_row.peers.push((name.into(), result.per_second()));
+                cpu_row.peers.push((name.into(), result.cpu_micros_per_claim()));
                 p50.peers.push((name.into(), result.latencies.percentile_ms(50.0)));
                 p99.peers.push((name.into(), result.latencies.percentile_ms(99.0)));
                 p999.peers.push((name.into(), result.latencies.percentile_ms(99.9)));
@@ -138,12 +169,37 @@ async fn main() -> Result<()> {
             let result = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64))
                 .await
                 .context("while measuring the PostgreSQL row-lock claim")?;
+            measured.row_lock = Some(result.per_second());
             hot_row.peers.push(("PostgreSQL row lock".into(), result.per_second()));
+            cpu_row.peers.push(("PostgreSQL row lock (its backends)".into(), result.cpu_micros_per_claim()));
             p50.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(50.0)));
             p99.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.0)));
             p999.peers.push(("PostgreSQL row lock".into(), result.latencies.percentile_ms(99.9)));
         }
-        rows.extend([hot_row, p50, p99, p999]);
+        rows.extend([hot_row, cpu_row, p50, p99, p999]);
+
+        // The same hot packet from C clients: wrk for hongbao, redis-benchmark for Redis.
+        let threads = options.client_threads;
+        let with_wrk = hot_packet_with_wrk(&options, claims).await.context("while measuring the hot packet with wrk")?;
+        measured.hot_packet_wrk = Some(ClaimFigures { claims_per_second: with_wrk.per_second(), cpu_micros_per_claim: with_wrk.cpu_micros_per_claim() });
+        let scenario =
+            format!("1c. hot packet, {claims} claims, C clients: wrk / redis-benchmark, {} connections, {}", options.concurrency, threads_named(threads));
+        let mut wrk_row = Row { scenario: scenario.clone(), metric: "claims/s".into(), hongbao: with_wrk.per_second(), peers: vec![], higher_is_better: true };
+        let mut wrk_cpu_row = Row { scenario, metric: CPU_METRIC.into(), hongbao: with_wrk.cpu_micros_per_claim(), peers: vec![], higher_is_better: false };
+        if !options.skip_peers {
+            for (name, appendfsync) in [("Redis+Lua always", "always"), ("Redis+Lua everysec", "everysec")] {
+                let result = peers::redis_hot_packet_with_redis_benchmark(appendfsync, claims, options.concurrency, threads)
+                    .await
+                    .with_context(|| format!("while measuring {name} with redis-benchmark"))?;
+                let cpu = cpu::micros_per_claim(Some(result.server_cpu), result.claims);
+                if appendfsync == "always" {
+                    measured.redis_always_benchmark = Some(ClaimFigures { claims_per_second: result.claims_per_second, cpu_micros_per_claim: cpu });
+                }
+                wrk_row.peers.push((name.into(), result.claims_per_second));
+                wrk_cpu_row.peers.push((name.into(), cpu));
+            }
+        }
+        rows.extend([wrk_row, wrk_cpu_row]);
         rows.push(Row {
             scenario: format!("2. fixed rate {:.0}/s (half the peak)", fixed.rate),
             metric: "p50 / p99 / p99.9 ms".into(),
@@ -172,6 +228,7 @@ async fn main() -> Result<()> {
     if options.phases.contains(&4) {
         let (refunds_per_second, rss) = expiry_sweep(&options, packets).await?;
         peak_rss_kib = peak_rss_kib.max(rss);
+        measured.expiry_sweep = Some((packets, refunds_per_second));
         rows.push(Row {
             scenario: format!("4. expiry sweep of {packets} packets"),
             metric: "refunds/s".into(),
@@ -182,6 +239,7 @@ async fn main() -> Result<()> {
     }
 
     // 5: memory.
+    measured.peak_rss_mib = (peak_rss_kib > 0).then(|| peak_rss_kib as f64 / 1024.0);
     rows.push(Row {
         scenario: "5. peak RSS of the server, all scenarios".into(),
         metric: "MiB".into(),
@@ -195,10 +253,13 @@ async fn main() -> Result<()> {
         let claims = scaled(&options, 20_000);
         let three = postgres_three_processes(&options, claims).await.context("while measuring three processes on PostgreSQL")?;
         let mut peers = Vec::new();
+        let mut row_lock = None;
         if !options.skip_peers {
             let textbook = peers::postgres_hot_packet(&options.postgres_url, claims, options.concurrency.min(64)).await?;
+            row_lock = Some(textbook.per_second());
             peers.push(("PostgreSQL row lock".into(), textbook.per_second()));
         }
+        measured.three_processes = Some((three.per_second(), row_lock));
         rows.push(Row {
             scenario: format!("6. hot packet on PostgreSQL, 3 processes, {claims} claims"),
             metric: "claims/s".into(),
@@ -255,7 +316,23 @@ async fn main() -> Result<()> {
         }
     }
 
-    let table = render(&rows, &machine, &options);
+    // 9: the write path alone, in process, without HTTP.
+    if options.phases.contains(&9) {
+        let claims = scaled(&options, 100_000);
+        let claims_per_second = write_path(claims).await.context("while measuring the write path alone")?;
+        measured.write_path = Some(claims_per_second);
+        rows.push(Row {
+            scenario: format!("9. write path alone, in process, durable, {claims} claims"),
+            metric: "claims/s".into(),
+            hongbao: claims_per_second,
+            peers: vec![],
+            higher_is_better: true,
+        });
+    }
+
+    let mut table = render(&rows, &machine, &options);
+    table.push('\n');
+    table.push_str(&targets::render(&measured));
     println!("\n{table}");
     if let Some(path) = &options.output {
         std::fs::write(path, &table).with_context(|| format!("while writing {path}"))?;
@@ -278,8 +355,18 @@ fn render(rows: &[Row], machine: &str, options: &Options) -> String {
             let _ = writeln!(out, "| {} | {} | {:.1} | {name} | {value:.1} | {ratio} |", row.scenario, row.metric, row.hongbao);
         }
     }
-    let _ = writeln!(out, "\nRatios are hongbao's advantage: throughput hongbao/peer, latency peer/hongbao (above 1 means hongbao is better).");
+    let _ = writeln!(out, "\nRatios are hongbao's advantage: throughput hongbao/peer, latency and CPU peer/hongbao (above 1 means hongbao is better).");
+    let _ = writeln!(
+        out,
+        "Server CPU is the user and system time of the server's processes over the claims (`/proc/PID/stat`), divided by the claims: \
+         `hongbao serve`, `redis-server`, or the PostgreSQL backends of the benchmark's connections."
+    );
     out
+}
+
+/// "1 thread", "2 threads".
+pub fn threads_named(threads: usize) -> String {
+    if threads == 1 { "1 thread".into() } else { format!("{threads} threads") }
 }
 
 fn machine_description() -> String {
@@ -295,15 +382,25 @@ fn machine_description() -> String {
     format!("{cpu}, {cores} cores, {memory} GiB")
 }
 
+/// The metric of the rows of server CPU per claim.
+const CPU_METRIC: &str = "server CPU µs/claim";
+
 pub struct Throughput {
     pub completed: usize,
     pub elapsed: Duration,
     pub latencies: Latencies,
+    /// The CPU the server's processes used over the claims, where measured.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Throughput {
     pub fn per_second(&self) -> f64 {
         self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU per claim in microseconds, NaN where not measured.
+    pub fn cpu_micros_per_claim(&self) -> f64 {
+        cpu::micros_per_claim(self.server_cpu, self.completed)
     }
 }
 
@@ -345,14 +442,18 @@ async fn claim_all(bases: &[String], packet_id: &str, users: Arc<Vec<(String, St
     if let Some(total) = total {
         ensure!(claimed == total, "claims sum to {claimed}, not {total}");
     }
-    Ok(Throughput { completed: results.len(), elapsed, latencies })
+    Ok(Throughput { completed: results.len(), elapsed, latencies, server_cpu: None })
+}
+
+/// Limits that let one packet have a share for every member of a group of any size the benchmark uses.
+fn hot_packet_settings() -> [(&'static str, String); 2] {
+    [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())]
 }
 
 async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, FixedRate, u64)> {
     let dir = TempDir::new()?;
     let url = dir.sqlite_url();
-    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
-    let server = Server::start(&options.binary, &url, &settings).await?;
+    let server = Server::start(&options.binary, &url, &hot_packet_settings()).await?;
     let api = Api::new(&server.base, options.concurrency);
     println!("1. hot packet: creating {claims} users and a {claims}-share lucky packet");
     let users = api.users(claims * 2, options.concurrency).await?;
@@ -360,8 +461,10 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     let second: Arc<Vec<(String, String)>> = Arc::new(users[claims..].to_vec());
     let (packet_id, _, total) = setup_packet(&api, &first, claims).await?;
     println!("1. hot packet: {claims} claims by {} clients", options.concurrency);
-    let hot = claim_all(std::slice::from_ref(&server.base), &packet_id, first, Some(total), options.concurrency).await?;
-    println!("   {:.0} claims/s, p99 {:.2} ms", hot.per_second(), hot.latencies.percentile_ms(99.0));
+    let meter = CpuMeter::start(&[server.pid()?])?;
+    let mut hot = claim_all(std::slice::from_ref(&server.base), &packet_id, first, Some(total), options.concurrency).await?;
+    hot.server_cpu = Some(meter.used()?);
+    println!("   {:.0} claims/s, p99 {:.2} ms, server CPU {:.1} µs a claim", hot.per_second(), hot.latencies.percentile_ms(99.0), hot.cpu_micros_per_claim());
 
     // 2: a second packet claimed at half the measured peak, open loop.
     let rate = hot.per_second() / 2.0;
@@ -399,6 +502,79 @@ async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, Fix
     server.stop().await;
     verify(&options.binary, &url)?;
     Ok((hot, FixedRate { rate, latencies }, rss))
+}
+
+/// The hot packet of phase 1 on a fresh server, claimed by wrk with `bench/wrk-claim.lua`: every user
+/// once, with their own token. Checked from both sides: the script's count of answers and their amounts,
+/// then the server's packet (claimed count, amount and each claimer once), its count of answers, and
+/// `verify`.
+async fn hot_packet_with_wrk(options: &Options, claims: usize) -> Result<Throughput> {
+    let dir = TempDir::new()?;
+    let url = dir.sqlite_url();
+    let server = Server::start(&options.binary, &url, &hot_packet_settings()).await?;
+    let api = Api::new(&server.base, options.concurrency);
+    println!("1c. hot packet with wrk: creating {claims} users and a {claims}-share lucky packet");
+    let users = api.users(claims, options.concurrency).await?;
+    let (packet_id, sender_token, total) = setup_packet(&api, &users, claims).await?;
+    let tokens: Vec<String> = users.iter().map(|(_, token)| token.clone()).collect();
+    let threads = options.client_threads.min(claims);
+    println!("1c. hot packet with wrk: {claims} claims by {} connections on {}", options.concurrency, threads_named(threads));
+    let claim_url = format!("{}/v1/packets/{packet_id}/claim", server.base);
+    let meter = CpuMeter::start(&[server.pid()?])?;
+    let report = wrk::claim_each_once(&claim_url, &tokens, options.concurrency, threads, dir.path()).await?;
+    let server_cpu = meter.used()?;
+    ensure!(
+        report.ok == claims && report.conflict == 0 && report.other == 0 && report.unfinished_threads == 0,
+        "wrk: of {claims} claims {} answered 200, {} 409 and {} otherwise; {} threads did not finish",
+        report.ok,
+        report.conflict,
+        report.other,
+        report.unfinished_threads
+    );
+    ensure!(report.amount == total, "wrk's claims sum to {}, not {total}", report.amount);
+    let packet = api.get(&sender_token, &format!("/v1/packets/{packet_id}")).await?;
+    let claimers: HashSet<&str> =
+        packet["claims"].as_array().context("the packet lists no claims")?.iter().filter_map(|claim| claim["user_id"].as_str()).collect();
+    let users_ids: HashSet<&str> = users.iter().map(|(id, _)| id.as_str()).collect();
+    ensure!(
+        packet["claimed_count"].as_u64() == Some(claims as u64) && packet["claimed_amount"].as_i64() == Some(total) && claimers == users_ids,
+        "the server's packet after wrk: {} claimed of {claims}, {} of {total}, {} distinct claimers",
+        packet["claimed_count"],
+        packet["claimed_amount"],
+        claimers.len()
+    );
+    let answered = |status: &str| format!("hongbao_http_requests_total{{method=\"POST\",route=\"/v1/packets/{{id}}/claim\",status=\"{status}\"}}");
+    let answered_ok = server.metric(&answered("200")).await?;
+    let answered_conflict = server.metric(&answered("409")).await.unwrap_or(0);
+    ensure!(answered_ok == claims as u64 && answered_conflict == 0, "the server answered {answered_ok} claims 200 and {answered_conflict} 409, of {claims}");
+    let result = Throughput { completed: report.ok, elapsed: report.elapsed, latencies: Latencies::default(), server_cpu: Some(server_cpu) };
+    println!(
+        "   {:.0} claims/s, server CPU {:.1} µs a claim; each of the {claims} users claimed once (wrk and the server agree)",
+        result.per_second(),
+        result.cpu_micros_per_claim()
+    );
+    server.stop().await;
+    verify(&options.binary, &url)?;
+    Ok(result)
+}
+
+/// Phase 9: the write path alone, in process, durable on SQLite, without HTTP: the `write-path` binary
+/// built beside this one, which checks its own claims and runs `verify`. Returns its claims per second.
+async fn write_path(claims: usize) -> Result<f64> {
+    let binary = std::env::current_exe().context("the benchmark's own path")?.with_file_name("write-path");
+    println!("9. write path alone: {claims} claims in process ({})", binary.display());
+    let output = tokio::process::Command::new(&binary)
+        .args(["--claims", &claims.to_string()])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .with_context(|| format!("while running {} (build it with cargo build --release -p hongbao-bench)", binary.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "write-path failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    println!("   {}", stdout.trim());
+    // Its report reads "... : 123456 claims/s, ...": the figure is the word before the first "claims/s".
+    let before = stdout.split(" claims/s").next().filter(|before| before.len() < stdout.len()).context("write-path printed no claims/s")?;
+    before.split_whitespace().last().context("write-path printed no figure")?.parse().with_context(|| format!("write-path's figure is not a number: {stdout}"))
 }
 
 /// The hot packet of phase 1 on a fresh server whose periodic checkpoints come every `interval`
@@ -558,7 +734,12 @@ async fn send_packets(api: &Api, count: usize, concurrency: usize) -> Result<Dur
 async fn postgres_three_processes(options: &Options, claims: usize) -> Result<Throughput> {
     let schema = peers::fresh_schema(&options.postgres_url).await?;
     let url = format!("{}?options=-c%20search_path%3D{schema}", options.postgres_url);
-    let settings = [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned())];
+    // On PostgreSQL the servers' key files would default to the working directory (the repository, under
+    // bench/run); the three share one pair in a directory of their own, removed afterwards.
+    let keys = TempDir::new()?;
+    let mut settings = hot_packet_settings().to_vec();
+    settings.push(("HONGBAO_SECRET_KEY_FILE", keys.path().join("hongbao-secret.key").display().to_string()));
+    settings.push(("HONGBAO_LOG_KEY_FILE", keys.path().join("hongbao-log.key").display().to_string()));
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(Server::start(&options.binary, &url, &settings).await?);

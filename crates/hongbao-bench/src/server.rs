@@ -1,4 +1,5 @@
-//! Starting `hongbao serve` as a child process, talking to it over HTTP, and reading its peak memory.
+//! Starting `hongbao serve` as a child process, talking to it over HTTP, and reading its peak memory
+//! and process id.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -75,6 +76,11 @@ impl Server {
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Server { child, base })
+    }
+
+    /// The server's process id, for reading its CPU time.
+    pub fn pid(&self) -> Result<u32> {
+        self.child.id().context("the server has exited")
     }
 
     /// The server's peak resident set size so far (VmHWM), in KiB.
