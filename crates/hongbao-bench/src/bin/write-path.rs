@@ -45,7 +45,6 @@ fn options() -> Result<Options> {
     Ok(options)
 }
 
-
 /// The server's allocator, so that the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
