@@ -13,7 +13,8 @@
 //! - `HONGBAO_SIM_SEED`: run this one seed only (a replay);
 //! - `HONGBAO_SIM_SEEDS`: how many seeds (default 10 on SQLite, 3 on PostgreSQL), starting at
 //!   `HONGBAO_SIM_FIRST_SEED` (default 1);
-//! - `HONGBAO_SIM_STEPS`: steps per seed (default 200).
+//! - `HONGBAO_SIM_STEPS`: steps per seed (default 200);
+//! - `HONGBAO_SIM_TRACE`: print every step as it is taken (a failure prints the last 25 anyway).
 //!
 //! The backend is the one the environment selects, like every test here: PostgreSQL when
 //! `HONGBAO_TEST_POSTGRES_URL` is set, else SQLite.

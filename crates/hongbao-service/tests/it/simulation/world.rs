@@ -174,6 +174,8 @@ pub struct Sim {
     last: Option<Snapshot>,
     trace: Vec<String>,
     trace_hasher: Sha256,
+    /// Whether every step is printed as it is taken (`HONGBAO_SIM_TRACE`).
+    print_trace: bool,
     summary: Summary,
 }
 
@@ -253,6 +255,7 @@ impl Sim {
             last: None,
             trace: Vec::new(),
             trace_hasher: Sha256::new(),
+            print_trace: std::env::var_os("HONGBAO_SIM_TRACE").is_some(),
             summary: Summary::default(),
         }
     }
@@ -268,7 +271,11 @@ impl Sim {
     fn note(&mut self, line: String) {
         self.trace_hasher.update(line.as_bytes());
         self.trace_hasher.update(b"\n");
-        self.trace.push(format!("{:>4} {line}", self.step));
+        let line = format!("{:>4} {line}", self.step);
+        if self.print_trace {
+            eprintln!("seed {} {line}", self.seed);
+        }
+        self.trace.push(line);
         if self.trace.len() > 4 * TRACE_SHOWN {
             self.trace.drain(..self.trace.len() - TRACE_SHOWN);
         }
@@ -397,12 +404,13 @@ impl Sim {
         let deadlines: Vec<Timestamp> = self.last.as_ref().map(|snapshot| snapshot.deadlines_after(now)).unwrap_or_default();
         let target = match self.rng.gen_range(0..10) {
             0..=3 if !deadlines.is_empty() => {
-                let deadline = deadlines[self.rng.gen_range(0..deadlines.len())];
+                // One of the next few, so that the clock does not race past everything at once.
+                let deadline = deadlines[self.rng.gen_range(0..deadlines.len().min(3))];
                 Timestamp::from_millis(deadline.millis() + self.rng.gen_range(-1..=1))
             }
-            0..=4 => Timestamp::from_millis(now.millis() + self.rng.gen_range(1..5_000)),
-            5..=7 => now.plus_seconds(self.rng.gen_range(1..3_600)),
-            _ => now.plus_seconds(self.rng.gen_range(3_600..3 * 86_400)),
+            0..=5 => Timestamp::from_millis(now.millis() + self.rng.gen_range(1..5_000)),
+            6..=8 => now.plus_seconds(self.rng.gen_range(1..3_600)),
+            _ => now.plus_seconds(self.rng.gen_range(3_600..2 * 86_400)),
         };
         if target > now {
             self.clock.set(target);
@@ -612,6 +620,11 @@ impl Sim {
         self.cast().users[index].clone()
     }
 
+    fn other_user(&mut self, user_id: &UserId) -> UserId {
+        let others: Vec<UserId> = self.cast().users.iter().filter(|other| *other != user_id).cloned().collect();
+        others[self.rng.gen_range(0..others.len())].clone()
+    }
+
     fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
         if items.is_empty() { None } else { Some(items[self.rng.gen_range(0..items.len())].clone()) }
     }
@@ -626,33 +639,35 @@ impl Sim {
     fn choose_op_from(&mut self, snapshot: &Snapshot) -> Option<Op> {
         let roll = self.rng.gen_range(0..100);
         match roll {
-            0..=5 => {
+            0..=4 => {
                 let user_id = self.user();
                 let units =
                     if self.rng.gen_bool(0.9) { self.rng.gen_range(1..60_000) } else { hongbao_core::money::MAX_AMOUNT - self.rng.gen_range(0..1_000_000) };
                 let reference = format!("bank-{}-{}", self.seed, self.step);
                 Some(Op::TopUp { user_id, amount: amount(units), reference })
             }
-            6..=8 => {
+            5..=7 => {
                 let user_id = self.user();
                 let reference = Some(format!("payout-{}-{}", self.seed, self.step));
                 Some(Op::Withdraw { user_id, amount: amount(self.rng.gen_range(1..40_000)), reference })
             }
-            9..=22 => Some(self.send_packet()),
-            23..=37 => self.claim(snapshot),
-            38..=40 => {
+            8..=19 => Some(self.send_packet()),
+            20..=33 => self.claim(snapshot),
+            34..=36 => {
                 let packet = self.pick(&snapshot.open_packets())?;
                 let user_id = if self.rng.gen_bool(0.85) { packet.sender_id.clone() } else { self.user() };
                 Some(Op::Recall { packet_id: packet.id, user_id })
             }
-            41..=47 => {
+            37..=45 => {
                 let sender_id = self.user();
-                let recipient_id = self.user();
+                // Now and then to oneself, which is refused.
+                let recipient_id = if self.rng.gen_bool(0.9) { self.other_user(&sender_id) } else { sender_id.clone() };
                 let arrival = [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h][self.rng.gen_range(0..3)];
                 Some(Op::SendTransfer { sender_id, recipient_id, amount: amount(self.rng.gen_range(1..30_000)), memo: None, arrival, confirmation: None })
             }
-            48..=56 => {
-                let transfer = self.pick(&snapshot.transfers)?;
+            46..=56 => {
+                let open: Vec<_> = snapshot.transfers.iter().filter(|transfer| transfer.status.is_open()).cloned().collect();
+                let transfer = if !open.is_empty() && self.rng.gen_bool(0.85) { self.pick(&open)? } else { self.pick(&snapshot.transfers)? };
                 let (transfer_id, sender, recipient) = (transfer.id.clone(), transfer.sender_id.clone(), transfer.recipient_id.clone());
                 Some(match self.rng.gen_range(0..10) {
                     0..=4 => Op::AcceptTransfer { transfer_id, user_id: recipient },
