@@ -437,11 +437,14 @@ fn check_events(snapshot: &Snapshot) -> Checked<()> {
         expect(&packet.sender_id, EventKind::PacketSent, id, 1)?;
         let refunded = matches!(packet.status, PacketStatus::Expired | PacketStatus::Recalled);
         expect(&packet.sender_id, EventKind::PacketRefunded, id, usize::from(refunded))?;
-        if packet.audience.recipient_id() != Some(&packet.sender_id) && !claims.iter().any(|claim| claim.user_id == packet.sender_id) {
-            expect(&packet.sender_id, EventKind::PacketExhausted, id, usize::from(packet.status == PacketStatus::Exhausted))?;
-        }
+        let exhausted = usize::from(packet.status == PacketStatus::Exhausted);
+        expect(&packet.sender_id, EventKind::PacketExhausted, id, exhausted)?;
         for claim in claims {
             expect(&claim.user_id, EventKind::PacketClaimed, id, 1)?;
+            // Everyone who opened a group's packet hears who was luckiest when it runs out.
+            if claim.user_id != packet.sender_id && packet.audience.group_id().is_some() {
+                expect(&claim.user_id, EventKind::PacketExhausted, id, exhausted)?;
+            }
         }
     }
     for transfer in &snapshot.transfers {
