@@ -649,6 +649,18 @@ impl Snapshot {
             || self.journal.iter().any(|entry| entry.txn.related().corrects_txn_no.as_ref() == Some(txn_no))
     }
 
+    /// The expiry times of open packets still to come after `now`, earliest first.
+    pub fn expiries_after(&self, now: Timestamp) -> Vec<Timestamp> {
+        let mut expiries: Vec<Timestamp> = self
+            .packets
+            .iter()
+            .filter(|(packet, _)| packet.status == PacketStatus::Open && packet.expires_at > now)
+            .map(|(packet, _)| packet.expires_at)
+            .collect();
+        expiries.sort();
+        expiries
+    }
+
     /// The deadlines still to come after `now`: open packets' expiry, open transfers' arrival and
     /// acceptance deadline, pending return requests', open cases' and temporary freezes'.
     pub fn deadlines_after(&self, now: Timestamp) -> Vec<Timestamp> {

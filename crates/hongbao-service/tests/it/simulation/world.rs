@@ -155,6 +155,7 @@ struct Cast {
     legal: [Actor; 2],
 }
 
+/// One seed's run: the service over a fault-injecting store, the clock, the cast, and the model.
 pub struct Sim {
     seed: u64,
     rng: StdRng,
@@ -198,8 +199,6 @@ impl Sim {
     pub async fn run(settings: &Settings, seed: u64) -> Result<Summary, Failure> {
         let mut sim = Sim::new(settings, seed);
         let outcome = sim.play(settings.steps).await;
-        let failure =
-            |sim: &Sim, what: String| Failure { seed, step: sim.step, what, trace: sim.trace.iter().rev().take(TRACE_SHOWN).rev().cloned().collect() };
         match outcome {
             Ok(()) => {
                 let mut summary = sim.summary.clone();
@@ -212,7 +211,10 @@ impl Sim {
                 count_fired(last, &mut summary);
                 Ok(summary)
             }
-            Err(what) => Err(failure(&sim, what)),
+            Err(what) => {
+                let shown = sim.trace.len().saturating_sub(TRACE_SHOWN);
+                Err(Failure { seed, step: sim.step, what, trace: sim.trace[shown..].to_vec() })
+            }
         }
     }
 
@@ -236,15 +238,14 @@ impl Sim {
         }
         #[cfg(not(feature = "planted-bugs"))]
         let _ = settings;
-        let (faulty, faults) = FaultyStore::new(store.clone());
-        let _ = faulty;
         Sim {
             seed,
             rng: StdRng::seed_from_u64(seed),
             step: 0,
             _database: database,
             store,
-            faults,
+            // Each start wraps the database in a store with cues of its own.
+            faults: Arc::default(),
             service: None,
             clock,
             config,
@@ -402,7 +403,10 @@ impl Sim {
     async fn move_clock(&mut self, then_tick: bool) -> Checked<()> {
         let now = self.clock.now();
         let deadlines: Vec<Timestamp> = self.last.as_ref().map(|snapshot| snapshot.deadlines_after(now)).unwrap_or_default();
+        let expiries: Vec<Timestamp> = self.last.as_ref().map(|snapshot| snapshot.expiries_after(now)).unwrap_or_default();
         let target = match self.rng.gen_range(0..10) {
+            // The next packet's expiry, where a claim and the refund meet.
+            0..=1 if !expiries.is_empty() => Timestamp::from_millis(expiries[0].millis() + self.rng.gen_range(-1..=1)),
             0..=3 if !deadlines.is_empty() => {
                 // One of the next few, so that the clock does not race past everything at once.
                 let deadline = deadlines[self.rng.gen_range(0..deadlines.len().min(3))];
