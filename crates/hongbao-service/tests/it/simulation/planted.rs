@@ -1,6 +1,14 @@
 //! The simulation finds each bug planted in the service (`hongbao_service::planted`), within the
 //! seeds it runs by default, and its failure names the seed that found it. Built only with the
 //! `planted-bugs` feature: `cargo test -p hongbao-service --features planted-bugs --test it simulation`.
+//!
+//! How often one seed of 200 steps finds each bug, measured over seeds 1 to 20 by running each seed
+//! alone (`HONGBAO_SIM_SEED=$seed cargo test -p hongbao-service --features planted-bugs --test it
+//! simulation_finds_a_planted_double_refund`, and likewise for the others; a seed that finds the bug
+//! passes): the unbalanced claim 20 of 20 (at its first claim), the claim after expiry 16 of 20 (it
+//! needs the clock past a packet's expiry and a claim before the scheduler looks), the double refund
+//! 15 of 20 (it needs two corrections of one payment). Of the default seeds, 1 to 10, nine find the
+//! double refund, nine the claim after expiry and all ten the unbalanced claim; the test needs one.
 
 use hongbao_service::planted::PlantedBug;
 

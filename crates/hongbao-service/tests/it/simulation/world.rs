@@ -373,7 +373,7 @@ impl Sim {
             0..=2 => self.restart().await,
             3..=9 => self.move_clock(true).await,
             10..=13 => self.move_clock(false).await,
-            14..=19 => self.tick(true).await,
+            14..=17 => self.tick(true).await,
             _ => {
                 let Some(op) = self.choose_op() else {
                     self.note("nothing to do".into());
@@ -420,7 +420,7 @@ impl Sim {
             self.clock.set(target);
         }
         self.note(format!("clock +{} ms", self.clock.now().millis() - now.millis()));
-        if then_tick && self.rng.gen_bool(0.5) { self.tick(true).await } else { Ok(()) }
+        if then_tick && self.rng.gen_bool(0.4) { self.tick(true).await } else { Ok(()) }
     }
 
     /// The scheduler looks: every due timer is carried out. Faults may hit any of its commits; a crash
