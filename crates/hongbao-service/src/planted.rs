@@ -6,8 +6,6 @@
 use hongbao_core::packet::Packet;
 use hongbao_core::{Amount, LedgerTxn, Posting, Timestamp, TxnKind};
 
-use crate::config::Config;
-
 /// One planted bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlantedBug {
@@ -22,24 +20,25 @@ pub enum PlantedBug {
     UnbalancedPosting,
 }
 
-fn on(config: &Config, bug: PlantedBug) -> bool {
-    config.planted_bugs.contains(&bug)
+/// Whether `bug` is among those switched on (`Config::planted_bugs`).
+fn on(switched_on: &[PlantedBug], bug: PlantedBug) -> bool {
+    switched_on.contains(&bug)
 }
 
 /// What is left of a payment to give back: the whole of it, when [`PlantedBug::DoubleRefund`] is on.
-pub(crate) fn uncorrected(config: &Config, paid: Amount, left: Amount) -> Amount {
-    if on(config, PlantedBug::DoubleRefund) { paid } else { left }
+pub(crate) fn uncorrected(switched_on: &[PlantedBug], paid: Amount, left: Amount) -> Amount {
+    if on(switched_on, PlantedBug::DoubleRefund) { paid } else { left }
 }
 
 /// The time a claim is checked at: just before the packet's expiry, when [`PlantedBug::ClaimAfterExpiry`]
 /// is on and the claim comes later.
-pub(crate) fn claim_checked_at(config: &Config, packet: &Packet, now: Timestamp) -> Timestamp {
-    if on(config, PlantedBug::ClaimAfterExpiry) { now.min(Timestamp::from_millis(packet.expires_at.millis() - 1)) } else { now }
+pub(crate) fn claim_checked_at(switched_on: &[PlantedBug], packet: &Packet, now: Timestamp) -> Timestamp {
+    if on(switched_on, PlantedBug::ClaimAfterExpiry) { now.min(Timestamp::from_millis(packet.expires_at.millis() - 1)) } else { now }
 }
 
 /// A claim whose credit is one fen larger than its debit, when [`PlantedBug::UnbalancedPosting`] is on.
-pub(crate) fn unbalance(config: &Config, txn: LedgerTxn) -> LedgerTxn {
-    if !on(config, PlantedBug::UnbalancedPosting) || txn.kind() != TxnKind::PacketClaim {
+pub(crate) fn unbalance(switched_on: &[PlantedBug], txn: LedgerTxn) -> LedgerTxn {
+    if !on(switched_on, PlantedBug::UnbalancedPosting) || txn.kind() != TxnKind::PacketClaim {
         return txn;
     }
     let postings = txn

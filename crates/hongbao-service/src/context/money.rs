@@ -94,7 +94,7 @@ impl OpContext<'_, '_> {
         let left = Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO);
         // PLANTED BUG (a), with the `planted-bugs` feature only: forgets the corrections.
         #[cfg(feature = "planted-bugs")]
-        let left = crate::planted::uncorrected(self.config, entry.txn.amount(), left);
+        let left = crate::planted::uncorrected(&self.config.planted_bugs, entry.txn.amount(), left);
         Ok(left)
     }
 

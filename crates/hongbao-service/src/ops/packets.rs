@@ -119,7 +119,7 @@ impl OpContext<'_, '_> {
         let checked_at = self.now;
         // PLANTED BUG (b), with the `planted-bugs` feature only: the expiry time is not checked.
         #[cfg(feature = "planted-bugs")]
-        let checked_at = crate::planted::claim_checked_at(self.config, &packet, checked_at);
+        let checked_at = crate::planted::claim_checked_at(&self.config.planted_bugs, &packet, checked_at);
         packet.check_claim(user_id, is_member, already_claimed, checked_at).map_err(ServiceError::Packet)?;
         let index = packet.claimed_count;
         let amount = self.batch.share(packet_id, index)?;
