@@ -271,8 +271,15 @@ impl FromRequestParts<AppState> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ListParams, ApiError> {
+        ListParams::from_query(parts.uri.query().unwrap_or(""))
+    }
+}
+
+impl ListParams {
+    /// The parameters of a list from its query string (without the `?`).
+    pub fn from_query(query: &str) -> Result<ListParams, ApiError> {
         let mut params = ListParams { limit: 50, cursor: None, role: None, filters: Vec::new() };
-        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "limit" => {
@@ -297,7 +304,9 @@ pub fn encode_seq_cursor(seq: u64) -> String {
     format!("c{seq:x}")
 }
 
-fn decode_seq_cursor(text: &str) -> Option<u64> {
+/// The journal position of a transaction list's cursor; `None` for any text `encode_seq_cursor` does not
+/// write.
+pub fn decode_seq_cursor(text: &str) -> Option<u64> {
     let hex = text.strip_prefix('c')?;
     // Only what `encode_seq_cursor` writes: lowercase hex digits, no sign, within the stored range.
     if hex.is_empty() || !hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
@@ -321,7 +330,8 @@ pub fn encode_position_cursor(position: &ListPosition) -> String {
     format!("p{:x}.{}", position.created_at.millis(), position.id)
 }
 
-fn decode_position_cursor(text: &str) -> Option<ListPosition> {
+/// The position of a list's cursor; `None` for any text `encode_position_cursor` does not write.
+pub fn decode_position_cursor(text: &str) -> Option<ListPosition> {
     let (millis, id) = text.strip_prefix('p')?.split_once('.')?;
     let valid_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
     // Only what `encode_position_cursor` writes: lowercase hex digits, no sign.
