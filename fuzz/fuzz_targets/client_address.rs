@@ -7,7 +7,7 @@
 //!
 //! Properties: nothing panics; an untrusted peer is the client, whatever the headers say; an address
 //! found behind a trusted peer is untrusted or, when every hop is trusted, the first of them; a CIDR
-//! that parses contains its own address and reads back from its written form.
+//! that parses contains its own address (unless that is an IPv4-mapped one, compared as IPv4).
 #![no_main]
 
 use std::net::IpAddr;
@@ -43,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
     for entry in text.split([',', '\n']) {
         if let Some(cidr) = Cidr::parse(entry.trim())
             && let Ok(address) = entry.trim().split('/').next().unwrap_or_default().parse::<IpAddr>()
+            // An IPv4-mapped address is compared as IPv4, never against an IPv6 network, so a network
+            // written in that form contains none (`Cidr::contains`).
+            && address.to_canonical() == address
         {
             assert!(cidr.contains(address), "{entry:?} contains its own address");
         }

@@ -16,6 +16,10 @@ use libfuzzer_sys::fuzz_target;
 /// documentation of `add_business_days` states it, without its shortcuts.
 fn walked_deadline(calendar: &BusinessCalendar, start: Timestamp, days: u32) -> Timestamp {
     let last_day = Date::from_days_since_epoch(i64::MAX).days_since_epoch();
+    if start >= Date::from_days_since_epoch(last_day).end_of_day() {
+        // Every deadline from there is past the last day.
+        return Timestamp::from_millis(i64::MAX);
+    }
     let start_day = Date::of(start).days_since_epoch();
     let (mut cursor, mut remaining) = if days == 0 { (start_day - 1, 1) } else { (start_day, days) };
     while remaining > 0 {
