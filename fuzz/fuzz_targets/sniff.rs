@@ -40,10 +40,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(detected == Some(claimed) || (detected.is_none() && claimed == "text/plain" && is_text(file)));
     }
 
-    if let Ok(claim) = std::str::from_utf8(file) {
-        if let Some(normalized) = normalize_content_type(claim) {
-            assert!(ALLOWED_CONTENT_TYPES.contains(&normalized));
-            assert_eq!(normalize_content_type(normalized), Some(normalized));
-        }
+    if let Ok(claim) = std::str::from_utf8(file)
+        && let Some(normalized) = normalize_content_type(claim)
+    {
+        assert!(ALLOWED_CONTENT_TYPES.contains(&normalized));
+        assert_eq!(normalize_content_type(normalized), Some(normalized));
     }
 });
