@@ -66,6 +66,14 @@ pub struct Config {
     pub log_key: Option<hongbao_tlog::SignerKey>,
     /// How often a checkpoint of the journal's tree is made while it grows, in seconds.
     pub checkpoint_interval_seconds: u64,
+    /// The seed of the writer's random source (ids, transaction numbers, tokens, lucky splits). None,
+    /// the default, draws from the operating system; a seed makes a run replay exactly, which the
+    /// simulation needs. A process that restarts must be given a new seed, or it draws the same ids again.
+    pub random_seed: Option<u64>,
+    /// The bugs planted on purpose that are switched on (`planted.rs`), for the simulation's test
+    /// that shows it finds each one.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bugs: Vec<crate::planted::PlantedBug>,
 }
 
 /// The least a file of evidence counts toward its uploader's quota: about a disk block and a record.
@@ -101,6 +109,9 @@ impl Default for Config {
             event_poll_millis: 1_000,
             log_key: None,
             checkpoint_interval_seconds: 10,
+            random_seed: None,
+            #[cfg(feature = "planted-bugs")]
+            planted_bugs: Vec::new(),
         }
     }
 }

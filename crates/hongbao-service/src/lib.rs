@@ -20,6 +20,8 @@ pub mod names;
 pub mod op;
 pub mod ops;
 pub mod outcome;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod policy;
 pub mod reads;
 pub mod secrets;

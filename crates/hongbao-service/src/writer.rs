@@ -96,18 +96,8 @@ impl Writer {
         event_wakers: Arc<crate::live::EventWakers>,
     ) -> Writer {
         let stall = config.writer_stall_millis.map(std::time::Duration::from_millis);
-        Writer {
-            conn,
-            store,
-            clock,
-            config,
-            metrics,
-            rng: StdRng::from_entropy(),
-            share_cache: ShareCache::default(),
-            policy_cache: PolicyCache::default(),
-            stall,
-            event_wakers,
-        }
+        let rng = config.random_seed.map_or_else(StdRng::from_entropy, StdRng::seed_from_u64);
+        Writer { conn, store, clock, config, metrics, rng, share_cache: ShareCache::default(), policy_cache: PolicyCache::default(), stall, event_wakers }
     }
 
     /// Runs until every sender is gone. A panic means an invariant broke: the process stops rather

@@ -2,6 +2,11 @@
 //! `prefetch`, a read or `commit` when a test asks, so that tests reach every failure branch of the
 //! writer on both backends. Every cue is a count of failures still to come, or a predicate over what
 //! the writer is about to do; nothing fails unless a test asked.
+//!
+//! It also stands in for a process that crashes at a commit ([`Crash`]): just before it, so the
+//! database rolls the transaction back, or just after it, so the change is durable but never answered.
+//! From then on every writer connection of that store fails, as a dead process does nothing more; the
+//! test then drops the service and opens a new one over a new `FaultyStore` around the same database.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -16,6 +21,15 @@ use hongbao_store::{
     Changes, Claim, EventWake, Group, Heads, IdempotencyRecord, JournalEntry, ListPosition, Prefetched, ReadConn, ReturnRole, Store, StoreError, StoreResult,
     TransferRole, User, WriteConn,
 };
+
+/// Where a simulated crash of the process happens, at a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crash {
+    /// The process dies just before the commit: the database rolls the transaction back.
+    BeforeCommit,
+    /// The process dies just after the commit, before it can answer: the change is durable.
+    AfterCommit,
+}
 
 /// Decides whether the database refuses a batch's changes.
 pub type CommitPredicate = Box<dyn Fn(&Changes) -> bool + Send + Sync>;
@@ -35,6 +49,10 @@ pub struct Faults {
     /// Held by a test to keep the writer waiting in `begin`, so that the jobs sent meanwhile queue up
     /// and form one batch.
     gate: Mutex<()>,
+    /// A crash to come: how many commits to let through first, and where it happens.
+    crash_at: Mutex<Option<(u32, Crash)>>,
+    /// Set once the crash happened: the process is dead and its connections do nothing more.
+    crashed: AtomicBool,
 }
 
 impl Faults {
@@ -79,6 +97,45 @@ impl Faults {
         self.gate.lock().expect("the gate is never poisoned")
     }
 
+    /// The process crashes at a commit, after letting `commits_first` commits through.
+    pub fn crash_at_commit(&self, commits_first: u32, crash: Crash) {
+        *self.crash_at.lock().expect("the fault lock is never poisoned") = Some((commits_first, crash));
+    }
+
+    /// Whether the crash asked for has happened.
+    pub fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Withdraws every cue not yet used (a crash that happened stays): for a test that asks for
+    /// failures step by step and does not want one asked for earlier to hit a later step.
+    pub fn clear(&self) {
+        for counter in [&self.begins, &self.lock_timeouts, &self.prefetches, &self.refused_commits, &self.unknown_commits] {
+            counter.store(0, Ordering::SeqCst);
+        }
+        *self.refuse_commit_when.lock().expect("the fault lock is never poisoned") = None;
+        *self.fail_balance_read_of.lock().expect("the fault lock is never poisoned") = None;
+        *self.crash_at.lock().expect("the fault lock is never poisoned") = None;
+    }
+
+    /// The crash that happens at this commit, if one is due now; counts the commit otherwise.
+    fn take_crash(&self) -> Option<Crash> {
+        let mut armed = self.crash_at.lock().expect("the fault lock is never poisoned");
+        match armed.as_mut() {
+            Some((0, crash)) => {
+                let crash = *crash;
+                *armed = None;
+                self.crashed.store(true, Ordering::SeqCst);
+                Some(crash)
+            }
+            Some((commits_first, _)) => {
+                *commits_first -= 1;
+                None
+            }
+            None => None,
+        }
+    }
+
     /// How many commits were refused because of a cue.
     pub fn refused(&self) -> u32 {
         self.refused.load(Ordering::SeqCst)
@@ -91,6 +148,10 @@ impl Faults {
 
 fn injected(context: &'static str) -> StoreError {
     StoreError::Database { context, source: "a failure injected by the test".into() }
+}
+
+fn dead() -> StoreError {
+    StoreError::Database { context: "using the writer's connection", source: "the process crashed (injected by the test)".into() }
 }
 
 /// A backend whose writer connections fail on cue.
@@ -284,6 +345,9 @@ impl ReadConn for FaultyWriter {
 impl WriteConn for FaultyWriter {
     fn begin(&mut self) -> StoreResult<()> {
         drop(self.faults.gate.lock().expect("the gate is never poisoned"));
+        if self.faults.crashed() {
+            return Err(dead());
+        }
         if Faults::take(&self.faults.begins) {
             return Err(injected("beginning a batch"));
         }
@@ -294,6 +358,20 @@ impl WriteConn for FaultyWriter {
     }
 
     fn commit(&mut self, changes: &Changes) -> StoreResult<()> {
+        if self.faults.crashed() {
+            return Err(dead());
+        }
+        match self.faults.take_crash() {
+            Some(Crash::BeforeCommit) => {
+                self.inner.rollback()?;
+                return Err(dead());
+            }
+            Some(Crash::AfterCommit) => {
+                self.inner.commit(changes)?;
+                return Err(StoreError::CommitUnknown { source: Box::new(dead()) });
+            }
+            None => {}
+        }
         let poisoned = self.faults.refuse_commit_when.lock().expect("the fault lock is never poisoned").as_ref().is_some_and(|refuse| refuse(changes));
         if poisoned || Faults::take(&self.faults.refused_commits) {
             self.faults.refused.fetch_add(1, Ordering::SeqCst);
@@ -319,6 +397,9 @@ impl WriteConn for FaultyWriter {
     }
 
     fn prefetch(&mut self, packets: &[(PacketId, Vec<UserId>)], queries: &[Query]) -> StoreResult<Prefetched> {
+        if self.faults.crashed() {
+            return Err(dead());
+        }
         if Faults::take(&self.faults.prefetches) {
             return Err(injected("prefetching a batch's reads"));
         }

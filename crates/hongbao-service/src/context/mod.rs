@@ -117,6 +117,9 @@ impl OpContext<'_, '_> {
     /// balances. Accounts that must stay non-negative are checked first; the database's own check
     /// constraint is the second line of defence.
     pub(crate) fn post(&mut self, txn: LedgerTxn, parties: &[&UserId]) -> ServiceResult<JournalEntry> {
+        // PLANTED BUG (c), with the `planted-bugs` feature only: a claim that does not balance.
+        #[cfg(feature = "planted-bugs")]
+        let txn = crate::planted::unbalance(&self.config.planted_bugs, txn);
         for posting in txn.postings() {
             // No wallet holds more than the largest amount: every amount the service shows or moves
             // stays within it, so a wallet at the limit takes no more money in.

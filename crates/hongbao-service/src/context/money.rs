@@ -91,7 +91,11 @@ impl OpContext<'_, '_> {
     /// journal's corrections of it (returns, case refunds, reversals) have moved back.
     pub(crate) fn uncorrected(&mut self, entry: &JournalEntry) -> ServiceResult<Amount> {
         let corrected = self.batch.corrected_amount(entry.txn.txn_no())?;
-        Ok(Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO))
+        let left = Amount::new((entry.txn.amount().minor_units() - corrected).max(0)).unwrap_or(Amount::ZERO);
+        // PLANTED BUG (a), with the `planted-bugs` feature only: forgets the corrections.
+        #[cfg(feature = "planted-bugs")]
+        let left = crate::planted::uncorrected(&self.config.planted_bugs, entry.txn.amount(), left);
+        Ok(left)
     }
 
     /// Moves the hold's money where the transfer's step sent it, recording the transaction number.

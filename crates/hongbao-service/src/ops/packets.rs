@@ -116,7 +116,11 @@ impl OpContext<'_, '_> {
         let mut packet = self.batch.packet(packet_id)?.ok_or(ServiceError::NotFound(Resource::Packet))?;
         let is_member = self.is_audience_member(&packet, user_id)?;
         let already_claimed = self.batch.has_claimed(packet_id, user_id)?;
-        packet.check_claim(user_id, is_member, already_claimed, self.now).map_err(ServiceError::Packet)?;
+        let checked_at = self.now;
+        // PLANTED BUG (b), with the `planted-bugs` feature only: the expiry time is not checked.
+        #[cfg(feature = "planted-bugs")]
+        let checked_at = crate::planted::claim_checked_at(&self.config.planted_bugs, &packet, checked_at);
+        packet.check_claim(user_id, is_member, already_claimed, checked_at).map_err(ServiceError::Packet)?;
         let index = packet.claimed_count;
         let amount = self.batch.share(packet_id, index)?;
         let txn_no = self.new_txn_no();

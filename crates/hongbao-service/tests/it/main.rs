@@ -3,6 +3,7 @@
 mod durability;
 mod properties;
 mod scripts;
+mod simulation;
 mod tokens;
 mod tree;
 mod writer;
