@@ -58,7 +58,8 @@ impl Amount {
         if text.contains('.') && fraction.is_empty() {
             return Err(malformed());
         }
-        if whole.len() > 13 {
+        // Leading zeros add nothing: only the significant digits can make the amount too large.
+        if whole.trim_start_matches('0').len() > 13 {
             return Err(MoneyError::TooLarge);
         }
         let whole: i64 = whole.parse().map_err(|_| malformed())?;
@@ -119,6 +120,12 @@ mod tests {
         check("10000000000", Ok(MAX_AMOUNT));
         check("10000000000.01", Err(MoneyError::TooLarge));
         check("99999999999999999999", Err(MoneyError::TooLarge));
+        // Found by fuzzing (fuzz/corpus/amount/leading-zeros): leading zeros counted toward the length
+        // that is too large.
+        check("000000611086895.00", Ok(61108689500));
+        check("00000000000000000001.5", Ok(150));
+        check("000010000000000", Ok(MAX_AMOUNT));
+        check("000010000000000.01", Err(MoneyError::TooLarge));
         for bad in ["", ".5", "1.", "1.234", "-1", "+1", "1,00", "1e3", " 1", "1.0.0", "abc", "１"] {
             assert!(matches!(Amount::parse_decimal(bad), Err(MoneyError::Malformed(_))), "{bad:?}");
         }

@@ -271,8 +271,15 @@ impl FromRequestParts<AppState> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<ListParams, ApiError> {
+        ListParams::from_query(parts.uri.query().unwrap_or(""))
+    }
+}
+
+impl ListParams {
+    /// The parameters of a list from its query string (without the `?`).
+    pub fn from_query(query: &str) -> Result<ListParams, ApiError> {
         let mut params = ListParams { limit: 50, cursor: None, role: None, filters: Vec::new() };
-        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "limit" => {
@@ -297,7 +304,9 @@ pub fn encode_seq_cursor(seq: u64) -> String {
     format!("c{seq:x}")
 }
 
-fn decode_seq_cursor(text: &str) -> Option<u64> {
+/// The journal position of a transaction list's cursor; `None` for any text `encode_seq_cursor` does not
+/// write.
+pub fn decode_seq_cursor(text: &str) -> Option<u64> {
     let hex = text.strip_prefix('c')?;
     // Only what `encode_seq_cursor` writes: lowercase hex digits, no sign, within the stored range.
     if hex.is_empty() || !hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
@@ -321,11 +330,42 @@ pub fn encode_position_cursor(position: &ListPosition) -> String {
     format!("p{:x}.{}", position.created_at.millis(), position.id)
 }
 
-fn decode_position_cursor(text: &str) -> Option<ListPosition> {
+/// The position of a list's cursor; `None` for any text `encode_position_cursor` does not write.
+pub fn decode_position_cursor(text: &str) -> Option<ListPosition> {
     let (millis, id) = text.strip_prefix('p')?.split_once('.')?;
     let valid_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-    // Only what `encode_position_cursor` writes: lowercase hex digits, no sign.
+    // Only what `encode_position_cursor` writes: lowercase hex digits, no sign. A time before 1970 is
+    // written as its two's complement, so the digits are read as the 64 bits they are.
     let valid_millis = !millis.is_empty() && millis.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
-    let millis = i64::from_str_radix(millis, 16).ok().filter(|_| valid_millis)?;
+    let millis = u64::from_str_radix(millis, 16).ok().filter(|_| valid_millis)? as i64;
     valid_id.then_some(ListPosition { created_at: hongbao_core::Timestamp::from_millis(millis), id: id.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_position_cursor_decodes_to_its_position() {
+        // Found by fuzzing (fuzz/corpus/cursors/before-1970): a time before 1970 was written as 16 hex
+        // digits of its two's complement, which did not read back as an i64.
+        for millis in [0, 1, 1_795_736_552_123, i64::MAX, -1, -178_589_801_694_001_787, i64::MIN] {
+            let position = ListPosition { created_at: hongbao_core::Timestamp::from_millis(millis), id: "cmp_2c4dmrhq7i".to_owned() };
+            let cursor = encode_position_cursor(&position);
+            assert_eq!(decode_position_cursor(&cursor), Some(position), "{cursor}");
+        }
+        for bad in ["", "p", "p.", "p1.", "p.cmp_x", "pG.cmp_x", "p-1.cmp_x", "p+1.cmp_x", "p1A.cmp_x", "p10000000000000000.cmp_x", "p1.cmp-x", "c1"] {
+            assert_eq!(decode_position_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sequence_cursors_decode_to_their_sequence_only() {
+        for seq in [0, 1, 0x1f, i64::MAX as u64] {
+            assert_eq!(decode_seq_cursor(&encode_seq_cursor(seq)), Some(seq));
+        }
+        for bad in ["", "c", "cG", "c-1", "c1F", "c8000000000000000", "p1.x"] {
+            assert_eq!(decode_seq_cursor(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -204,6 +204,10 @@ pub fn render_policy(policy: &RiskPolicy) -> String {
     let _ = writeln!(out, "per_transaction_max = \"{}\"", policy.per_transaction_max);
     let _ = writeln!(out, "daily_outgoing_max = \"{}\"", policy.daily_outgoing_max);
     let _ = writeln!(out, "daily_packet_count = {}", policy.daily_packet_count);
+    if policy.tags.is_empty() {
+        // A file without the table keeps the default tags; an empty table says there are none.
+        let _ = writeln!(out, "\n[tags]");
+    }
     for (tag, limits) in &policy.tags {
         let _ = writeln!(out, "\n[tags.{tag}]");
         if let Some(amount) = limits.per_transaction_max {
@@ -234,6 +238,15 @@ mod tests {
         let policy = RiskPolicy::default();
         assert_eq!(parse_policy(&render_policy(&policy)), Ok(policy));
         assert_eq!(parse_policy(""), Ok(RiskPolicy::default()), "an empty file keeps every default");
+    }
+
+    #[test]
+    fn a_policy_without_tags_round_trips_through_its_file() {
+        // Found by fuzzing (fuzz/corpus/policy/empty-tags): the written file left the empty tags out,
+        // and reading it back brought the default tags back.
+        let policy = parse_policy("[tags]\n").expect("valid");
+        assert!(policy.tags.is_empty());
+        assert_eq!(parse_policy(&render_policy(&policy)), Ok(policy));
     }
 
     #[test]
