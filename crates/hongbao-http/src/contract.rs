@@ -404,6 +404,10 @@ fn complete_operation(path: &str, method: &str, operation: &mut Map<String, Valu
         }
         statuses.extend([400, 409]);
     }
+    if method != "get" && !open {
+        // Every write goes through the writer, where the records' state may refuse it (409).
+        statuses.insert(409);
+    }
     if !parameters.is_empty() {
         operation.insert("parameters".into(), Value::Array(parameters));
     }
