@@ -53,6 +53,8 @@ NOT_STATED_BY_THE_SCHEMA = {
     "GET /v1/journal/consistency": "the tree sizes against the journal",
     # Only a packet claim or a transfer settlement that the caller paid can be asked back.
     "POST /v1/return-requests": "which transaction may be asked back",
+    # A receiver at a loopback, private or unspecified address (`http://0`) is refused.
+    "POST /v1/ops/webhooks": "whether the receiver's address is public",
 }
 
 

@@ -10,14 +10,17 @@
 use std::collections::BTreeSet;
 
 use hongbao_core::cases::{CaseOutcome, ComplaintKind, EvidenceLabel};
+use hongbao_core::events::EventKind;
+use hongbao_core::freeze::FreezeStatus;
 use hongbao_core::ledger::TxnKind;
 use hongbao_core::legal::ApprovalStatus;
 use hongbao_core::merchant::Scope;
 use hongbao_core::money::MAX_AMOUNT;
 use hongbao_core::packet::{PacketKind, PacketStatus};
 use hongbao_core::returns::ReturnRequestStatus;
-use hongbao_core::staff::Role;
+use hongbao_core::staff::{AuditAction, Role};
 use hongbao_core::transfer::{Arrival, TransferStatus};
+use hongbao_core::webhooks::DeliveryStatus;
 use hongbao_core::{
     CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, GroupId, MerchantKeyId, OperatorId, PacketId, ReturnRequestId, ReversalId, TransferId,
     TxnNo, UserId, WebhookId,
@@ -215,7 +218,8 @@ fn request_field_constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateMerchantKeyRequest", "max_transaction_amount", amount()),
         ("CreateMerchantKeyRequest", "daily_amount", amount()),
         ("TagRequest", "tag", json!({ "pattern": "^[a-z0-9_-]{1,32}$" })),
-        ("CreateWebhookRequest", "url", json!({ "pattern": "^https?://", "maxLength": 2000 })),
+        // `check_url` in the service: http or https, no whitespace or control character.
+        ("CreateWebhookRequest", "url", json!({ "pattern": "^https?://[^\\s\\x00-\\x1f\\x7f-\\x9f]*$", "maxLength": 2000 })),
     ]
 }
 
@@ -234,6 +238,15 @@ fn response_field_constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({ "enum": names(EvidenceLabel::ALL, EvidenceLabel::as_str).as_array().expect("a list").iter().cloned().chain([Value::Null]).collect::<Vec<_>>() }),
         ),
         ("OperatorBody", "role", one_of(names(Role::ALL, Role::as_str))),
+        ("ComplaintBody", "kind", one_of(names(ComplaintKind::ALL, ComplaintKind::as_str))),
+        ("ComplaintBody", "status", one_of(json!(["submitted", "needs_evidence", "under_review", "resolved"]))),
+        ("ComplaintBody", "outcome", one_of(names(CaseOutcome::ALL, CaseOutcome::as_str))),
+        ("FreezeBody", "status", one_of(names(FreezeStatus::ALL, FreezeStatus::as_str))),
+        ("ApprovalFields", "status", one_of(names(ApprovalStatus::ALL, ApprovalStatus::as_str))),
+        ("AuditEntryBody", "action", one_of(names(AuditAction::ALL, AuditAction::as_str))),
+        ("EventBody", "type", one_of(names(EventKind::ALL, EventKind::as_str))),
+        ("DeliveryBody", "status", one_of(names(DeliveryStatus::ALL, DeliveryStatus::as_str))),
+        ("MerchantKeyBody", "scopes", json!({ "items": { "type": "string", "enum": names(Scope::ALL, Scope::as_str) } })),
     ]
 }
 

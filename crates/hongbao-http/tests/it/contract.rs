@@ -150,6 +150,8 @@ async fn the_document_is_as_strict_as_the_parsers() {
     assert_eq!(schemas["CreateTransferRequest"]["additionalProperties"], json!(false), "unknown fields are refused");
     assert_eq!(schemas["CreateUserRequest"]["properties"]["name"]["minLength"], json!(1));
     assert_eq!(schemas["TransferBody"]["properties"]["created_at"]["format"], json!("date-time"));
+    assert_eq!(schemas["ComplaintBody"]["properties"]["status"]["enum"], json!(["submitted", "needs_evidence", "under_review", "resolved"]));
+    assert!(schemas["AuditEntryBody"]["properties"]["action"]["enum"].as_array().is_some_and(|actions| actions.contains(&json!("policy.replace"))));
     let roles = document["paths"]["/v1/return-requests"]["get"]["parameters"].as_array().expect("parameters");
     let role = roles.iter().find(|parameter| parameter["name"] == "role").expect("a role parameter");
     assert_eq!(role["schema"]["enum"], json!(["sent", "received"]));
