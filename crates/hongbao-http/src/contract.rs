@@ -296,6 +296,7 @@ pub fn complete(document: &mut Value) {
             complete_operation(path, method, operation, &schemas, &mut request_schemas);
         }
     }
+    add_links(document);
     let components = document["components"]["schemas"].as_object_mut().expect("the document has schemas");
     for name in &request_schemas {
         if let Some(schema) = components.get_mut(name).and_then(Value::as_object_mut) {
@@ -308,6 +309,38 @@ pub fn complete(document: &mut Value) {
                     text["pattern"] = json!("^[^\\x00]*$");
                 }
             }
+        }
+    }
+}
+
+/// OpenAPI links from each operation that creates a resource (a POST to a collection, answered 201
+/// with the new resource's `id`) to every operation on that resource (`{collection}/{id}...`), so a
+/// client, and a stateful tester, can follow a creation to what may be done with it.
+fn add_links(document: &mut Value) {
+    let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, item) in &paths {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if let Some(operation_id) = item[method]["operationId"].as_str() {
+                targets.push((path.clone(), operation_id.to_owned()));
+            }
+        }
+    }
+    for (collection, item) in &paths {
+        let created = &item["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"];
+        let Some(schema) = created.as_str().and_then(|reference| reference.strip_prefix("#/components/schemas/")) else { continue };
+        if document["components"]["schemas"][schema]["properties"]["id"].is_null() {
+            continue;
+        }
+        let resource = format!("{collection}/{{id}}");
+        let mut links = Map::new();
+        for (path, operation_id) in &targets {
+            if path == &resource || path.starts_with(&format!("{resource}/")) {
+                links.insert(operation_id.clone(), json!({ "operationId": operation_id, "parameters": { "id": "$response.body#/id" } }));
+            }
+        }
+        if !links.is_empty() {
+            document["paths"][collection]["post"]["responses"]["201"]["links"] = Value::Object(links);
         }
     }
 }
