@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(parse_policy(&render_policy(&policy)), Ok(policy));
         assert_eq!(parse_policy(""), Ok(RiskPolicy::default()), "an empty file keeps every default");
         assert!(sets_nothing("") && sets_nothing("  \n# only a comment\n"), "an empty file sets nothing");
-        assert!(!sets_nothing(&render_policy(&policy)) && !sets_nothing("[velocity]\n"), "a file with a table sets something");
+        assert!(!sets_nothing(&render_policy(&RiskPolicy::default())) && !sets_nothing("[velocity]\n"), "a file with a table sets something");
     }
 
     #[test]
