@@ -52,13 +52,16 @@ fn id_pattern(prefix: &str) -> String {
     format!("^{prefix}[a-z0-9_]{{1,64}}$")
 }
 
-/// The form of a path parameter, from its name and the route it is in: ids by their prefix.
-fn path_parameter_pattern(path: &str, name: &str) -> Option<String> {
+/// The schema of a path parameter, from its name and the route it is in: ids by their prefix.
+fn path_parameter_schema(path: &str, name: &str) -> Option<Value> {
     let prefix = match name {
         "user_id" => UserId::PREFIX,
         "txn_no" => TxnNo::PREFIX,
-        // A tag goes on a user or a group (`RiskOp::SetTag`).
-        "target_id" => return Some(format!("^({}|{})[a-z0-9_]{{1,64}}$", UserId::PREFIX, GroupId::PREFIX)),
+        // A tag goes on a user or a group (`RiskOp::SetTag`); both prefixes are four characters.
+        "target_id" => {
+            let pattern = format!("^({}|{})[a-z0-9_]{{1,64}}$", UserId::PREFIX, GroupId::PREFIX);
+            return Some(json!({ "type": "string", "pattern": pattern, "minLength": UserId::PREFIX.len() + 1, "maxLength": UserId::PREFIX.len() + 64 }));
+        }
         "id" => match path.trim_start_matches("/v1/").trim_start_matches("ops/").split('/').next().unwrap_or("") {
             "users" => UserId::PREFIX,
             "groups" => GroupId::PREFIX,
@@ -78,7 +81,7 @@ fn path_parameter_pattern(path: &str, name: &str) -> Option<String> {
         },
         _ => return None,
     };
-    Some(id_pattern(prefix))
+    Some(id_schema(prefix))
 }
 
 /// Lists that continue below a journal position (`c` and hex) rather than after a creation time and id.
@@ -143,12 +146,19 @@ fn amount() -> Value {
     json!({ "minimum": 1, "maximum": MAX_AMOUNT })
 }
 
+/// An id's schema: its prefix and 1 to 64 letters, digits or underscores (`valid_suffix` in the core).
+fn id_schema(prefix: &str) -> Value {
+    json!({ "type": "string", "pattern": id_pattern(prefix), "minLength": prefix.len() + 1, "maxLength": prefix.len() + 64 })
+}
+
 fn id_of(prefix: &str) -> Value {
-    json!({ "pattern": id_pattern(prefix) })
+    let mut schema = id_schema(prefix);
+    schema.as_object_mut().expect("an object").remove("type");
+    schema
 }
 
 fn ids_of(prefix: &str) -> Value {
-    json!({ "items": { "type": "string", "pattern": id_pattern(prefix) } })
+    json!({ "items": id_schema(prefix) })
 }
 
 fn one_of(values: Value) -> Value {
@@ -192,7 +202,7 @@ fn request_field_constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateComplaintRequest", "kind", one_of(names(ComplaintKind::ALL, ComplaintKind::as_str))),
         ("CreateComplaintRequest", "txn_nos", ids_of(TxnNo::PREFIX)),
         ("CreateComplaintRequest", "evidence_ids", ids_of(EvidenceId::PREFIX)),
-        ("AddEvidenceRequest", "evidence_ids", json!({ "minItems": 1, "items": { "type": "string", "pattern": id_pattern(EvidenceId::PREFIX) } })),
+        ("AddEvidenceRequest", "evidence_ids", json!({ "minItems": 1, "items": id_schema(EvidenceId::PREFIX) })),
         ("CreateOperatorRequest", "name", text(64)),
         ("CreateOperatorRequest", "role", one_of(names(Role::ALL, Role::as_str))),
         ("CreateFreezeRequest", "user_id", id_of(UserId::PREFIX)),
@@ -402,10 +412,7 @@ fn complete_operation(path: &str, method: &str, operation: &mut Map<String, Valu
     let mut parameters: Vec<Value> = operation.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
     for name in path.split('/').filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}'))) {
         let position = parameters.iter().position(|parameter| parameter["in"] == "path" && parameter["name"] == name);
-        let schema = match path_parameter_pattern(path, name) {
-            Some(pattern) => json!({ "type": "string", "pattern": pattern }),
-            None => json!({ "type": "string", "minLength": 1 }),
-        };
+        let schema = path_parameter_schema(path, name).unwrap_or_else(|| json!({ "type": "string", "minLength": 1 }));
         let parameter = json!({ "name": name, "in": "path", "required": true, "schema": schema });
         match position {
             Some(index) => {
@@ -449,6 +456,15 @@ fn complete_operation(path: &str, method: &str, operation: &mut Map<String, Valu
             }));
         }
         statuses.extend([400, 409]);
+    }
+    if method == "post" && ["/v1/packets", "/v1/transfers"].contains(&path) {
+        // A large payment is confirmed by sending it again with the token its 409 gave
+        // (`extract::ConfirmationToken`).
+        parameters.push(json!({
+            "name": "Confirmation-Token", "in": "header", "required": false,
+            "description": "the single-use token of a 409 `confirmation_required` answer, sent with the same request to confirm it",
+            "schema": { "type": "string", "maxLength": 128, "pattern": "^[\\x20-\\x7e]*[\\x21-\\x7e][\\x20-\\x7e]*$" },
+        }));
     }
     if method != "get" && !open {
         // Every write goes through the writer, where the records' state may refuse it (409).
