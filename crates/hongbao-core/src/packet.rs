@@ -19,6 +19,8 @@ pub enum PacketKind {
 }
 
 impl PacketKind {
+    pub const ALL: [PacketKind; 4] = [PacketKind::Normal, PacketKind::Lucky, PacketKind::Timed, PacketKind::Exclusive];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PacketKind::Normal => "normal",
@@ -29,7 +31,7 @@ impl PacketKind {
     }
 
     pub fn parse(text: &str) -> Option<PacketKind> {
-        [PacketKind::Normal, PacketKind::Lucky, PacketKind::Timed, PacketKind::Exclusive].into_iter().find(|kind| kind.as_str() == text)
+        PacketKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -79,6 +81,8 @@ pub enum PacketStatus {
 }
 
 impl PacketStatus {
+    pub const ALL: [PacketStatus; 4] = [PacketStatus::Open, PacketStatus::Exhausted, PacketStatus::Expired, PacketStatus::Recalled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PacketStatus::Open => "open",
@@ -89,7 +93,7 @@ impl PacketStatus {
     }
 
     pub fn parse(text: &str) -> Option<PacketStatus> {
-        [PacketStatus::Open, PacketStatus::Exhausted, PacketStatus::Expired, PacketStatus::Recalled].into_iter().find(|status| status.as_str() == text)
+        PacketStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 

@@ -13,6 +13,9 @@ pub enum ReturnRequestStatus {
 }
 
 impl ReturnRequestStatus {
+    pub const ALL: [ReturnRequestStatus; 4] =
+        [ReturnRequestStatus::Pending, ReturnRequestStatus::Accepted, ReturnRequestStatus::Declined, ReturnRequestStatus::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReturnRequestStatus::Pending => "pending",
@@ -23,9 +26,7 @@ impl ReturnRequestStatus {
     }
 
     pub fn parse(text: &str) -> Option<ReturnRequestStatus> {
-        [ReturnRequestStatus::Pending, ReturnRequestStatus::Accepted, ReturnRequestStatus::Declined, ReturnRequestStatus::Expired]
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        ReturnRequestStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 

@@ -14,6 +14,8 @@ pub enum Arrival {
 }
 
 impl Arrival {
+    pub const ALL: [Arrival; 3] = [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Arrival::Instant => "instant",
@@ -23,7 +25,7 @@ impl Arrival {
     }
 
     pub fn parse(text: &str) -> Option<Arrival> {
-        [Arrival::Instant, Arrival::Delay2h, Arrival::Delay24h].into_iter().find(|arrival| arrival.as_str() == text)
+        Arrival::ALL.into_iter().find(|arrival| arrival.as_str() == text)
     }
 
     pub fn is_delayed(self) -> bool {
@@ -44,6 +46,15 @@ pub enum TransferStatus {
 }
 
 impl TransferStatus {
+    pub const ALL: [TransferStatus; 6] = [
+        TransferStatus::Pending,
+        TransferStatus::Accepted,
+        TransferStatus::Settled,
+        TransferStatus::Returned,
+        TransferStatus::Cancelled,
+        TransferStatus::Expired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TransferStatus::Pending => "pending",
@@ -56,16 +67,7 @@ impl TransferStatus {
     }
 
     pub fn parse(text: &str) -> Option<TransferStatus> {
-        [
-            TransferStatus::Pending,
-            TransferStatus::Accepted,
-            TransferStatus::Settled,
-            TransferStatus::Returned,
-            TransferStatus::Cancelled,
-            TransferStatus::Expired,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        TransferStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
 
     /// Whether the money is still in the hold.

@@ -5,12 +5,12 @@
 
 use std::sync::LazyLock;
 
-use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::security_headers;
 
 /// One file of the page.
@@ -101,13 +101,18 @@ fn answer(body: &'static str, content_type: &'static str, etag: &str, request: &
 }
 
 /// `GET /`: the page, with its Content-Security-Policy.
+#[utoipa::path(get, path = "/", tag = "web page", security(()),
+    responses((status = 200, description = "the web page", content_type = "text/html", body = String), (status = 304, description = "not modified (If-None-Match)")))]
 pub async fn index(request: HeaderMap) -> Response {
     let mut response = answer(INDEX, content_type("index.html"), &INDEX_ETAG, &request);
     response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(security_headers::PAGE_POLICY));
     response
 }
 
-/// `GET /assets/{*path}`: one of the page's files; 404 for anything else.
+/// `GET /assets/{*path}`: one of the page's files (the path may hold slashes); 404 for anything else.
+#[utoipa::path(get, path = "/assets/{path}", tag = "web page", security(()), params(("path" = String, Path, description = "the file's path under assets/, such as js/app.js")),
+    responses((status = 200, description = "the file", content_type = "text/javascript", body = String), (status = 304, description = "not modified (If-None-Match)"),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn asset(Path(path): Path<String>, request: HeaderMap) -> Result<Response, ApiError> {
     let index = ASSETS.iter().position(|asset| asset.path == path).ok_or_else(|| ApiError::not_found("asset"))?;
     Ok(answer(ASSETS[index].body, content_type(&path), &ETAGS[index], &request))

@@ -2,7 +2,8 @@
 //! `/v1/ops`: operators, cases, freezes, case refunds, reversals, disclosures and the audit log.
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::cases::{CaseOutcome, Complaint, ComplaintKind, EvidenceLabel};
@@ -20,7 +21,7 @@ use crate::AppState;
 use crate::case_dto::*;
 use crate::dto::{TransactionBody, WalletBody, parse_amount, parse_user_id};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, Path, encode_position_cursor, encode_seq_cursor};
 use crate::routes::{Answer, posted, write, write_shown_once};
 
 /// Trims a list fetched with one extra item to `limit`, with the cursor of the last item kept.
@@ -114,9 +115,24 @@ async fn receive_file(state: &AppState, field: &mut axum::extract::multipart::Fi
 /// the bytes. The file is kept by its SHA-256 and never changes.
 #[utoipa::path(post, path = "/v1/evidence", tag = "complaints",
     request_body(content_type = "multipart/form-data", description = "`file` (required) and `label`: chat_record, guardian_identity, guardianship_document, operation_recording, log or other"),
-    responses((status = 201, body = EvidenceBody), (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
-pub async fn upload_evidence(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, uri: Uri, mut multipart: Multipart) -> ApiResult<Response> {
+    responses((status = 201, body = EvidenceBody), (status = 400, body = Problem), (status = 413, body = Problem),
+        (status = 415, description = "`validation_failed`: the body is not multipart/form-data, or the file's type is not accepted", body = Problem)))]
+pub async fn upload_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
     let user_id = caller.user()?.id.clone();
+    // axum refuses any other content type, or one without its boundary, before a byte is read.
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "validation_failed",
+            "an upload is multipart/form-data, with its boundary: a `file` part and an optional `label` part",
+        )
+    })?;
     let mut label = None;
     let mut upload = None;
     // The whole body is read before anything is kept: a part refused after the file leaves no file.

@@ -1,7 +1,7 @@
 //! The route that hands out a case's dossier: one archive a court, the police or a mediator can check
 //! offline with the operator's public key (see `dossier`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::ComplaintId;
@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::Caller;
+use crate::extract::{Caller, Path};
 
 /// The routes of this module, for the OpenAPI document.
 #[derive(OpenApi)]

@@ -160,6 +160,39 @@ impl FromRequestParts<AppState> for ConfirmationToken {
     }
 }
 
+/// A path parameter (or a tuple of them): axum's `Path`, with its refusals (a percent-encoded byte
+/// that is not UTF-8, a value of the wrong type) answered as problem+json like every other.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Path<T>, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) if rejection.status().is_client_error() => Err(ApiError::validation(rejection.body_text())),
+            Err(rejection) => Err(ApiError::from(hongbao_service::ServiceError::Internal(format!("a route's path parameters: {}", rejection.body_text())))),
+        }
+    }
+}
+
+/// A body taken as raw bytes (a policy file, an optional JSON body), with its refusals (too large,
+/// cut off, too slow) answered as problem+json like a JSON body's.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<RawBody, ApiError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        Ok(RawBody(bytes))
+    }
+}
+
+fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    ApiError::new(rejection.status(), "validation_failed", rejection.body_text())
+}
+
 /// A JSON body, parsed strictly (unknown fields are refused by the types), with the raw bytes kept
 /// for the idempotency hash.
 pub struct JsonBody<T> {
@@ -176,8 +209,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
-        let raw =
-            Bytes::from_request(request, state).await.map_err(|rejection| ApiError::new(rejection.status(), "validation_failed", rejection.body_text()))?;
+        let raw = Bytes::from_request(request, state).await.map_err(body_rejection)?;
         if !is_json {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -5,7 +5,7 @@
 //! verify-consistency`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::TxnNo;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, ListParams, encode_seq_cursor};
+use crate::extract::{Caller, IdempotencyKey, ListParams, Path, encode_seq_cursor};
 use crate::routes::{Answer, write};
 
 /// The routes of this module, for the OpenAPI document.
@@ -85,10 +85,13 @@ pub struct LogKeyList {
 
 /// The two tree sizes of a consistency proof.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
     /// The smaller tree size, at least 1.
+    #[param(minimum = 1)]
     pub from: u64,
     /// The larger tree size, at most the journal's size now.
+    #[param(minimum = 1)]
     pub to: u64,
 }
 

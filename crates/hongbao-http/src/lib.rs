@@ -11,6 +11,7 @@ pub mod case_routes;
 pub mod client_address;
 pub mod config;
 mod connections;
+pub mod contract;
 pub mod dossier;
 pub mod dossier_routes;
 pub mod dto;
@@ -35,7 +36,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use hongbao_service::Service;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
@@ -80,6 +81,7 @@ pub struct AppState {
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::disable_webhook, webhooks::list_deliveries,
         people_routes::whoami, people_routes::update_me, people_routes::get_user, people_routes::list_contacts, people_routes::search_users, people_routes::list_transfers,
         people_routes::get_conversation,
+        assets::index, assets::asset, metrics_text, openapi,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -96,21 +98,35 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi_json() -> String {
+/// The OpenAPI document, as served at `/openapi.json`: generated from the handlers' annotations, then
+/// completed with what every route inherits (`contract`).
+pub fn openapi_document() -> serde_json::Value {
     let mut document = ApiDoc::openapi();
     document.merge(journal_routes::JournalApiDoc::openapi());
     document.merge(dossier_routes::DossierApiDoc::openapi());
-    document.to_pretty_json().expect("the OpenAPI document serializes")
+    let mut document = serde_json::to_value(&document).expect("the OpenAPI document serializes");
+    contract::complete(&mut document);
+    document
 }
 
+/// The OpenAPI document as text.
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(&openapi_document()).expect("the OpenAPI document serializes")
+}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(get, path = "/openapi.json", tag = "operational", security(()),
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object)))]
 async fn openapi() -> Response {
     let mut response = openapi_json().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Prometheus metrics, as text.
+#[utoipa::path(get, path = "/metrics", tag = "operational", security(()),
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
+async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let journal_len = state.service.journal_len().await?;
     let overdue_cases = state.service.overdue_cases().await?;
     let mut response = state.http_metrics.render(state.service.metrics(), journal_len, overdue_cases).into_response();
@@ -135,6 +151,106 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
 
+/// Every route of the application and its handlers: the one table the router is built from, and that
+/// the OpenAPI document is checked against (`route_paths`).
+fn route_table(evidence_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/", get(assets::index)),
+        ("/assets/{*path}", get(assets::asset)),
+        ("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit))),
+        ("/v1/evidence/{id}", get(case_routes::get_evidence)),
+        ("/v1/evidence/{id}/content", get(case_routes::get_evidence_content)),
+        ("/v1/complaints", post(case_routes::create_complaint).get(case_routes::list_complaints)),
+        ("/v1/complaints/{id}", get(case_routes::get_complaint)),
+        ("/v1/complaints/{id}/evidence", post(case_routes::add_complaint_evidence)),
+        ("/v1/events", get(case_routes::list_events)),
+        ("/v1/events/stream", get(case_routes::event_stream)),
+        ("/v1/ops/me", get(case_routes::ops_me)),
+        ("/v1/ops/operators", post(case_routes::create_operator).get(case_routes::list_operators)),
+        ("/v1/ops/operators/{id}/disable", post(case_routes::disable_operator)),
+        ("/v1/ops/cases", get(case_routes::list_cases)),
+        ("/v1/ops/cases/{id}", get(case_routes::get_case)),
+        ("/v1/ops/cases/{id}/assign", post(case_routes::assign_case)),
+        ("/v1/ops/cases/{id}/request-evidence", post(case_routes::request_case_evidence)),
+        ("/v1/ops/cases/{id}/refunds", post(case_routes::case_refund)),
+        ("/v1/ops/cases/{id}/resolve", post(case_routes::resolve_case)),
+        ("/v1/ops/case-refunds", get(case_routes::list_case_refunds)),
+        ("/v1/ops/case-refunds/{id}", get(case_routes::get_case_refund)),
+        ("/v1/ops/case-refunds/{id}/approve", post(case_routes::approve_case_refund)),
+        ("/v1/ops/case-refunds/{id}/reject", post(case_routes::reject_case_refund)),
+        ("/v1/ops/freezes", post(case_routes::create_freeze).get(case_routes::list_freezes)),
+        ("/v1/ops/freezes/{id}", get(case_routes::get_freeze)),
+        ("/v1/ops/freezes/{id}/lift", post(case_routes::lift_freeze)),
+        ("/v1/ops/users/{id}/wallet", get(case_routes::ops_wallet)),
+        ("/v1/ops/reversals", post(case_routes::create_reversal).get(case_routes::list_reversals)),
+        ("/v1/ops/reversals/{id}", get(case_routes::get_reversal)),
+        ("/v1/ops/reversals/{id}/approve", post(case_routes::approve_reversal)),
+        ("/v1/ops/reversals/{id}/reject", post(case_routes::reject_reversal)),
+        ("/v1/ops/disclosures", post(case_routes::create_disclosure).get(case_routes::list_disclosures)),
+        ("/v1/ops/disclosures/{id}", get(case_routes::get_disclosure)),
+        ("/v1/ops/disclosures/{id}/approve", post(case_routes::approve_disclosure)),
+        ("/v1/ops/disclosures/{id}/reject", post(case_routes::reject_disclosure)),
+        ("/v1/ops/audit", get(case_routes::audit_log)),
+        ("/v1/ops/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks)),
+        ("/v1/ops/webhooks/{id}/disable", post(webhooks::disable_webhook)),
+        ("/v1/ops/webhooks/{id}/deliveries", get(webhooks::list_deliveries)),
+        ("/v1/ops/merchant-keys", post(risk_routes::create_merchant_key).get(risk_routes::list_merchant_keys)),
+        ("/v1/ops/merchant-keys/{id}/revoke", post(risk_routes::revoke_merchant_key)),
+        ("/v1/ops/policy", get(risk_routes::get_policy).put(risk_routes::put_policy)),
+        ("/v1/tags", get(risk_routes::list_tags)),
+        ("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag)),
+        ("/v1/users", post(routes::create_user)),
+        ("/v1/me", get(routes::me).patch(people_routes::update_me)),
+        ("/v1/users/{id}", get(people_routes::get_user)),
+        ("/v1/whoami", get(people_routes::whoami)),
+        ("/v1/contacts", get(people_routes::list_contacts)),
+        ("/v1/conversations/{user_id}", get(people_routes::get_conversation)),
+        ("/v1/ops/users", get(people_routes::search_users)),
+        ("/v1/me/token", post(routes::rotate_token)),
+        ("/v1/users/{id}/token", post(routes::issue_token)),
+        ("/v1/users/{id}/revoke-token", post(routes::revoke_token)),
+        ("/v1/wallet", get(routes::wallet)),
+        ("/v1/top-ups", post(routes::top_up)),
+        ("/v1/withdrawals", post(routes::withdraw)),
+        ("/v1/groups", post(routes::create_group).get(routes::list_groups)),
+        ("/v1/groups/{id}/packets", get(routes::list_group_packets)),
+        ("/v1/groups/{id}", get(routes::get_group)),
+        ("/v1/groups/{id}/members", post(routes::add_member)),
+        ("/v1/groups/{id}/members/{user_id}", delete(routes::remove_member)),
+        ("/v1/packets", post(routes::create_packet)),
+        ("/v1/packets/{id}", get(routes::get_packet)),
+        ("/v1/packets/{id}/claim", post(routes::claim)),
+        ("/v1/packets/{id}/recall", post(routes::recall)),
+        ("/v1/transactions", get(routes::list_transactions)),
+        ("/v1/transactions/{txn_no}", get(routes::get_transaction)),
+        ("/v1/transfers", post(routes::create_transfer).get(people_routes::list_transfers)),
+        ("/v1/transfers/{id}", get(routes::get_transfer)),
+        ("/v1/transfers/{id}/accept", post(routes::accept_transfer)),
+        ("/v1/transfers/{id}/return", post(routes::return_transfer)),
+        ("/v1/transfers/{id}/cancel", post(routes::cancel_transfer)),
+        ("/v1/return-requests", post(routes::create_return_request).get(routes::list_return_requests)),
+        ("/v1/return-requests/{id}", get(routes::get_return_request)),
+        ("/v1/return-requests/{id}/accept", post(routes::accept_return_request)),
+        ("/v1/return-requests/{id}/decline", post(routes::decline_return_request)),
+        ("/.well-known/hongbao/log-key", get(journal_routes::log_key)),
+        ("/v1/journal/keys", get(journal_routes::list_log_keys)),
+        ("/v1/journal/checkpoints", get(journal_routes::list_checkpoints)),
+        ("/v1/journal/checkpoints/latest", get(journal_routes::latest_checkpoint)),
+        ("/v1/journal/consistency", get(journal_routes::consistency)),
+        ("/v1/ops/checkpoints", post(journal_routes::make_checkpoint)),
+        ("/v1/ops/cases/{id}/dossier", get(dossier_routes::case_dossier)),
+        ("/v1/transactions/{txn_no}/receipt", get(journal_routes::receipt)),
+        ("/healthz", get(routes::healthz)),
+        ("/metrics", get(metrics_text)),
+        ("/openapi.json", get(openapi)),
+    ]
+}
+
+/// The paths the application routes, as written to axum (`{id}`, `{*path}` for the rest of a path).
+pub fn route_paths() -> Vec<&'static str> {
+    route_table(0).into_iter().map(|(path, _)| path).collect()
+}
+
 /// The whole application.
 pub fn router(service: Service, config: HttpConfig) -> Router {
     app(service, config, Arc::new(HttpMetrics::default()))
@@ -145,95 +261,11 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
     let evidence_limit = usize::try_from(service.config().complaints.max_file_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
     let stream_slots = Arc::new(StreamSlots::new(config.limits.max_streams_per_user));
     let state = AppState { service, http_metrics, http: Arc::new(config), stream_slots };
-    let routes = Router::new()
-        .route("/", get(assets::index))
-        .route("/assets/{*path}", get(assets::asset))
-        .route("/v1/evidence", post(case_routes::upload_evidence).layer(DefaultBodyLimit::max(evidence_limit)))
-        .route("/v1/evidence/{id}", get(case_routes::get_evidence))
-        .route("/v1/evidence/{id}/content", get(case_routes::get_evidence_content))
-        .route("/v1/complaints", post(case_routes::create_complaint).get(case_routes::list_complaints))
-        .route("/v1/complaints/{id}", get(case_routes::get_complaint))
-        .route("/v1/complaints/{id}/evidence", post(case_routes::add_complaint_evidence))
-        .route("/v1/events", get(case_routes::list_events))
-        .route("/v1/events/stream", get(case_routes::event_stream))
-        .route("/v1/ops/me", get(case_routes::ops_me))
-        .route("/v1/ops/operators", post(case_routes::create_operator).get(case_routes::list_operators))
-        .route("/v1/ops/operators/{id}/disable", post(case_routes::disable_operator))
-        .route("/v1/ops/cases", get(case_routes::list_cases))
-        .route("/v1/ops/cases/{id}", get(case_routes::get_case))
-        .route("/v1/ops/cases/{id}/assign", post(case_routes::assign_case))
-        .route("/v1/ops/cases/{id}/request-evidence", post(case_routes::request_case_evidence))
-        .route("/v1/ops/cases/{id}/refunds", post(case_routes::case_refund))
-        .route("/v1/ops/cases/{id}/resolve", post(case_routes::resolve_case))
-        .route("/v1/ops/case-refunds", get(case_routes::list_case_refunds))
-        .route("/v1/ops/case-refunds/{id}", get(case_routes::get_case_refund))
-        .route("/v1/ops/case-refunds/{id}/approve", post(case_routes::approve_case_refund))
-        .route("/v1/ops/case-refunds/{id}/reject", post(case_routes::reject_case_refund))
-        .route("/v1/ops/freezes", post(case_routes::create_freeze).get(case_routes::list_freezes))
-        .route("/v1/ops/freezes/{id}", get(case_routes::get_freeze))
-        .route("/v1/ops/freezes/{id}/lift", post(case_routes::lift_freeze))
-        .route("/v1/ops/users/{id}/wallet", get(case_routes::ops_wallet))
-        .route("/v1/ops/reversals", post(case_routes::create_reversal).get(case_routes::list_reversals))
-        .route("/v1/ops/reversals/{id}", get(case_routes::get_reversal))
-        .route("/v1/ops/reversals/{id}/approve", post(case_routes::approve_reversal))
-        .route("/v1/ops/reversals/{id}/reject", post(case_routes::reject_reversal))
-        .route("/v1/ops/disclosures", post(case_routes::create_disclosure).get(case_routes::list_disclosures))
-        .route("/v1/ops/disclosures/{id}", get(case_routes::get_disclosure))
-        .route("/v1/ops/disclosures/{id}/approve", post(case_routes::approve_disclosure))
-        .route("/v1/ops/disclosures/{id}/reject", post(case_routes::reject_disclosure))
-        .route("/v1/ops/audit", get(case_routes::audit_log))
-        .route("/v1/ops/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
-        .route("/v1/ops/webhooks/{id}/disable", post(webhooks::disable_webhook))
-        .route("/v1/ops/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
-        .route("/v1/ops/merchant-keys", post(risk_routes::create_merchant_key).get(risk_routes::list_merchant_keys))
-        .route("/v1/ops/merchant-keys/{id}/revoke", post(risk_routes::revoke_merchant_key))
-        .route("/v1/ops/policy", get(risk_routes::get_policy).put(risk_routes::put_policy))
-        .route("/v1/tags", get(risk_routes::list_tags))
-        .route("/v1/tags/{target_id}", axum::routing::put(risk_routes::put_tag).delete(risk_routes::delete_tag))
-        .route("/v1/users", post(routes::create_user))
-        .route("/v1/me", get(routes::me).patch(people_routes::update_me))
-        .route("/v1/users/{id}", get(people_routes::get_user))
-        .route("/v1/whoami", get(people_routes::whoami))
-        .route("/v1/contacts", get(people_routes::list_contacts))
-        .route("/v1/conversations/{user_id}", get(people_routes::get_conversation))
-        .route("/v1/ops/users", get(people_routes::search_users))
-        .route("/v1/me/token", post(routes::rotate_token))
-        .route("/v1/users/{id}/token", post(routes::issue_token))
-        .route("/v1/users/{id}/revoke-token", post(routes::revoke_token))
-        .route("/v1/wallet", get(routes::wallet))
-        .route("/v1/top-ups", post(routes::top_up))
-        .route("/v1/withdrawals", post(routes::withdraw))
-        .route("/v1/groups", post(routes::create_group).get(routes::list_groups))
-        .route("/v1/groups/{id}/packets", get(routes::list_group_packets))
-        .route("/v1/groups/{id}", get(routes::get_group))
-        .route("/v1/groups/{id}/members", post(routes::add_member))
-        .route("/v1/groups/{id}/members/{user_id}", delete(routes::remove_member))
-        .route("/v1/packets", post(routes::create_packet))
-        .route("/v1/packets/{id}", get(routes::get_packet))
-        .route("/v1/packets/{id}/claim", post(routes::claim))
-        .route("/v1/packets/{id}/recall", post(routes::recall))
-        .route("/v1/transactions", get(routes::list_transactions))
-        .route("/v1/transactions/{txn_no}", get(routes::get_transaction))
-        .route("/v1/transfers", post(routes::create_transfer).get(people_routes::list_transfers))
-        .route("/v1/transfers/{id}", get(routes::get_transfer))
-        .route("/v1/transfers/{id}/accept", post(routes::accept_transfer))
-        .route("/v1/transfers/{id}/return", post(routes::return_transfer))
-        .route("/v1/transfers/{id}/cancel", post(routes::cancel_transfer))
-        .route("/v1/return-requests", post(routes::create_return_request).get(routes::list_return_requests))
-        .route("/v1/return-requests/{id}", get(routes::get_return_request))
-        .route("/v1/return-requests/{id}/accept", post(routes::accept_return_request))
-        .route("/v1/return-requests/{id}/decline", post(routes::decline_return_request))
-        .route("/.well-known/hongbao/log-key", get(journal_routes::log_key))
-        .route("/v1/journal/keys", get(journal_routes::list_log_keys))
-        .route("/v1/journal/checkpoints", get(journal_routes::list_checkpoints))
-        .route("/v1/journal/checkpoints/latest", get(journal_routes::latest_checkpoint))
-        .route("/v1/journal/consistency", get(journal_routes::consistency))
-        .route("/v1/ops/checkpoints", post(journal_routes::make_checkpoint))
-        .route("/v1/ops/cases/{id}/dossier", get(dossier_routes::case_dossier))
-        .route("/v1/transactions/{txn_no}/receipt", get(journal_routes::receipt))
-        .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+    let mut routes = Router::new();
+    for (path, handlers) in route_table(evidence_limit) {
+        routes = routes.route(path, handlers);
+    }
+    let routes = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), body_deadline::limit_body_time))

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use hongbao_core::UserId;
@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::case_dto::OperatorBody;
 use crate::dto::{GroupBody, PacketBody, PersonBody, ReturnRequestBody, TransactionBody, TransferBody, TransferList, UserBody};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, JsonBody, ListParams, encode_position_cursor};
+use crate::extract::{Caller, JsonBody, ListParams, Path, encode_position_cursor};
 use crate::routes::json_response;
 
 /// An answer about groups names at most this many members in all, so that a list of many groups (or

@@ -2,8 +2,7 @@
 //! read and replace, and merchant API keys.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::merchant::{MerchantKey, Scope};
@@ -18,7 +17,7 @@ use crate::AppState;
 use crate::case_dto::ReasonRequest;
 use crate::dto::{parse_amount, parse_user_id};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, JsonBody};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, Path, RawBody};
 use crate::routes::{Answer, write, write_shown_once};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -94,9 +93,11 @@ pub async fn get_policy(State(state): State<AppState>, caller: Caller) -> ApiRes
 
 /// Replace the risk policy (reviewers and the admin) with a TOML file. An invalid one is refused
 /// with the line and key at fault, and the policy in force stays.
-#[utoipa::path(put, path = "/v1/ops/policy", tag = "risk", request_body(content = String, content_type = "application/toml"),
+#[utoipa::path(put, path = "/v1/ops/policy", tag = "risk",
+    request_body(description = "the whole policy, or the tables to change; a file that sets nothing is refused. The media type is not checked: TOML text",
+        content((String = "application/toml", example = json!("[limits]\nper_transaction_max = \"50000.00\"\n")))),
     responses((status = 200, description = "the policy now in force", content_type = "application/toml"), (status = 400, body = Problem), (status = 403, body = Problem)))]
-pub async fn put_policy(State(state): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Response> {
+pub async fn put_policy(State(state): State<AppState>, caller: Caller, RawBody(body): RawBody) -> ApiResult<Response> {
     let actor = caller.0.actor()?;
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::validation("the policy must be UTF-8 text"))?;
     match state.service.execute(Op::Risk(RiskOp::ReplacePolicy { actor, text })).await? {

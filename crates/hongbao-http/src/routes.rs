@@ -1,7 +1,7 @@
 //! The route handlers of `/v1`. Each parses its input at the edge, asks the service, and renders JSON.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hongbao_core::transfer::Arrival;
@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, ConfirmationToken, IdempotencyKey, JsonBody, ListParams, encode_position_cursor, encode_seq_cursor, request_hash};
+use crate::extract::{Caller, ConfirmationToken, IdempotencyKey, JsonBody, ListParams, Path, RawBody, encode_position_cursor, encode_seq_cursor, request_hash};
 use crate::people_routes::{group_bodies, only, packet_bodies, return_request_bodies, transaction_bodies, transfer_bodies};
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
@@ -441,7 +441,7 @@ pub async fn get_transaction(State(state): State<AppState>, caller: Caller, Path
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "operational", responses((status = 200, body = HealthBody)))]
+#[utoipa::path(get, path = "/healthz", tag = "operational", security(()), responses((status = 200, body = HealthBody)))]
 pub async fn healthz() -> Json<HealthBody> {
     Json(HealthBody { status: "ok".into() })
 }
@@ -591,13 +591,16 @@ pub async fn decline_return_request(
     key: IdempotencyKey,
     uri: Uri,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let user_id = caller.user()?.id.clone();
+    // The body is optional: none, `null`, or an object with an optional reason.
     let reason = if body.is_empty() {
         None
     } else {
-        serde_json::from_slice::<DeclineReturnRequest>(&body).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?.reason
+        serde_json::from_slice::<Option<DeclineReturnRequest>>(&body)
+            .map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))?
+            .and_then(|request| request.reason)
     };
     let op = Op::DeclineReturnRequest { request_id: parse_return_request_id(&id)?, user_id, reason };
     write(&state, &caller, key, &uri, &body, op, Answer { status: StatusCode::OK, body: return_request_body }).await

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use hongbao_core::events::Event;
@@ -27,7 +27,7 @@ use crate::AppState;
 use crate::case_dto::ReasonRequest;
 use crate::config::WebhookTargets;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, encode_position_cursor};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, ListParams, Path, encode_position_cursor};
 use crate::outbound;
 use crate::routes::{Answer, write, write_shown_once};
 

@@ -54,8 +54,6 @@ pub enum Invalid {
     DeclineReason { max: usize },
     #[error("a group has at most {max} members")]
     GroupTooLarge { max: u32 },
-    #[error("the owner cannot be removed from their group")]
-    OwnerLeaving,
     #[error("a {kind} complaint must name the transactions it is about")]
     ComplaintWithoutTransactions { kind: ComplaintKind },
     #[error("a complaint names at most {max} transactions")]
@@ -102,6 +100,10 @@ pub enum Invalid {
     TagTarget,
     #[error("the policy is refused: {0}")]
     Policy(crate::policy::PolicyError),
+    #[error(
+        "the policy is refused: it sets nothing, and would put every built-in default in force; send the whole policy (GET /v1/ops/policy gives the one in force) or the tables to change"
+    )]
+    EmptyPolicy,
     #[error("from must be at least 1 and at most to: a consistency proof goes from a smaller non-empty tree to a larger one (from={old_size}, to={new_size})")]
     ProofSizes { old_size: u64, new_size: u64 },
     #[error("to={new_size} is beyond the journal's tree, which holds {size} entries")]
@@ -111,6 +113,8 @@ pub enum Invalid {
 /// Refused by the state of the records as they are now (409 `invalid_state`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
+    #[error("the owner cannot be removed from their group")]
+    OwnerLeaving,
     #[error("the operator is already disabled")]
     OperatorDisabled,
     #[error("evidence {evidence_id} is already attached to {case_id}")]

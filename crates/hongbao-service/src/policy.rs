@@ -197,6 +197,12 @@ pub fn parse_policy(text: &str) -> Result<RiskPolicy, PolicyError> {
     Ok(policy)
 }
 
+/// Whether a valid policy file sets no key at all (empty, blank or only comments): it would mean every
+/// default.
+pub fn sets_nothing(text: &str) -> bool {
+    text.parse::<toml::Table>().is_ok_and(|root| root.is_empty())
+}
+
 /// The policy as a complete TOML file, every key written out.
 pub fn render_policy(policy: &RiskPolicy) -> String {
     let mut out = String::new();
@@ -238,6 +244,8 @@ mod tests {
         let policy = RiskPolicy::default();
         assert_eq!(parse_policy(&render_policy(&policy)), Ok(policy));
         assert_eq!(parse_policy(""), Ok(RiskPolicy::default()), "an empty file keeps every default");
+        assert!(sets_nothing("") && sets_nothing("  \n# only a comment\n"), "an empty file sets nothing");
+        assert!(!sets_nothing(&render_policy(&RiskPolicy::default())) && !sets_nothing("[velocity]\n"), "a file with a table sets something");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod case_refunds;
 mod cases;
 mod concurrency;
 mod connections;
+mod contract;
 mod endpoints;
 mod events;
 mod evidence_limits;

@@ -4,7 +4,7 @@ use hongbao_core::{GroupId, UserId};
 use hongbao_store::Group;
 
 use crate::context::{OpContext, check_name};
-use crate::error::{Denied, Invalid, Resource, ServiceError, ServiceResult};
+use crate::error::{Conflict, Denied, Invalid, Resource, ServiceError, ServiceResult};
 use crate::outcome::Outcome;
 
 impl OpContext<'_, '_> {
@@ -50,7 +50,7 @@ impl OpContext<'_, '_> {
     pub(crate) fn remove_member(&mut self, group_id: &GroupId, by: &UserId, user_id: &UserId) -> ServiceResult<Outcome> {
         let group = self.owned_group(group_id, by)?;
         if user_id == &group.owner_id {
-            return Err(Invalid::OwnerLeaving.into());
+            return Err(Conflict::OwnerLeaving.into());
         }
         if !group.member_ids.contains(user_id) {
             return Err(ServiceError::NotFound(Resource::Member));

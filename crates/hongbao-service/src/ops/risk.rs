@@ -115,6 +115,11 @@ impl OpContext<'_, '_> {
     pub(crate) fn replace_policy(&mut self, actor: &Actor, policy_text: &str) -> ServiceResult<Outcome> {
         actor.require(Permission::ReplacePolicy)?;
         let policy = crate::policy::parse_policy(policy_text).map_err(|error| ServiceError::Invalid(Invalid::Policy(error)))?;
+        // A file that sets nothing is valid at start (every default), but sent to replace the policy
+        // in force it is a mistake far more often than a wish: an empty body, a file that did not load.
+        if crate::policy::sets_nothing(policy_text) {
+            return Err(Invalid::EmptyPolicy.into());
+        }
         self.batch.put_setting(POLICY_SETTING, policy_text.as_bytes());
         let digest = fingerprint(policy_text);
         self.audit(actor, AuditAction::PolicyReplace, "risk_policy", "policy replaced", &[("sha256", digest)])?;
