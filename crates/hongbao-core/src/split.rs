@@ -109,33 +109,4 @@ mod tests {
         assert!(lucky_split(amount(10), 0, amount(1), amount(100), &mut rng).is_err());
         assert_eq!(lucky_split(amount(10), 10, amount(1), amount(100), &mut rng), Ok(vec![amount(1); 10]));
     }
-
-    /// Over many packets, the mean share at each claim position equals total / shares. Each position's
-    /// mean over `PACKETS` packets has a standard error of at most `total / sqrt(PACKETS)` (a share lies
-    /// in [0, total]); the tolerance is 1% of the average share, which is more than five standard errors
-    /// for these parameters.
-    #[test]
-    fn expected_share_is_equal_at_every_position() {
-        const PACKETS: usize = 40_000;
-        let mut rng = StdRng::seed_from_u64(20261126);
-        for (total, shares) in [(10_000i64, 10u32), (1_000, 5), (100, 3)] {
-            let mut sums = vec![0i64; shares as usize];
-            let mut squares = vec![0f64; shares as usize];
-            for _ in 0..PACKETS {
-                let split = lucky_split(amount(total), shares, amount(1), amount(20_000), &mut rng).expect("feasible");
-                for (position, share) in split.iter().enumerate() {
-                    sums[position] += share.minor_units();
-                    squares[position] += (share.minor_units() as f64).powi(2);
-                }
-            }
-            let average = total as f64 / f64::from(shares);
-            for (position, sum) in sums.iter().enumerate() {
-                let mean = *sum as f64 / PACKETS as f64;
-                let variance = squares[position] / PACKETS as f64 - mean * mean;
-                let standard_error = (variance / PACKETS as f64).sqrt();
-                let tolerance = (average * 0.01).max(5.0 * standard_error);
-                assert!((mean - average).abs() <= tolerance, "position {position} of {shares}: mean {mean:.2}, expected {average:.2} ± {tolerance:.2}");
-            }
-        }
-    }
 }

@@ -14,20 +14,42 @@ use rand::RngCore;
 
 pub const POSTGRES_URL_VARIABLE: &str = "HONGBAO_TEST_POSTGRES_URL";
 
+/// Set to `1` where PostgreSQL is expected (CI's PostgreSQL run): a test that needs it then fails
+/// without [`POSTGRES_URL_VARIABLE`] instead of skipping, so a lost variable cannot turn into passes.
+pub const REQUIRE_POSTGRES_VARIABLE: &str = "HONGBAO_TEST_REQUIRE_POSTGRES";
+
 /// The PostgreSQL server tests should use, if any.
 pub fn postgres_url() -> Option<String> {
     std::env::var(POSTGRES_URL_VARIABLE).ok().filter(|url| !url.is_empty())
 }
 
-/// Says, once per test, why a PostgreSQL-only test did not run.
+/// The PostgreSQL server for a test that needs one. Without one it says, once per test, that the test
+/// skipped and why, and the test returns early on `None`; but with [`REQUIRE_POSTGRES_VARIABLE`] set to
+/// `1` it panics, failing the test. Every test that needs PostgreSQL starts with
+/// `let Some(server_url) = skip_without_postgres("its name") else { return };`.
 pub fn skip_without_postgres(test: &str) -> Option<String> {
     let url = postgres_url();
     if url.is_none() {
+        assert!(
+            std::env::var(REQUIRE_POSTGRES_VARIABLE).as_deref() != Ok("1"),
+            "{test} needs PostgreSQL: {REQUIRE_POSTGRES_VARIABLE}=1 but {POSTGRES_URL_VARIABLE} is unset"
+        );
         // Written to the real stderr, past the test harness's capture, so the skip is seen in every run.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped {test}: {POSTGRES_URL_VARIABLE} is not set, so there is no PostgreSQL server to run it against");
+        let _ = writeln!(std::io::stderr(), "skipped: {test} needs PostgreSQL ({POSTGRES_URL_VARIABLE} unset)");
     }
     url
+}
+
+pub const SEED_VARIABLE: &str = "HONGBAO_TEST_SEED";
+
+/// The seed of a test's random choices: `HONGBAO_TEST_SEED` when set, so that a failure replays and
+/// `.ci/catch-rate` can run a test over many seeds, else `default`, so that CI is deterministic.
+pub fn test_seed(default: u64) -> u64 {
+    match std::env::var(SEED_VARIABLE) {
+        Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("{SEED_VARIABLE}={text} is not a u64")),
+        Err(_) => default,
+    }
 }
 
 /// Runs blocking PostgreSQL client work on a thread of its own: the synchronous client cannot run

@@ -147,8 +147,10 @@ async fn refused_transfers_change_nothing() {
     server.get("/v1/transfers/trf_nosuch", &alice.token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
 }
 
-/// Runs two requests at the same moment, many times, and checks that exactly one wins each time.
-async fn race(server: &TestServer, rounds: usize, setup: impl AsyncFn(&TestServer) -> (String, TestUser, String, TestUser, String)) {
+/// Runs two requests at the same moment, many times, and checks that exactly one wins each time;
+/// answers how many rounds ended in each state.
+async fn race(server: &TestServer, rounds: usize, setup: impl AsyncFn(&TestServer) -> (String, TestUser, String, TestUser, String)) -> Vec<String> {
+    let mut outcomes = Vec::new();
     for _ in 0..rounds {
         let (first_path, first_user, second_path, second_user, expected_winner_states) = setup(server).await;
         let (one, two) = (server.endpoint(), server.endpoint());
@@ -159,8 +161,10 @@ async fn race(server: &TestServer, rounds: usize, setup: impl AsyncFn(&TestServe
         loser.expect_error(StatusCode::CONFLICT, "invalid_state");
         let winner = if first.status == StatusCode::OK { &first } else { &second };
         assert!(expected_winner_states.split('|').any(|state| winner.body["status"] == state), "{:?}", winner.body);
+        outcomes.push(winner.body["status"].as_str().expect("a status").to_owned());
     }
     server.assert_verified();
+    outcomes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,23 +173,27 @@ async fn accept_races_cancel_and_return_races_settlement() {
     let alice = server.funded_user("alice", 1_000_00).await;
     let bob = server.user("bob").await;
     // At the arrival time, acceptance settles at once, so accepting and cancelling exclude each other.
-    race(&server, 25, async |server: &TestServer| {
+    let mut outcomes = race(&server, 25, async |server: &TestServer| {
         let transfer = send(server, &alice, &bob, 1_00, "delay_2h").await;
         server.clock.advance_seconds(7_200);
         let path = format!("/v1/transfers/{}", id(&transfer));
         (format!("{path}/accept"), bob.clone(), format!("{path}/cancel"), alice.clone(), "settled|cancelled".to_owned())
     })
     .await;
-    race(&server, 25, async |server: &TestServer| {
-        let transfer = send(server, &alice, &bob, 1_00, "instant").await;
-        let path = format!("/v1/transfers/{}", id(&transfer));
-        (format!("{path}/accept"), bob.clone(), format!("{path}/return"), bob.clone(), "settled|returned".to_owned())
-    })
-    .await;
-    // Every transfer ended exactly one way: the hold is empty or still holds exactly its amount.
-    let alice_balance = server.balance(&alice).await;
-    let bob_balance = server.balance(&bob).await;
-    assert!(alice_balance + bob_balance <= 1_000_00);
+    outcomes.extend(
+        race(&server, 25, async |server: &TestServer| {
+            let transfer = send(server, &alice, &bob, 1_00, "instant").await;
+            let path = format!("/v1/transfers/{}", id(&transfer));
+            (format!("{path}/accept"), bob.clone(), format!("{path}/return"), bob.clone(), "settled|returned".to_owned())
+        })
+        .await,
+    );
+    // Every transfer ended exactly one way and its hold is empty: Bob has 1.00 for each one that
+    // settled, and Alice the rest of her 1,000.00, to the fen.
+    let settled = outcomes.iter().filter(|status| *status == "settled").count() as i64;
+    assert_eq!(outcomes.len(), 50);
+    assert_eq!(server.balance(&bob).await, settled * 1_00, "{outcomes:?}");
+    assert_eq!(server.balance(&alice).await, 1_000_00 - settled * 1_00, "{outcomes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

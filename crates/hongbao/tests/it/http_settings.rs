@@ -37,8 +37,8 @@ fn the_connection_limits_come_from_the_environment() {
     assert!(read_until_closed(&mut stalled).is_some(), "the stalled connection is closed after a second, not held");
 }
 
-#[test]
-fn a_limit_out_of_range_stops_the_start() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_out_of_range_stops_the_start() {
     let database = TestDatabase::new();
     for (name, value) in [("HONGBAO_MAX_CONNECTIONS", "0"), ("HONGBAO_IDLE_TIMEOUT_SECONDS", "soon"), ("HONGBAO_WEBHOOK_ALLOW_PRIVATE", "maybe")] {
         let mut child = std::process::Command::new(binary())
@@ -48,21 +48,31 @@ fn a_limit_out_of_range_stops_the_start() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("run hongbao serve");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("the child's status") {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("hongbao serve started with {name}={value}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // A server that started anyway is killed when the test fails: `ChildGuard` below.
+        let status = {
+            let guard = ChildGuard(&mut child);
+            hongbao_testkit::eventually(&format!("hongbao serve stopping with {name}={value}"), Duration::from_secs(30), || {
+                let status = guard.0.try_wait().expect("the child's status");
+                async move { status.ok_or_else(|| "still running".to_owned()) }
+            })
+            .await
         };
         assert!(!status.success(), "{name}={value} is refused");
         let mut stderr = String::new();
         child.stderr.take().expect("piped stderr").read_to_string(&mut stderr).expect("stderr");
         assert!(stderr.contains(name), "the error names {name}: {stderr}");
+    }
+}
+
+/// Kills a child process that is still running when the guard is dropped, as when a test panics.
+struct ChildGuard<'a>(&'a mut std::process::Child);
+
+impl Drop for ChildGuard<'_> {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 

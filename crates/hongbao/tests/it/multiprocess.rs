@@ -249,11 +249,10 @@ async fn a_process_paused_holding_the_writer_lock_holds_up_the_others_for_second
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application}' AND state = 'idle in transaction' \
          AND datname = current_database()"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while database.postgres_query_i64(&holding) == 0 {
-        assert!(Instant::now() < deadline, "the stalling process never held the writer lock");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    hongbao_testkit::eventually("the stalling process holding the writer lock", Duration::from_secs(30), || async {
+        if database.postgres_query_i64(&holding) > 0 { Ok(()) } else { Err("no session of it idle in a transaction".to_owned()) }
+    })
+    .await;
     signal(&stalling, "-STOP");
 
     // While it is paused, the other process's writes go on: PostgreSQL ends the paused session and
@@ -282,15 +281,11 @@ async fn a_process_paused_holding_the_writer_lock_holds_up_the_others_for_second
     let stalled = stalled_write.await.expect("the stalled request's task");
     assert!(!matches!(stalled, Ok((201, _))), "the stalled batch did not commit: {stalled:?}");
     let stalling_client = Client::new(&stalling.base);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    hongbao_testkit::eventually("the resumed process writing again", Duration::from_secs(30), || async {
         let (status, body) = stalling_client.post("/v1/users", ADMIN_TOKEN, Some(json!({ "name": "carol" }))).await.expect("answered");
-        if status == 201 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the resumed process never wrote again: {status} {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if status == 201 { Ok(()) } else { Err(format!("{status} {body}")) }
+    })
+    .await;
     drop((steady, stalling));
     let output = verify(&database.url);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
@@ -298,15 +293,11 @@ async fn a_process_paused_holding_the_writer_lock_holds_up_the_others_for_second
 
 /// Polls `GET /v1/me` with `token` through `client` until it answers `status`, with a deadline.
 async fn until_me_answers(client: &Client, token: &str, status: reqwest::StatusCode, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    hongbao_testkit::eventually(&format!("{what} answering {status}"), Duration::from_secs(20), || async {
         let answer = client.http.get(format!("{}/v1/me", client.base)).bearer_auth(token).send().await.expect("answered");
-        if answer.status() == status {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: still {} after the deadline", answer.status());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if answer.status() == status { Ok(()) } else { Err(format!("still {}", answer.status())) }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
