@@ -14,6 +14,7 @@ mod migrations;
 mod reads;
 mod writes;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -49,6 +50,18 @@ impl<T> Context<T> for rusqlite::Result<T> {
 
 fn placeholder(index: usize) -> String {
     format!("?{index}")
+}
+
+/// A cell as a parameter, keeping what it borrows borrowed: the rows of a batch go from its changes to
+/// the statement without a copy of their text.
+fn into_sql(cell: Cell<'_>) -> ToSqlOutput<'_> {
+    match cell {
+        Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+        Cell::Int(int) => ToSqlOutput::Borrowed(ValueRef::Integer(int)),
+        Cell::Text(Cow::Borrowed(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        Cell::Text(Cow::Owned(text)) => ToSqlOutput::Owned(rusqlite::types::Value::Text(text)),
+        Cell::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+    }
 }
 
 /// A cell as a parameter, its text and bytes borrowed.

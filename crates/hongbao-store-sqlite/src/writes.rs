@@ -8,7 +8,7 @@ use hongbao_store::{Changes, Heads, ReadConn, StoreError, StoreResult, WriteConn
 use hongbao_tlog::{Frontier, LogId};
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Context, SqliteConn, bind, bind_value, placeholder};
+use crate::{Context, SqliteConn, bind, bind_value, into_sql, placeholder};
 
 /// The most rows one multi-row statement carries.
 const MAX_ROWS_PER_STATEMENT: usize = 64;
@@ -34,11 +34,17 @@ fn insert_many(conn: &rusqlite::Connection, head: &str, tail: &str, width: usize
 
 /// Inserts rows of `table`, given as their cells one row after another, in multi-row statements
 /// (`tail` follows the rows: a conflict clause or nothing).
-fn insert_cells(conn: &rusqlite::Connection, table: &Table, cells: &[Cell<'_>], tail: &str, context: &'static str) -> StoreResult<()> {
-    if cells.is_empty() {
+fn insert_cells<'c>(
+    conn: &rusqlite::Connection,
+    table: &Table,
+    cells: impl IntoIterator<Item = Cell<'c>>,
+    tail: &str,
+    context: &'static str,
+) -> StoreResult<()> {
+    let values: Vec<rusqlite::types::ToSqlOutput<'c>> = cells.into_iter().map(into_sql).collect();
+    if values.is_empty() {
         return Ok(());
     }
-    let values: Vec<rusqlite::types::ToSqlOutput<'_>> = cells.iter().map(bind).collect();
     let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|value| value as &dyn rusqlite::ToSql).collect();
     let head = format!("INSERT INTO {} ({}) VALUES", table.name, table.column_list());
     insert_many(conn, &head, tail, table.columns.len(), &params, context)
@@ -198,8 +204,8 @@ impl SqliteConn {
         for (key, value) in &changes.settings {
             self.exec_cells(&records::sql::upsert(&records::SETTINGS, placeholder), &records::setting_cells(key, value), "writing a setting")?;
         }
-        let users: Vec<Cell<'_>> = changes.users.iter().flat_map(|(user, token_hash)| records::user_cells(user, token_hash)).collect();
-        insert_cells(&self.conn, &records::USERS, &users, "", "inserting users")?;
+        let users = changes.users.iter().flat_map(|(user, token_hash)| records::user_cells(user, token_hash));
+        insert_cells(&self.conn, &records::USERS, users, "", "inserting users")?;
         for (user_id, token_hash) in &changes.user_tokens {
             self.exec("UPDATE users SET token_hash = ?2 WHERE id = ?1", params![user_id.as_str(), &token_hash[..]], "replacing a token")?;
         }
@@ -207,10 +213,9 @@ impl SqliteConn {
             self.exec("UPDATE users SET name = ?2 WHERE id = ?1", params![user_id.as_str(), name], "renaming a user")?;
         }
         for group in &changes.groups {
-            insert_cells(&self.conn, &records::GROUPS, &records::group_cells(group), "", "inserting a group")?;
-            let members: Vec<Cell<'_>> =
-                group.member_ids.iter().zip(1..).flat_map(|(member, joined_seq)| records::member_cells(&group.id, member, joined_seq)).collect();
-            insert_cells(&self.conn, &records::GROUP_MEMBERS, &members, " ON CONFLICT DO NOTHING", "inserting members")?;
+            insert_cells(&self.conn, &records::GROUPS, records::group_cells(group), "", "inserting a group")?;
+            let members = group.member_ids.iter().zip(1..).flat_map(|(member, joined_seq)| records::member_cells(&group.id, member, joined_seq));
+            insert_cells(&self.conn, &records::GROUP_MEMBERS, members, " ON CONFLICT DO NOTHING", "inserting members")?;
         }
         for (group_id, user_id, added) in &changes.memberships {
             if *added {
@@ -219,14 +224,13 @@ impl SqliteConn {
                 self.exec("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", params![group_id.as_str(), user_id.as_str()], "removing a member")?;
             }
         }
-        let packets: Vec<Cell<'_>> = changes.new_packets.iter().flat_map(|(packet, _)| records::packet_cells(packet)).collect();
-        insert_cells(&self.conn, &records::PACKETS, &packets, "", "inserting packets")?;
-        let shares: Vec<Cell<'_>> = changes
+        let packets = changes.new_packets.iter().flat_map(|(packet, _)| records::packet_cells(packet));
+        insert_cells(&self.conn, &records::PACKETS, packets, "", "inserting packets")?;
+        let shares = changes
             .new_packets
             .iter()
-            .flat_map(|(packet, shares)| shares.iter().enumerate().flat_map(|(index, share)| records::share_cells(&packet.id, index, *share)))
-            .collect();
-        insert_cells(&self.conn, &records::PACKET_SHARES, &shares, "", "inserting shares")?;
+            .flat_map(|(packet, shares)| shares.iter().enumerate().flat_map(|(index, share)| records::share_cells(&packet.id, index, *share)));
+        insert_cells(&self.conn, &records::PACKET_SHARES, shares, "", "inserting shares")?;
         if !changes.updated_packets.is_empty() {
             let sql = records::sql::update_by_key(&records::PACKET_PROGRESS, placeholder);
             for packet in &changes.updated_packets {
@@ -235,17 +239,17 @@ impl SqliteConn {
                 }
             }
         }
-        let claims: Vec<Cell<'_>> = changes.claims.iter().flat_map(|(packet_id, index, claim)| records::claim_cells(packet_id, *index, claim)).collect();
-        insert_cells(&self.conn, &records::PACKET_CLAIMS, &claims, "", "inserting claims")?;
-        let journal: Vec<Cell<'_>> = changes.journal.iter().flat_map(|(entry, _)| records::journal_cells(entry)).collect();
-        insert_cells(&self.conn, &records::JOURNAL, &journal, "", "appending to the journal")?;
-        let postings: Vec<Cell<'_>> = changes.journal.iter().flat_map(|(entry, _)| records::posting_cells(entry)).flatten().collect();
-        insert_cells(&self.conn, &records::POSTINGS, &postings, "", "inserting postings")?;
-        let parties: Vec<Cell<'_>> = changes.journal.iter().flat_map(|(entry, parties)| records::party_cells(entry, parties)).flatten().collect();
-        insert_cells(&self.conn, &records::TXN_PARTIES, &parties, " ON CONFLICT DO NOTHING", "recording parties")?;
+        let claims = changes.claims.iter().flat_map(|(packet_id, index, claim)| records::claim_cells(packet_id, *index, claim));
+        insert_cells(&self.conn, &records::PACKET_CLAIMS, claims, "", "inserting claims")?;
+        let journal = changes.journal.iter().flat_map(|(entry, _)| records::journal_cells(entry));
+        insert_cells(&self.conn, &records::JOURNAL, journal, "", "appending to the journal")?;
+        let postings = changes.journal.iter().flat_map(|(entry, _)| records::posting_cells(entry)).flatten();
+        insert_cells(&self.conn, &records::POSTINGS, postings, "", "inserting postings")?;
+        let parties = changes.journal.iter().flat_map(|(entry, parties)| records::party_cells(entry, parties)).flatten();
+        insert_cells(&self.conn, &records::TXN_PARTIES, parties, " ON CONFLICT DO NOTHING", "recording parties")?;
         // Tree nodes are never replaced: a node stored twice is refused.
-        let nodes: Vec<Cell<'_>> = changes.tree_nodes.iter().flat_map(|(log, node)| records::tree_node_cells(*log, node)).collect();
-        insert_cells(&self.conn, &records::MERKLE_NODES, &nodes, "", "inserting tree nodes")?;
+        let nodes = changes.tree_nodes.iter().flat_map(|(log, node)| records::tree_node_cells(*log, node));
+        insert_cells(&self.conn, &records::MERKLE_NODES, nodes, "", "inserting tree nodes")?;
         self.apply_balances(changes)?;
         for (caller, key) in &changes.deleted_idempotency {
             self.exec("DELETE FROM idempotency WHERE caller = ?1 AND key = ?2", params![caller, key], "deleting an expired idempotency record")?;
@@ -262,8 +266,7 @@ impl SqliteConn {
         for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
             self.upsert_record(&records::RETURN_REQUESTS, &request.to_row(), "writing a return request")?;
         }
-        let events: Vec<Cell<'_>> = changes.events.iter().flat_map(records::event_cells).collect();
-        insert_cells(&self.conn, &records::EVENTS, &events, "", "writing events")?;
+        insert_cells(&self.conn, &records::EVENTS, changes.events.iter().flat_map(records::event_cells), "", "writing events")?;
         for (table, row) in &changes.rows {
             self.upsert_record(table, row, "writing a record")?;
         }
