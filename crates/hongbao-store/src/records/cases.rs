@@ -993,6 +993,21 @@ mod tests {
     }
 
     #[test]
+    fn select_and_count_write_the_filters_order_and_cursor() {
+        let placeholder = |index: usize| format!("?{index}");
+        let query = Query::newest_first(&EVENTS, 10).equal("user_id", text("usr_a")).after(Some(vec![Value::Int(5)]));
+        let (sql, params) = crate::records::sql::select(&query, placeholder);
+        assert_eq!(sql, "SELECT seq, user_id, kind, subject_id, created_at, data FROM events WHERE user_id = ?1 AND (seq) < (?2) ORDER BY seq DESC LIMIT 10");
+        assert_eq!(params.len(), 2);
+        let (sql, params) = crate::records::sql::count(&query, placeholder);
+        assert_eq!((sql.as_str(), params.len()), ("SELECT COUNT(*) FROM events WHERE user_id = ?1", 1));
+        let keys = Query::by_keys(&VELOCITY, vec![text("usr_a"), text("usr_b")]);
+        assert_eq!(crate::records::sql::select(&keys, placeholder).0, "SELECT id, action_times FROM velocity WHERE id IN (?1, ?2) LIMIT 2");
+        let none = Query::by_keys(&VELOCITY, Vec::new());
+        assert_eq!(crate::records::sql::select(&none, placeholder).0, "SELECT id, action_times FROM velocity WHERE id IN (NULL) LIMIT 0");
+    }
+
+    #[test]
     fn filters_match_rows_like_the_database() {
         let query = Query::newest_first(&EVENTS, 10).equal("user_id", text("usr_a")).after(Some(vec![Value::Int(5)]));
         let row = |seq: i64, user: &str| vec![Value::Int(seq), text(user), text("freeze.placed"), text("frz_a"), Value::Int(0), text("")];

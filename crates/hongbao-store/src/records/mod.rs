@@ -232,66 +232,99 @@ impl Query {
 /// The SQL both backends run for the records tables; `placeholder(n)` writes the n-th parameter
 /// (`?n` for SQLite, `$n` for PostgreSQL).
 pub mod sql {
+    use std::fmt::Write;
+
     use super::{ColumnType, Query, Table, Value};
 
     /// A parameter with the type of the column it is compared with, which a backend needs for a null.
     pub type Param<'q> = (&'q Value, ColumnType);
 
-    fn filters<'q>(query: &'q Query, placeholder: fn(usize) -> String, with_position: bool) -> (String, Vec<Param<'q>>) {
+    /// Appends the query's filters to `sql` as a `WHERE` clause (nothing when it has none) and returns
+    /// their parameters. It writes into one string: every read of a record by key builds its SQL here.
+    fn filters<'q>(query: &'q Query, placeholder: fn(usize) -> String, with_position: bool, sql: &mut String) -> Vec<Param<'q>> {
         let table = query.table;
         let type_of = |column: &str| table.column_type(table.position(column));
-        let mut clauses = Vec::new();
         let mut params: Vec<Param<'q>> = Vec::new();
+        let mut clauses = 0;
+        let mut next_clause = |sql: &mut String| {
+            sql.push_str(if clauses == 0 { " WHERE " } else { " AND " });
+            clauses += 1;
+        };
         for (column, value) in &query.equal {
             params.push((value, type_of(column)));
-            clauses.push(format!("{column} = {}", placeholder(params.len())));
+            next_clause(sql);
+            let _ = write!(sql, "{column} = {}", placeholder(params.len()));
         }
         if let Some((column, value)) = &query.at_most {
             params.push((value, type_of(column)));
-            clauses.push(format!("{column} <= {}", placeholder(params.len())));
+            next_clause(sql);
+            let _ = write!(sql, "{column} <= {}", placeholder(params.len()));
         }
         if let Some((column, value)) = &query.at_least {
             params.push((value, type_of(column)));
-            clauses.push(format!("{column} >= {}", placeholder(params.len())));
+            next_clause(sql);
+            let _ = write!(sql, "{column} >= {}", placeholder(params.len()));
         }
         if let Some((column, values)) = &query.any_of {
-            let mut placeholders = Vec::new();
-            for value in values {
-                params.push((value, type_of(column)));
-                placeholders.push(placeholder(params.len()));
-            }
+            next_clause(sql);
+            let _ = write!(sql, "{column} IN (");
             // `IN ()` is not SQL; an empty list selects nothing.
-            let list = if placeholders.is_empty() { "NULL".to_owned() } else { placeholders.join(", ") };
-            clauses.push(format!("{column} IN ({list})"));
+            if values.is_empty() {
+                sql.push_str("NULL");
+            }
+            for (index, value) in values.iter().enumerate() {
+                params.push((value, type_of(column)));
+                if index > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&placeholder(params.len()));
+            }
+            sql.push(')');
         }
         if with_position && let Some(after) = &query.after {
-            let mut values = Vec::new();
-            for (value, column) in after.iter().zip(query.order) {
+            next_clause(sql);
+            let _ = write!(sql, "({}) {} (", query.order.join(", "), if query.descending { "<" } else { ">" });
+            for (index, (value, column)) in after.iter().zip(query.order).enumerate() {
                 params.push((value, type_of(column)));
-                values.push(placeholder(params.len()));
+                if index > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&placeholder(params.len()));
             }
-            let comparison = if query.descending { "<" } else { ">" };
-            clauses.push(format!("({}) {comparison} ({})", query.order.join(", "), values.join(", ")));
+            sql.push(')');
         }
-        let clause = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        (clause, params)
+        params
     }
 
     pub fn select(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
-        let columns: Vec<&str> = query.table.columns.iter().map(|(name, _)| *name).collect();
-        let (clause, params) = filters(query, placeholder, true);
+        let mut sql = String::with_capacity(256);
+        sql.push_str("SELECT ");
+        push_column_list(&mut sql, query.table);
+        let _ = write!(sql, " FROM {}", query.table.name);
+        let params = filters(query, placeholder, true, &mut sql);
         let direction = if query.descending { " DESC" } else { "" };
-        let order = if query.order.is_empty() {
-            String::new()
-        } else {
-            format!(" ORDER BY {}", query.order.iter().map(|column| format!("{column}{direction}")).collect::<Vec<_>>().join(", "))
-        };
-        (format!("SELECT {} FROM {}{clause}{order} LIMIT {}", columns.join(", "), query.table.name, query.limit), params)
+        for (index, column) in query.order.iter().enumerate() {
+            sql.push_str(if index == 0 { " ORDER BY " } else { ", " });
+            sql.push_str(column);
+            sql.push_str(direction);
+        }
+        let _ = write!(sql, " LIMIT {}", query.limit);
+        (sql, params)
     }
 
     pub fn count(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
-        let (clause, params) = filters(query, placeholder, false);
-        (format!("SELECT COUNT(*) FROM {}{clause}", query.table.name), params)
+        let mut sql = format!("SELECT COUNT(*) FROM {}", query.table.name);
+        let params = filters(query, placeholder, false, &mut sql);
+        (sql, params)
+    }
+
+    fn push_column_list(sql: &mut String, table: &Table) {
+        for (index, (name, _)) in table.columns.iter().enumerate() {
+            if index > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(name);
+        }
     }
 
     /// Deletes the row with a key (the first parameter).
