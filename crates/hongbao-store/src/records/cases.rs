@@ -561,11 +561,6 @@ pub static EVENTS: Table = Table {
     append_only: true,
 };
 
-/// An event's data as the `data` column holds it.
-pub fn event_data(event: &Event) -> String {
-    encode_data(&event.data)
-}
-
 /// Named values as lines of `name=value`, with `\`, newlines escaped.
 fn encode_data(data: &[(String, String)]) -> String {
     // One pass into one string: every claim writes an event, so this runs on the hot path.
