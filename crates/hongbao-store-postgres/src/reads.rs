@@ -8,7 +8,7 @@ use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::{Transfer, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, PacketId, Posting, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_store::records::{self, JOURNAL, POSTINGS, RETURN_REQUESTS, Record, StoredUser, TRANSFERS, USERS};
-use hongbao_store::{JournalEntry, ListPosition, ReadConn, ReturnRole, StoreResult, TransferRole, User, corrupt, like_literal};
+use hongbao_store::{Claim, JournalEntry, ListPosition, ReadConn, ReturnRole, StoreResult, TransferRole, User, corrupt, like_literal};
 use hongbao_tlog::{Hash, LogId, NodeId};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -139,6 +139,15 @@ impl ReadConn for PostgresConn {
         self.query(SQL, &[&group_id.as_str(), &after.is_none(), &after_time, &after_id, &i64::from(limit)], "listing a group's packets")?
             .iter()
             .map(|row| PacketId::parse(&get::<String>(row, 0)?).map_err(corrupt))
+            .collect()
+    }
+
+    /// Read in place, with the columns of `records::claim_from_columns`, whose comment says why.
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        let sql = format!("SELECT {} FROM packet_claims WHERE packet_id = $1 ORDER BY idx", records::CLAIM_COLUMNS);
+        self.query(&sql, &[&packet_id.as_str()], "reading claims")?
+            .iter()
+            .map(|row| records::claim_from_columns(get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?))
             .collect()
     }
 

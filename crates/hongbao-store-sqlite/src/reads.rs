@@ -6,7 +6,7 @@ use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::{Transfer, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, PacketId, Posting, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_store::records::{self, JOURNAL, POSTINGS, RETURN_REQUESTS, Record, StoredUser, TRANSFERS, Table, USERS};
-use hongbao_store::{JournalEntry, ListPosition, ReadConn, ReturnRole, StoreResult, TransferRole, User, corrupt, like_literal};
+use hongbao_store::{Claim, JournalEntry, ListPosition, ReadConn, ReturnRole, StoreResult, TransferRole, User, corrupt, like_literal};
 use hongbao_tlog::{Hash, LogId, NodeId};
 use rusqlite::{OptionalExtension, params};
 
@@ -127,6 +127,20 @@ impl ReadConn for SqliteConn {
             .collect::<Result<_, _>>()
             .ctx("listing a group's packets")?;
         ids.iter().map(|id| parse_or_corrupt(PacketId::parse(id))).collect()
+    }
+
+    /// Read in place, with the columns of `records::claim_from_columns`, whose comment says why.
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        const CONTEXT: &str = "reading claims";
+        let sql = format!("SELECT {} FROM packet_claims WHERE packet_id = ?1 ORDER BY idx", records::CLAIM_COLUMNS);
+        let mut statement = self.conn.prepare_cached(&sql).ctx(CONTEXT)?;
+        let mut rows = statement.query([packet_id.as_str()]).ctx(CONTEXT)?;
+        let mut claims = Vec::new();
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let text = |index: usize| row.get_ref(index).ctx(CONTEXT)?.as_str().map_err(corrupt);
+            claims.push(records::claim_from_columns(text(0)?, row.get(1).ctx(CONTEXT)?, row.get(2).ctx(CONTEXT)?, text(3)?)?);
+        }
+        Ok(claims)
     }
 
     fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool> {

@@ -4,7 +4,7 @@
 use hongbao_core::packet::{Audience, Packet, PacketKind, PacketStatus};
 use hongbao_core::returns::{ReturnRequest, ReturnRequestStatus};
 use hongbao_core::transfer::{Arrival, Transfer, TransferStatus};
-use hongbao_core::{Amount, GroupId, PacketId, ReturnRequestId, TransferId, TxnNo, UserId};
+use hongbao_core::{Amount, GroupId, PacketId, ReturnRequestId, Timestamp, TransferId, TxnNo, UserId};
 
 use super::ColumnType::{Int, Text};
 use super::{Cell, Fields, Query, Record, Row, Table, ok, owned_row, text};
@@ -173,6 +173,22 @@ pub fn claim_cells<'a>(packet_id: &'a PacketId, index: u32, claim: &'a Claim) ->
 /// A packet's claims in claim order.
 pub fn claims_of(packet_id: &PacketId) -> Query {
     Query::all(&PACKET_CLAIMS, u32::MAX).equal("packet_id", text(packet_id)).ordered_by(&["idx"])
+}
+
+/// The columns [`claim_from_columns`] reads, in its order.
+pub const CLAIM_COLUMNS: &str = "user_id, amount, claimed_at, txn_no";
+
+/// A claim from its columns [`CLAIM_COLUMNS`], borrowed from the result row. The last claim of a
+/// packet reads all its claims (to find the luckiest), which on a hot packet is every claim so far:
+/// a backend reads these in place rather than as a row of owned values (which cost a quarter more per
+/// claim in the write-path benchmark).
+pub fn claim_from_columns(user_id: &str, amount: i64, claimed_at: i64, txn_no: &str) -> StoreResult<Claim> {
+    Ok(Claim {
+        user_id: UserId::parse(user_id).map_err(|_| corrupt(format!("packet_claims: user {user_id:?}")))?,
+        amount: Amount::new(amount).map_err(|_| corrupt(format!("packet_claims: amount {amount}")))?,
+        claimed_at: Timestamp::from_millis(claimed_at),
+        txn_no: TxnNo::parse(txn_no).map_err(|_| corrupt(format!("packet_claims: transaction {txn_no:?}")))?,
+    })
 }
 
 pub fn claim_from_row(row: Row) -> StoreResult<Claim> {
