@@ -19,6 +19,7 @@ use hongbao_core::returns::ReturnRequest;
 use hongbao_core::transfer::{Transfer, TransferStatus};
 use hongbao_core::{Account, Amount, GroupId, JournalHash, LedgerTxn, PacketId, ReturnRequestId, Timestamp, TransferId, TxnKind, TxnNo, UserId};
 use hongbao_tlog::{Hash, LogId, NodeId, StoredNode};
+use records::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -172,15 +173,27 @@ pub fn corrupt(what: impl fmt::Display) -> StoreError {
 }
 
 /// Reads. A [`WriteConn`] reads too, and then sees its own uncommitted writes.
+///
+/// The reads of single records by key have a default here, through [`ReadConn::select`] and the row
+/// mappings of [`records`]; a backend implements the reads that need its own SQL (joins, lists with
+/// alternatives, aggregates) and reads their rows through the same mappings.
 pub trait ReadConn: Send {
     /// Starts a read-only transaction whose reads all see one consistent snapshot, so a reader that
     /// makes several queries (verify) is never torn by a commit landing between them.
     fn begin_snapshot(&mut self) -> StoreResult<()>;
     /// Ends the snapshot started by [`ReadConn::begin_snapshot`].
     fn end_snapshot(&mut self) -> StoreResult<()>;
-    fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>>;
-    fn user(&mut self, id: &UserId) -> StoreResult<Option<User>>;
-    fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>>;
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.select(&records::Query::by_key(&records::SETTINGS, records::text(key)))?.into_iter().next().map(records::setting_from_row).transpose()
+    }
+    fn user(&mut self, id: &UserId) -> StoreResult<Option<User>> {
+        let row = self.select(&records::Query::by_key(&records::USERS, records::text(id)))?.into_iter().next();
+        Ok(row.map(records::StoredUser::from_row).transpose()?.map(|stored| stored.user))
+    }
+    fn user_by_token_hash(&mut self, token_hash: &[u8; 32]) -> StoreResult<Option<User>> {
+        let row = self.select(&records::user_by_token_hash(token_hash))?.into_iter().next();
+        Ok(row.map(records::StoredUser::from_row).transpose()?.map(|stored| stored.user))
+    }
     /// The users of several token hashes, each with its hash; unknown hashes are left out. The default
     /// asks one at a time; a server database answers in one round trip.
     fn users_by_token_hashes(&mut self, token_hashes: &[[u8; 32]]) -> StoreResult<Vec<([u8; 32], User)>> {
@@ -196,16 +209,27 @@ pub trait ReadConn: Send {
     fn balance(&mut self, account: &Account) -> StoreResult<i64>;
     /// Every account with its stored balance.
     fn balances(&mut self) -> StoreResult<Vec<(String, i64)>>;
-    fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>>;
+    /// A group with its members in the order they joined.
+    fn group(&mut self, id: &GroupId) -> StoreResult<Option<Group>> {
+        let Some(row) = self.select(&records::Query::by_key(&records::GROUPS, records::text(id)))?.into_iter().next() else {
+            return Ok(None);
+        };
+        let members = self.select(&records::members_of(id))?;
+        records::group_from_rows(row, members).map(Some)
+    }
     fn is_member(&mut self, group_id: &GroupId, user_id: &UserId) -> StoreResult<bool>;
     fn member_count(&mut self, group_id: &GroupId) -> StoreResult<u32>;
     /// The groups a user belongs to, newest first, after `after` when given.
     fn group_ids_of(&mut self, user_id: &UserId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<GroupId>>;
     /// The packets sent to a group, newest first, after `after` when given.
     fn packet_ids_of_group(&mut self, group_id: &GroupId, after: Option<&ListPosition>, limit: u32) -> StoreResult<Vec<PacketId>>;
-    fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>>;
+    fn packet(&mut self, id: &PacketId) -> StoreResult<Option<Packet>> {
+        self.select(&records::Query::by_key(&records::PACKETS, records::text(id)))?.into_iter().next().map(Packet::from_row).transpose()
+    }
     /// A packet's claims in claim order.
-    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>>;
+    fn claims(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Claim>> {
+        self.select(&records::claims_of(packet_id))?.into_iter().map(records::claim_from_row).collect()
+    }
     fn has_claimed(&mut self, packet_id: &PacketId, user_id: &UserId) -> StoreResult<bool>;
     /// Open packets whose `expires_at` is at or before `now`, soonest first.
     fn due_packets(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<PacketId>>;
@@ -223,14 +247,21 @@ pub trait ReadConn: Send {
     fn journal_len(&mut self) -> StoreResult<u64>;
     /// Every packet's id with its escrow-relevant totals, for verify.
     fn packet_totals(&mut self) -> StoreResult<Vec<(PacketId, Amount, Amount, Amount)>>;
-    fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>>;
+    fn transfer(&mut self, id: &TransferId) -> StoreResult<Option<Transfer>> {
+        self.select(&records::Query::by_key(&records::TRANSFERS, records::text(id)))?.into_iter().next().map(Transfer::from_row).transpose()
+    }
     /// Transfers whose next deadline (acceptance, or arrival once accepted) is at or before `now`.
     fn due_transfers(&mut self, now: Timestamp, limit: u32) -> StoreResult<Vec<TransferId>>;
     /// Every transfer whose money is still held, for verify.
     fn held_transfers(&mut self) -> StoreResult<Vec<(TransferId, Amount)>>;
-    fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>>;
+    fn return_request(&mut self, id: &ReturnRequestId) -> StoreResult<Option<ReturnRequest>> {
+        let query = records::Query::by_key(&records::RETURN_REQUESTS, records::text(id));
+        self.select(&query)?.into_iter().next().map(ReturnRequest::from_row).transpose()
+    }
     /// Every request made about one original transaction, oldest first.
-    fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>>;
+    fn return_requests_for_txn(&mut self, txn_no: &TxnNo) -> StoreResult<Vec<ReturnRequest>> {
+        self.select(&records::return_requests_for_txn(txn_no))?.into_iter().map(ReturnRequest::from_row).collect()
+    }
     /// What the journal's corrections of a transaction (returns, case refunds, reversals: the entries
     /// whose `corrects_txn_no` names it) have moved back in all.
     fn corrected_amount(&mut self, txn_no: &TxnNo) -> StoreResult<i64>;
@@ -379,7 +410,9 @@ pub trait WriteConn: ReadConn {
     /// last event's sequence number (0 when none): what a batch chains and numbers after, in one read.
     fn heads(&mut self) -> StoreResult<Heads>;
     /// All pre-drawn shares of a packet, in claim order.
-    fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>>;
+    fn shares(&mut self, packet_id: &PacketId) -> StoreResult<Vec<Amount>> {
+        self.select(&records::shares_of(packet_id))?.into_iter().map(records::share_from_row).collect()
+    }
     /// What a batch reads before its operations run: for each packet with the users who claim it,
     /// its [`ClaimContext`]; and the rows of each query. The default reads one after another; a
     /// server database sends them all before waiting for the first answer.
@@ -408,7 +441,9 @@ pub trait WriteConn: ReadConn {
         let rows = queries.iter().map(|query| self.select(query)).collect::<StoreResult<_>>()?;
         Ok(Prefetched { contexts, rows })
     }
-    fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    fn idempotency_record(&mut self, caller: &str, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.select(&records::idempotency_record(caller, key))?.into_iter().next().map(records::idempotency_from_row).transpose()
+    }
     /// The keys (caller, key) of at most `limit` idempotency records made before `created_before`,
     /// oldest first: those a batch may delete.
     fn expired_idempotency(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<(String, String)>>;

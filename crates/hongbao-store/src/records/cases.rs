@@ -1,9 +1,6 @@
-//! Typed tables for the platform's case work (operators, evidence, complaints, freezes, reversals,
-//! disclosures, the audit log and the event outbox), stored through one generic row interface.
-//!
-//! Each kind of record maps itself to a row of plain values here, once; a backend only builds the SQL
-//! for a [`Table`] and a [`Query`], so the two backends share every mapping and neither holds a rule.
-//! Money never lives in these tables: it stays in the typed, append-only ledger.
+//! The tables of the platform's case work (operators, evidence, complaints, freezes, reversals,
+//! disclosures, the audit log and the event outbox) and of its prevention (tags, daily usage, velocity,
+//! sightings, confirmations, webhooks, merchant keys): each record's row, mapped once here.
 
 use hongbao_core::cases::{CaseStatus, Complaint, ComplaintKind, Evidence, EvidenceLabel, EvidenceRequirement};
 use hongbao_core::events::{Event, EventKind};
@@ -14,361 +11,13 @@ use hongbao_core::risk::{DailyUsage, VelocityWindow};
 use hongbao_core::staff::{AuditEntry, AuditRecord, Operator, Role};
 use hongbao_core::webhooks::{Delivery, DeliveryStatus, WebhookEndpoint};
 use hongbao_core::{
-    Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, JournalHash, MerchantKeyId, OperatorId, ReversalId, Timestamp, TxnNo, UserId,
-    WebhookId,
+    Amount, CaseRefundId, ComplaintId, DisclosureId, EvidenceId, FreezeId, MerchantKeyId, OperatorId, ReversalId, Timestamp, TxnNo, UserId, WebhookId,
 };
 
-use crate::{ReadConn, StoreResult, corrupt};
+use super::{Cell, Fields, Query, Record, Row, Table, Value, amount, joined, ok, opt_text, opt_time, owned_row, text, time};
+use crate::{StoreResult, corrupt};
 
-/// A column's SQL type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColumnType {
-    Int,
-    Text,
-}
-
-/// One value of a row.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Text(String),
-}
-
-pub type Row = Vec<Value>;
-
-/// A table: its name and its columns, the first of which is the key.
-#[derive(Debug)]
-pub struct Table {
-    pub name: &'static str,
-    pub columns: &'static [(&'static str, ColumnType)],
-    /// Rows are only ever inserted; the database refuses updates and deletes.
-    pub append_only: bool,
-}
-
-impl Table {
-    pub fn position(&self, column: &str) -> usize {
-        self.columns.iter().position(|(name, _)| *name == column).unwrap_or_else(|| panic!("table {} has no column {column}", self.name))
-    }
-
-    pub fn column_type(&self, position: usize) -> ColumnType {
-        self.columns[position].1
-    }
-}
-
-/// Rows of one table: those equal to `equal`, with `at_most`'s column at or below its value, ordered by
-/// `order` (descending when asked), after the position `after` in that order.
-#[derive(Clone, Debug)]
-pub struct Query {
-    pub table: &'static Table,
-    pub equal: Vec<(&'static str, Value)>,
-    pub at_most: Option<(&'static str, Value)>,
-    pub at_least: Option<(&'static str, Value)>,
-    /// The column is one of these values.
-    pub any_of: Option<(&'static str, Vec<Value>)>,
-    pub order: &'static [&'static str],
-    pub descending: bool,
-    pub after: Option<Vec<Value>>,
-    pub limit: u32,
-}
-
-impl Query {
-    /// Every row, newest first, for a list: by `created_at` then `id` for records keyed by id, by `seq`
-    /// for the append-only logs keyed by their sequence number.
-    pub fn newest_first(table: &'static Table, limit: u32) -> Query {
-        let order: &'static [&'static str] = if table.columns[0].0 == "id" { &["created_at", "id"] } else { &["seq"] };
-        Query { order, descending: true, ..Query::all(table, limit) }
-    }
-
-    /// The rows with any of these keys, in one query.
-    pub fn by_keys(table: &'static Table, keys: Vec<Value>) -> Query {
-        let limit = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        Query { any_of: Some((table.columns[0].0, keys)), ..Query::all(table, limit) }
-    }
-
-    pub fn by_key(table: &'static Table, key: Value) -> Query {
-        Query { equal: vec![(table.columns[0].0, key)], ..Query::all(table, 1) }
-    }
-
-    /// Up to `limit` rows of the table, unfiltered and in no particular order.
-    fn all(table: &'static Table, limit: u32) -> Query {
-        Query { table, equal: Vec::new(), at_most: None, at_least: None, any_of: None, order: &[], descending: false, after: None, limit }
-    }
-
-    pub fn equal(mut self, column: &'static str, value: Value) -> Query {
-        self.equal.push((column, value));
-        self
-    }
-
-    pub fn at_most(mut self, column: &'static str, value: Value) -> Query {
-        self.at_most = Some((column, value));
-        self
-    }
-
-    /// The column holds at least `value` (a null never does).
-    pub fn at_least(mut self, column: &'static str, value: Value) -> Query {
-        self.at_least = Some((column, value));
-        self
-    }
-
-    pub fn after(mut self, position: Option<Vec<Value>>) -> Query {
-        self.after = position;
-        self
-    }
-
-    pub fn ascending(mut self) -> Query {
-        self.descending = false;
-        self
-    }
-
-    /// Whether a row (of this query's table) passes the filters; the order and limit aside.
-    pub fn matches(&self, row: &Row) -> bool {
-        let value_of = |column: &str| &row[self.table.position(column)];
-        self.equal.iter().all(|(column, value)| value_of(column) == value)
-            && self.at_most.as_ref().is_none_or(|(column, limit)| !matches!(value_of(column), Value::Null) && value_of(column) <= limit)
-            && self.at_least.as_ref().is_none_or(|(column, floor)| !matches!(value_of(column), Value::Null) && value_of(column) >= floor)
-            && self.any_of.as_ref().is_none_or(|(column, values)| values.contains(value_of(column)))
-            && self.after.as_ref().is_none_or(|after| {
-                let position: Vec<&Value> = self.order.iter().map(|column| value_of(column)).collect();
-                let after: Vec<&Value> = after.iter().collect();
-                if self.descending { position < after } else { position > after }
-            })
-    }
-
-    /// The values of `row` in this query's order, for a cursor.
-    pub fn position_of(&self, row: &Row) -> Vec<Value> {
-        self.order.iter().map(|column| row[self.table.position(column)].clone()).collect()
-    }
-}
-
-/// The SQL both backends run for the records tables; `placeholder(n)` writes the n-th parameter
-/// (`?n` for SQLite, `$n` for PostgreSQL).
-pub mod sql {
-    use super::{ColumnType, Query, Table, Value};
-
-    /// A parameter with the type of the column it is compared with, which a backend needs for a null.
-    pub type Param<'q> = (&'q Value, ColumnType);
-
-    fn filters<'q>(query: &'q Query, placeholder: fn(usize) -> String, with_position: bool) -> (String, Vec<Param<'q>>) {
-        let table = query.table;
-        let type_of = |column: &str| table.column_type(table.position(column));
-        let mut clauses = Vec::new();
-        let mut params: Vec<Param<'q>> = Vec::new();
-        for (column, value) in &query.equal {
-            params.push((value, type_of(column)));
-            clauses.push(format!("{column} = {}", placeholder(params.len())));
-        }
-        if let Some((column, value)) = &query.at_most {
-            params.push((value, type_of(column)));
-            clauses.push(format!("{column} <= {}", placeholder(params.len())));
-        }
-        if let Some((column, value)) = &query.at_least {
-            params.push((value, type_of(column)));
-            clauses.push(format!("{column} >= {}", placeholder(params.len())));
-        }
-        if let Some((column, values)) = &query.any_of {
-            let mut placeholders = Vec::new();
-            for value in values {
-                params.push((value, type_of(column)));
-                placeholders.push(placeholder(params.len()));
-            }
-            // `IN ()` is not SQL; an empty list selects nothing.
-            let list = if placeholders.is_empty() { "NULL".to_owned() } else { placeholders.join(", ") };
-            clauses.push(format!("{column} IN ({list})"));
-        }
-        if with_position && let Some(after) = &query.after {
-            let mut values = Vec::new();
-            for (value, column) in after.iter().zip(query.order) {
-                params.push((value, type_of(column)));
-                values.push(placeholder(params.len()));
-            }
-            let comparison = if query.descending { "<" } else { ">" };
-            clauses.push(format!("({}) {comparison} ({})", query.order.join(", "), values.join(", ")));
-        }
-        let clause = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        (clause, params)
-    }
-
-    pub fn select(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
-        let columns: Vec<&str> = query.table.columns.iter().map(|(name, _)| *name).collect();
-        let (clause, params) = filters(query, placeholder, true);
-        let direction = if query.descending { " DESC" } else { "" };
-        let order = if query.order.is_empty() {
-            String::new()
-        } else {
-            format!(" ORDER BY {}", query.order.iter().map(|column| format!("{column}{direction}")).collect::<Vec<_>>().join(", "))
-        };
-        (format!("SELECT {} FROM {}{clause}{order} LIMIT {}", columns.join(", "), query.table.name, query.limit), params)
-    }
-
-    pub fn count(query: &Query, placeholder: fn(usize) -> String) -> (String, Vec<Param<'_>>) {
-        let (clause, params) = filters(query, placeholder, false);
-        (format!("SELECT COUNT(*) FROM {}{clause}", query.table.name), params)
-    }
-
-    /// Deletes the row with a key (the first parameter).
-    pub fn delete(table: &Table, placeholder: fn(usize) -> String) -> String {
-        assert!(!table.append_only, "rows of {} are never deleted", table.name);
-        format!("DELETE FROM {} WHERE {} = {}", table.name, table.columns[0].0, placeholder(1))
-    }
-
-    /// Inserts a row, or for a table that is not append-only replaces the row with the same key.
-    pub fn upsert(table: &Table, placeholder: fn(usize) -> String) -> String {
-        upsert_many(table, 1, placeholder)
-    }
-
-    /// Inserts (or replaces) `rows` rows in one statement; their keys must differ.
-    pub fn upsert_many(table: &Table, rows: usize, placeholder: fn(usize) -> String) -> String {
-        let columns: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
-        let tuples: Vec<String> = (0..rows)
-            .map(|row| format!("({})", (1..=columns.len()).map(|column| placeholder(row * columns.len() + column)).collect::<Vec<_>>().join(", ")))
-            .collect();
-        let insert = format!("INSERT INTO {} ({}) VALUES {}", table.name, columns.join(", "), tuples.join(", "));
-        if table.append_only {
-            return insert;
-        }
-        let updates: Vec<String> = columns[1..].iter().map(|column| format!("{column} = excluded.{column}")).collect();
-        format!("{insert} ON CONFLICT ({}) DO UPDATE SET {}", columns[0], updates.join(", "))
-    }
-}
-
-/// A record kept in a [`Table`].
-pub trait Record: Sized {
-    const TABLE: &'static Table;
-    fn to_row(&self) -> Row;
-    fn from_row(row: Row) -> StoreResult<Self>;
-
-    fn key(&self) -> Value {
-        self.to_row().swap_remove(0)
-    }
-}
-
-/// One record by its key.
-pub fn find<R: Record>(conn: &mut dyn ReadConn, key: Value) -> StoreResult<Option<R>> {
-    conn.select(&Query::by_key(R::TABLE, key))?.into_iter().next().map(R::from_row).transpose()
-}
-
-/// The records a query selects.
-pub fn list<R: Record>(conn: &mut dyn ReadConn, query: &Query) -> StoreResult<Vec<R>> {
-    debug_assert!(std::ptr::eq(query.table, R::TABLE), "a query of {} read as {}", query.table.name, R::TABLE.name);
-    conn.select(query)?.into_iter().map(R::from_row).collect()
-}
-
-// ---- values in and out ----
-
-pub fn text(value: impl ToString) -> Value {
-    Value::Text(value.to_string())
-}
-
-pub fn opt_text(value: Option<impl ToString>) -> Value {
-    value.map_or(Value::Null, text)
-}
-
-pub fn time(at: Timestamp) -> Value {
-    Value::Int(at.millis())
-}
-
-pub fn opt_time(at: Option<Timestamp>) -> Value {
-    at.map_or(Value::Null, time)
-}
-
-pub fn amount(amount: Amount) -> Value {
-    Value::Int(amount.minor_units())
-}
-
-/// A list of ids, comma-separated.
-fn joined<T: ToString>(items: &[T]) -> Value {
-    Value::Text(items.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
-}
-
-/// Reads a row's values in order.
-pub(crate) struct Fields {
-    table: &'static str,
-    values: std::vec::IntoIter<Value>,
-}
-
-impl Fields {
-    pub(crate) fn new(table: &'static Table, row: Row) -> StoreResult<Fields> {
-        if row.len() != table.columns.len() {
-            return Err(corrupt(format!("a row of {} has {} values", table.name, row.len())));
-        }
-        Ok(Fields { table: table.name, values: row.into_iter() })
-    }
-
-    fn next(&mut self) -> Value {
-        self.values.next().unwrap_or(Value::Null)
-    }
-
-    fn opt_text(&mut self) -> StoreResult<Option<String>> {
-        match self.next() {
-            Value::Null => Ok(None),
-            Value::Text(text) => Ok(Some(text)),
-            Value::Int(int) => Err(corrupt(format!("{}: a number {int} where text belongs", self.table))),
-        }
-    }
-
-    pub(crate) fn text(&mut self) -> StoreResult<String> {
-        self.opt_text()?.ok_or_else(|| corrupt(format!("{}: a missing text value", self.table)))
-    }
-
-    fn opt_int(&mut self) -> StoreResult<Option<i64>> {
-        match self.next() {
-            Value::Null => Ok(None),
-            Value::Int(int) => Ok(Some(int)),
-            Value::Text(text) => Err(corrupt(format!("{}: text {text:?} where a number belongs", self.table))),
-        }
-    }
-
-    pub(crate) fn int(&mut self) -> StoreResult<i64> {
-        self.opt_int()?.ok_or_else(|| corrupt(format!("{}: a missing number", self.table)))
-    }
-
-    pub(crate) fn time(&mut self) -> StoreResult<Timestamp> {
-        Ok(Timestamp::from_millis(self.int()?))
-    }
-
-    fn opt_time(&mut self) -> StoreResult<Option<Timestamp>> {
-        Ok(self.opt_int()?.map(Timestamp::from_millis))
-    }
-
-    fn amount(&mut self) -> StoreResult<Amount> {
-        let units = self.int()?;
-        Amount::new(units).map_err(|_| corrupt(format!("{}: amount {units}", self.table)))
-    }
-
-    fn parsed<T>(&mut self, parse: impl FnOnce(&str) -> Option<T>) -> StoreResult<T> {
-        let text = self.text()?;
-        parse(&text).ok_or_else(|| corrupt(format!("{}: unparsable value {text:?}", self.table)))
-    }
-
-    fn opt_parsed<T>(&mut self, parse: impl FnOnce(&str) -> Option<T>) -> StoreResult<Option<T>> {
-        match self.opt_text()? {
-            None => Ok(None),
-            Some(text) => parse(&text).map(Some).ok_or_else(|| corrupt(format!("{}: unparsable value {text:?}", self.table))),
-        }
-    }
-
-    fn list<T>(&mut self, parse: impl Fn(&str) -> Option<T>) -> StoreResult<Vec<T>> {
-        let text = self.text()?;
-        text.split(',')
-            .filter(|item| !item.is_empty())
-            .map(|item| parse(item).ok_or_else(|| corrupt(format!("{}: unparsable item {item:?}", self.table))))
-            .collect()
-    }
-
-    fn hash(&mut self) -> StoreResult<JournalHash> {
-        let hex = self.text()?;
-        JournalHash::from_hex(&hex).ok_or_else(|| corrupt(format!("{}: hash {hex:?}", self.table)))
-    }
-}
-
-fn ok<T, E>(result: Result<T, E>) -> Option<T> {
-    result.ok()
-}
-
-// ---- the tables ----
-
-use ColumnType::{Int, Text};
+use super::ColumnType::{Int, Text};
 
 /// An operator with the hash of their token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -912,11 +561,6 @@ pub static EVENTS: Table = Table {
     append_only: true,
 };
 
-/// An event's data as the `data` column holds it.
-pub fn event_data(event: &Event) -> String {
-    encode_data(&event.data)
-}
-
 /// Named values as lines of `name=value`, with `\`, newlines escaped.
 fn encode_data(data: &[(String, String)]) -> String {
     // One pass into one string: every claim writes an event, so this runs on the hot path.
@@ -961,11 +605,23 @@ fn decode_data(text: &str) -> Option<Vec<(String, String)>> {
     text.lines().filter(|line| !line.is_empty()).map(|line| line.split_once('=').map(|(name, value)| (unescape(name), unescape(value)))).collect()
 }
 
+/// An event's row: every claim writes one, so it is bound from the event's own text.
+pub fn event_cells(event: &Event) -> [Cell<'_>; 6] {
+    [
+        Cell::Int(event.seq as i64),
+        Cell::text(event.user_id.as_str()),
+        Cell::text(event.kind.as_str()),
+        Cell::text(&event.subject_id),
+        Cell::time(event.created_at),
+        Cell::owned(encode_data(&event.data)),
+    ]
+}
+
 impl Record for Event {
     const TABLE: &'static Table = &EVENTS;
 
     fn to_row(&self) -> Row {
-        vec![Value::Int(self.seq as i64), text(&self.user_id), text(self.kind), text(&self.subject_id), time(self.created_at), text(encode_data(&self.data))]
+        owned_row(&event_cells(self))
     }
 
     fn from_row(row: Row) -> StoreResult<Event> {
@@ -1329,6 +985,21 @@ mod tests {
     fn event_data_survives_escaping() {
         let data = vec![("reason".to_owned(), "line one\nline = two \\ three".to_owned()), ("status".to_owned(), String::new())];
         assert_eq!(decode_data(&encode_data(&data)), Some(data));
+    }
+
+    #[test]
+    fn select_and_count_write_the_filters_order_and_cursor() {
+        let placeholder = |index: usize| format!("?{index}");
+        let query = Query::newest_first(&EVENTS, 10).equal("user_id", text("usr_a")).after(Some(vec![Value::Int(5)]));
+        let (sql, params) = crate::records::sql::select(&query, placeholder);
+        assert_eq!(sql, "SELECT seq, user_id, kind, subject_id, created_at, data FROM events WHERE user_id = ?1 AND (seq) < (?2) ORDER BY seq DESC LIMIT 10");
+        assert_eq!(params.len(), 2);
+        let (sql, params) = crate::records::sql::count(&query, placeholder);
+        assert_eq!((sql.as_str(), params.len()), ("SELECT COUNT(*) FROM events WHERE user_id = ?1", 1));
+        let keys = Query::by_keys(&VELOCITY, vec![text("usr_a"), text("usr_b")]);
+        assert_eq!(crate::records::sql::select(&keys, placeholder).0, "SELECT id, action_times FROM velocity WHERE id IN (?1, ?2) LIMIT 2");
+        let none = Query::by_keys(&VELOCITY, Vec::new());
+        assert_eq!(crate::records::sql::select(&none, placeholder).0, "SELECT id, action_times FROM velocity WHERE id IN (NULL) LIMIT 0");
     }
 
     #[test]
