@@ -7,7 +7,9 @@
 #![no_main]
 
 use hongbao_core::Timestamp;
-use hongbao_http::extract::{ListParams, decode_position_cursor, decode_seq_cursor, encode_position_cursor, encode_seq_cursor, parse_sequence};
+use hongbao_http::extract::{
+    ListParams, POSITION_MILLIS, decode_position_cursor, decode_seq_cursor, encode_position_cursor, encode_seq_cursor, parse_sequence,
+};
 use hongbao_store::ListPosition;
 use libfuzzer_sys::fuzz_target;
 
@@ -42,15 +44,18 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            // Positions the server may write: any time, and an id of its characters.
+            // Positions the server may write: any time of the years RFC 3339 writes, and an id of
+            // its characters; a time outside them reads as no position.
             let Some((millis, id)) = rest.split_first_chunk::<8>() else { return };
             let Ok(id) = std::str::from_utf8(id) else { return };
             if id.is_empty() || id.len() > 64 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
                 return;
             }
-            let position = ListPosition { created_at: Timestamp::from_millis(i64::from_le_bytes(*millis)), id: id.to_owned() };
+            let millis = i64::from_le_bytes(*millis);
+            let position = ListPosition { created_at: Timestamp::from_millis(millis), id: id.to_owned() };
             let written = encode_position_cursor(&position);
-            assert_eq!(decode_position_cursor(&written).as_ref(), Some(&position), "{position:?} written as {written:?}");
+            let expected = POSITION_MILLIS.contains(&millis).then_some(&position);
+            assert_eq!(decode_position_cursor(&written).as_ref(), expected, "{position:?} written as {written:?}");
         }
         _ => {
             let Some(seq) = rest.first_chunk::<8>() else { return };
