@@ -44,8 +44,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            // Positions the server may write: any time of the years RFC 3339 writes, and an id of
-            // its characters; a time outside them reads as no position.
+            // Positions the server may write: any time from 1970 on, and an id of its characters; a
+            // time before 1970 reads as no position.
             let Some((millis, id)) = rest.split_first_chunk::<8>() else { return };
             let Ok(id) = std::str::from_utf8(id) else { return };
             if id.is_empty() || id.len() > 64 || !id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
