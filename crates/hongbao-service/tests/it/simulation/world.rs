@@ -455,6 +455,13 @@ impl Sim {
     /// After a crash: a new process on the same database; what was durable before the crash is still
     /// there (the crashed commit may have added to it), and the start runs the timers.
     async fn restart_after_crash(&mut self) -> Checked<()> {
+        self.restart_keeping_what_was_durable().await?;
+        self.note("restart after the crash".into());
+        Box::pin(self.tick(false)).await
+    }
+
+    /// A new process on the same database, checked to hold everything the last snapshot held.
+    async fn restart_keeping_what_was_durable(&mut self) -> Checked<()> {
         self.service = None;
         self.start()?;
         self.summary.restarts += 1;
@@ -462,8 +469,7 @@ impl Sim {
         if let Some(before) = &self.last {
             super::model::check_prefix(before, &after, "after a crash and a restart")?;
         }
-        self.note("restart after the crash".into());
-        Box::pin(self.tick(false)).await
+        Ok(())
     }
 
     fn choose_fault(&mut self) -> Fault {
@@ -505,13 +511,7 @@ impl Sim {
             self.summary.faults += 1;
             if crashed {
                 self.summary.crashes += 1;
-                self.service = None;
-                self.start()?;
-                self.summary.restarts += 1;
-                let after = self.snapshot().await?;
-                if let Some(before) = &self.last {
-                    super::model::check_prefix(before, &after, "after a crash and a restart")?;
-                }
+                self.restart_keeping_what_was_durable().await?;
             }
             let nothing_applied = matches!(fault, Some(Fault::Crash(Crash::BeforeCommit)))
                 || matches!(&first, Err(ServiceError::Busy))
