@@ -118,7 +118,10 @@ pub fn openapi_json() -> String {
 #[utoipa::path(get, path = "/openapi.json", tag = "operational", security(()),
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object)))]
 async fn openapi() -> Response {
-    let mut response = openapi_json().into_response();
+    // Built once per process: the document is the code's, and an open route should cost a copy, not
+    // utoipa's generation and the contract's completion on every request.
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);
+    let mut response = DOCUMENT.clone().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
