@@ -10,25 +10,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Body as _;
 use tokio::time::{Instant, Sleep};
 
-use crate::AppState;
 use crate::error::ApiError;
 
-/// Middleware giving every request body the deadline, and answering for a handler whose body ran out
-/// of time (its own answer would only say that reading the body failed).
-pub async fn limit_body_time(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Runs `next` with the request's body under a deadline `timeout` after its headers, and answers for
+/// a handler whose body ran out of time (its own answer would only say that reading the body failed).
+/// A request without a body goes through as it is. Part of `crate::edge`.
+pub async fn limit_body_time(timeout: Duration, request: Request, next: Next) -> Response {
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
-    let timeout = state.http.limits.body_read_timeout;
     let expired = Arc::new(AtomicBool::new(false));
     let request = {
         let (deadline, expired) = (Instant::now() + timeout, expired.clone());

@@ -15,6 +15,7 @@ pub mod contract;
 pub mod dossier;
 pub mod dossier_routes;
 pub mod dto;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod journal_routes;
@@ -135,15 +136,6 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
     let mut response = state.http_metrics.render(state.service.metrics(), journal_len, overdue_cases).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     Ok(response)
-}
-
-/// A body refused for its size is left unread, so the connection cannot carry another request: say so,
-/// rather than let the client's next request on it fail.
-async fn close_after_unread_body(mut response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 async fn not_found() -> ApiError {
@@ -271,11 +263,11 @@ fn app(service: Service, config: HttpConfig, http_metrics: Arc<HttpMetrics>) -> 
     let routes = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), body_deadline::limit_body_time))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(axum::middleware::map_response(close_after_unread_body))
-        .layer(DefaultBodyLimit::max(8 * 1024 * 1024));
-    security_headers::add_to(routes).with_state(state)
+        // One layer: each layer of a router is cloned and boxed again by every request (see `edge`).
+        .layer(
+            tower::ServiceBuilder::new().layer(DefaultBodyLimit::max(8 * 1024 * 1024)).layer(axum::middleware::from_fn_with_state(state.clone(), edge::edge)),
+        );
+    routes.with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, with the expiry scheduler and the webhook

@@ -11,17 +11,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use hongbao_service::ServiceMetrics;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-
-use crate::AppState;
 
 const REQUESTS: &str = "hongbao_http_requests_total";
 const DURATIONS: &str = "hongbao_http_request_duration_seconds";
@@ -99,7 +94,7 @@ impl Default for HttpMetrics {
 }
 
 /// The method as a label: one of the standard methods, or `other` for anything a client made up.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -132,7 +127,7 @@ impl HttpMetrics {
         self.handle.run_upkeep();
     }
 
-    fn record(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn record(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
         let routes = self.routes.read().expect("the metrics lock is never poisoned");
         if let Some(route_metrics) = routes.get(route) {
             self.record_on(route_metrics, method, route, status, elapsed);
@@ -190,18 +185,6 @@ pub(crate) fn spawn_upkeep(metrics: Arc<HttpMetrics>) -> tokio::task::JoinHandle
             metrics.run_upkeep();
         }
     })
-}
-
-/// Middleware recording every request under its method's label and its route template, so neither
-/// ids nor made-up methods and paths grow the label set.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.http_metrics.record(method, route, response.status().as_u16(), started.elapsed());
-    response
 }
 
 #[cfg(test)]

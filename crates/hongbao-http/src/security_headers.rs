@@ -7,9 +7,7 @@
 //! style the page; the page builds its elements through the DOM with text, sets no `style` or
 //! `on…` attribute, and Trusted Types refuse any HTML or script string given to a sink.
 
-use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The policy of API answers: they are data, never a document that loads anything or is framed.
 const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -18,13 +16,16 @@ const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri '
 pub const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src blob:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
-/// `router` with the headers every answer carries; each is set where the handler did not set it.
-pub fn add_to<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    let set = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
-    router
-        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(header::REFERRER_POLICY, "no-referrer"))
-        .layer(set(header::CONTENT_SECURITY_POLICY, API_POLICY))
-        .layer(set(header::CACHE_CONTROL, "no-store"))
+/// Sets on `headers` each header every answer carries, where the handler did not set it. Part of
+/// `crate::edge`.
+pub fn add_to(headers: &mut HeaderMap) {
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, API_POLICY),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
 }

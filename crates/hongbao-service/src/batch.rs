@@ -11,7 +11,12 @@
 //! operation alone and the rest of the batch commits. Reads stay cached across a discard: they
 //! describe the database, which nothing in the batch has changed yet.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// foldhash rather than std's SipHash: a batch hashes ids and keys a few dozen times per claim, and
+// SipHash cost about 5% of a claim's instructions in the server (BENCHMARKS.md). Like std's, its
+// seed is drawn at random for each process.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use hongbao_core::packet::Packet;

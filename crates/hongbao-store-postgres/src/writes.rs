@@ -317,14 +317,7 @@ impl PostgresConn {
 
     /// One statement per table of records (a few hundred rows at most each), not one per row.
     fn record_steps(&mut self, changes: &Changes, steps: &mut Vec<Step>) -> StoreResult<()> {
-        let mut tables: Vec<(&'static records::Table, Vec<&records::Row>)> = Vec::new();
-        for (table, row) in &changes.rows {
-            match tables.iter_mut().find(|(known, _)| std::ptr::eq(*known, *table)) {
-                Some((_, rows)) => rows.push(row),
-                None => tables.push((table, vec![row])),
-            }
-        }
-        for (table, rows) in tables {
+        for (table, rows) in changes.rows_by_table() {
             // Chunks of a power of two rows, so that a few statements are prepared, not one for
             // every number of rows a batch has; they all go in the same pipeline.
             let mut rest = &rows[..];

@@ -41,7 +41,17 @@ fn insert_cells<'c>(
     tail: &str,
     context: &'static str,
 ) -> StoreResult<()> {
-    let values: Vec<rusqlite::types::ToSqlOutput<'c>> = cells.into_iter().map(into_sql).collect();
+    insert_values(conn, table, cells.into_iter().map(into_sql).collect(), tail, context)
+}
+
+/// Inserts rows of `table`, given as their values one row after another, as `insert_cells` does.
+fn insert_values(
+    conn: &rusqlite::Connection,
+    table: &Table,
+    values: Vec<rusqlite::types::ToSqlOutput<'_>>,
+    tail: &str,
+    context: &'static str,
+) -> StoreResult<()> {
     if values.is_empty() {
         return Ok(());
     }
@@ -267,8 +277,9 @@ impl SqliteConn {
             self.upsert_record(&records::RETURN_REQUESTS, &request.to_row(), "writing a return request")?;
         }
         insert_cells(&self.conn, &records::EVENTS, changes.events.iter().flat_map(records::event_cells), "", "writing events")?;
-        for (table, row) in &changes.rows {
-            self.upsert_record(table, row, "writing a record")?;
+        for (table, rows) in changes.rows_by_table() {
+            let values = rows.iter().flat_map(|row| row.iter().map(bind_value)).collect();
+            insert_values(&self.conn, table, values, &records::sql::upsert_clause(table, 1), "writing records")?;
         }
         for (table, key) in &changes.deleted_rows {
             let sql = records::sql::delete(table, placeholder);

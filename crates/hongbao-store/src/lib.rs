@@ -367,6 +367,22 @@ pub struct Changes {
     pub deleted_rows: Vec<(&'static records::Table, records::Value)>,
 }
 
+impl Changes {
+    /// [`Changes::rows`] by table, in the order each table first appears, and each table's rows in
+    /// their order: what a backend writes with one multi-row upsert per table (their keys differ,
+    /// since the batch keeps one row per table and key).
+    pub fn rows_by_table(&self) -> Vec<(&'static records::Table, Vec<&records::Row>)> {
+        let mut tables: Vec<(&'static records::Table, Vec<&records::Row>)> = Vec::new();
+        for (table, row) in &self.rows {
+            match tables.iter_mut().find(|(known, _)| std::ptr::eq(*known, *table)) {
+                Some((_, rows)) => rows.push(row),
+                None => tables.push((table, vec![row])),
+            }
+        }
+        tables
+    }
+}
+
 /// Where the journal and the event outbox end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heads {

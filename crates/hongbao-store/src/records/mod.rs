@@ -345,13 +345,18 @@ pub mod sql {
 
     /// Inserts (or replaces) `rows` rows of a table whose key is its first `key_columns` columns.
     pub fn upsert_keyed(table: &Table, key_columns: usize, rows: usize, placeholder: fn(usize) -> String) -> String {
-        let insert = insert_many(table, rows, placeholder);
+        format!("{}{}", insert_many(table, rows, placeholder), upsert_clause(table, key_columns))
+    }
+
+    /// What follows an upsert's rows: ` ON CONFLICT (key) DO UPDATE SET` every other column, or
+    /// nothing for an append-only table (whose rows are never replaced).
+    pub fn upsert_clause(table: &Table, key_columns: usize) -> String {
         if table.append_only {
-            return insert;
+            return String::new();
         }
         let columns: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
         let updates: Vec<String> = columns[key_columns..].iter().map(|column| format!("{column} = excluded.{column}")).collect();
-        format!("{insert} ON CONFLICT ({}) DO UPDATE SET {}", columns[..key_columns].join(", "), updates.join(", "))
+        format!(" ON CONFLICT ({}) DO UPDATE SET {}", columns[..key_columns].join(", "), updates.join(", "))
     }
 
     /// Inserts `rows` rows in one statement; a row whose key is taken is refused.
