@@ -349,11 +349,11 @@ impl ReadConn for PostgresConn {
     }
 
     fn tree_nodes(&mut self, log: LogId, ids: &[NodeId]) -> StoreResult<Vec<Option<Hash>>> {
-        const SQL: &str = "SELECT n.level, n.idx, n.hash FROM UNNEST($2::smallint[], $3::bigint[]) AS w(level, idx) \
-             JOIN merkle_nodes n ON n.log_id = $1 AND n.level = w.level AND n.idx = w.idx";
+        const SQL: &str = "SELECT n.level, n.idx, n.hash FROM UNNEST($2::smallint[], $3::bigint[]) AS w(level, complete_at) \
+             JOIN merkle_nodes n ON n.log_id = $1 AND n.complete_at = w.complete_at AND n.level = w.level";
         let levels: Vec<i16> = ids.iter().map(|id| i16::from(id.level)).collect();
-        let indexes: Vec<i64> = ids.iter().map(|id| id.index as i64).collect();
-        let rows = self.query(SQL, &[&(log.get() as i32), &levels, &indexes], "reading tree nodes")?;
+        let sizes: Vec<i64> = ids.iter().map(|id| id.complete_at() as i64).collect();
+        let rows = self.query(SQL, &[&(log.get() as i32), &levels, &sizes], "reading tree nodes")?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
             let (level, index, bytes) = (get::<i16>(row, 0)?, get::<i64>(row, 1)?, get::<Vec<u8>>(row, 2)?);
@@ -365,7 +365,8 @@ impl ReadConn for PostgresConn {
 
     fn tree_size(&mut self, log: LogId) -> StoreResult<u64> {
         let row = self.query_opt(
-            "SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE log_id = $1 AND level = 0",
+            // Every node is complete at a size no larger than its tree's, and the last leaf at exactly it.
+            "SELECT coalesce(max(complete_at), 0) FROM merkle_nodes WHERE log_id = $1",
             &[&(log.get() as i32)],
             "reading the tree size",
         )?;

@@ -29,7 +29,7 @@ const FLUSH_SQL: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 /// the complete subtree at level `b` and index `(n >> b) - 1` (`hongbao_tlog::Frontier::node_ids`).
 const HEADS_SQL: &str = "SELECT j.seq, encode(j.hash, 'hex'), (SELECT coalesce(max(seq), 0) FROM events), \
      (SELECT string_agg(encode(n.hash, 'hex'), ',' ORDER BY b.level DESC) FROM generate_series(0, 62) AS b(level) \
-      JOIN merkle_nodes n ON n.log_id = 0 AND n.level = b.level AND n.idx = (j.seq >> b.level) - 1 WHERE (j.seq >> b.level) & 1 = 1) \
+      JOIN merkle_nodes n ON n.log_id = 0 AND n.complete_at = (j.seq >> b.level) << b.level AND n.level = b.level WHERE (j.seq >> b.level) & 1 = 1) \
      FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS j ON true";
 
 /// The heads from the answer to [`HEADS_SQL`] (among others'), in the simple protocol's text form.

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_merkle.sql")),
     (30, include_str!("../migrations/0030_people.sql")),
     (40, include_str!("../migrations/0040_abuse.sql")),
+    (50, include_str!("../migrations/0050_merkle_order.sql")),
 ];
 
 /// Applies the migrations not applied yet.

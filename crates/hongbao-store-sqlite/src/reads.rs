@@ -399,12 +399,12 @@ impl ReadConn for SqliteConn {
             // every length.
             let padded = chunk.len().next_power_of_two();
             let pairs: Vec<String> = (0..padded).map(|index| format!("(?{}, ?{})", 2 * index + 2, 2 * index + 3)).collect();
-            let sql = format!("SELECT level, idx, hash FROM merkle_nodes WHERE log_id = ?1 AND (level, idx) IN (VALUES {})", pairs.join(", "));
+            let sql = format!("SELECT level, idx, hash FROM merkle_nodes WHERE log_id = ?1 AND (complete_at, level) IN (VALUES {})", pairs.join(", "));
             let mut values: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(i64::from(log.get()))];
             for index in 0..padded {
                 let id = chunk[index.min(chunk.len() - 1)];
+                values.push(rusqlite::types::Value::Integer(id.complete_at() as i64));
                 values.push(rusqlite::types::Value::Integer(i64::from(id.level)));
-                values.push(rusqlite::types::Value::Integer(id.index as i64));
             }
             let mut statement = self.conn.prepare_cached(&sql).ctx("reading tree nodes")?;
             let rows = statement
@@ -422,7 +422,8 @@ impl ReadConn for SqliteConn {
     fn tree_size(&mut self, log: LogId) -> StoreResult<u64> {
         let size: i64 = self
             .conn
-            .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM merkle_nodes WHERE log_id = ?1 AND level = 0")
+            // Every node is complete at a size no larger than its tree's, and the last leaf at exactly it.
+            .prepare_cached("SELECT coalesce(max(complete_at), 0) FROM merkle_nodes WHERE log_id = ?1")
             .ctx("reading the tree size")?
             .query_row([i64::from(log.get())], |row| row.get(0))
             .ctx("reading the tree size")?;

@@ -52,6 +52,15 @@ impl NodeId {
     pub const fn new(level: u8, index: u64) -> NodeId {
         NodeId { level, index }
     }
+
+    /// The size of the tree at which this subtree becomes complete: `(index + 1) * 2^level`, the
+    /// number of leaves up to and including its last. Appending leaves completes subtrees in this
+    /// order, so a store keyed by it (then by level) keeps the nodes one append writes side by side.
+    /// A subtree that no tree of fewer than 2^63 leaves has gives `i64::MAX`, which no stored node has.
+    pub fn complete_at(&self) -> u64 {
+        let size = (u128::from(self.index) + 1) << self.level.min(63);
+        u64::try_from(size).unwrap_or(u64::MAX).min(i64::MAX as u64)
+    }
 }
 
 impl fmt::Display for NodeId {
@@ -70,8 +79,8 @@ pub struct StoredNode {
     pub hash: Hash,
 }
 
-/// Where the hashes of complete subtrees are read from: a database table keyed by `(log, level,
-/// index)` in the service, [`MemoryNodes`] in tests.
+/// Where the hashes of complete subtrees are read from: a database table keyed by `(log,`
+/// [`NodeId::complete_at`]`, level)` in the service, [`MemoryNodes`] in tests.
 ///
 /// Every root and proof is built with one call of [`NodeSource::nodes`] asking for at most about
 /// `2 · log2(size)` nodes, so a database answers it in one round trip.
@@ -149,5 +158,40 @@ impl NodeSource for MemoryNodes {
         self.n_batches += 1;
         self.n_reads += ids.len() as u64;
         ids.iter().map(|&id| self.nodes.get(&(log, id)).copied().ok_or(MissingNode { log, id })).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::append::Frontier;
+    use crate::hash::leaf_hash;
+
+    #[test]
+    fn a_subtree_is_complete_at_the_size_that_adds_its_last_leaf() {
+        assert_eq!(NodeId::new(0, 0).complete_at(), 1);
+        assert_eq!(NodeId::new(0, 6).complete_at(), 7);
+        assert_eq!(NodeId::new(2, 1).complete_at(), 8);
+        assert_eq!(NodeId::new(62, 1).complete_at(), i64::MAX as u64, "beyond any tree: the largest key");
+        assert_eq!(NodeId::new(63, u64::MAX).complete_at(), i64::MAX as u64);
+    }
+
+    /// The order a store keyed by `complete_at` then level keeps: the order appends produce the nodes.
+    #[test]
+    fn appending_produces_nodes_in_the_order_of_their_key() {
+        let mut frontier = Frontier::empty();
+        let mut produced = Vec::new();
+        // In batches of 7, as a writer appends a batch's entries.
+        for batch in (0..100u32).collect::<Vec<_>>().chunks(7) {
+            let leaves: Vec<Hash> = batch.iter().map(|leaf| leaf_hash(&leaf.to_be_bytes())).collect();
+            let appended = frontier.append(&leaves);
+            frontier = appended.frontier;
+            produced.extend(appended.nodes.into_iter().map(|node| (node.id.complete_at(), node.id.level)));
+        }
+        let mut sorted = produced.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(produced, sorted, "each node's key is past every key before it");
+        assert_eq!(produced.len(), 2 * 100 - 100u32.count_ones() as usize);
     }
 }

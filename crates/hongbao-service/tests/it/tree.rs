@@ -103,6 +103,52 @@ async fn a_journal_without_its_tree_gets_it_at_start_and_a_lagging_tree_catches_
     drop(service);
 }
 
+/// `merkle_nodes` as migration 20 made it, keyed by level first, with the same nodes, and migration
+/// 50 (which keys them by the size at which each is complete) not applied yet.
+fn back_to_the_level_first_layout(database: &TestDatabase) {
+    let (table, triggers) = match database.sqlite_path() {
+        Some(_) => (
+            "CREATE TABLE merkle_old (log_id INTEGER NOT NULL CHECK (log_id >= 0), level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63), \
+             idx INTEGER NOT NULL CHECK (idx >= 0), hash BLOB NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (log_id, level, idx)) WITHOUT ROWID;",
+            "CREATE TRIGGER merkle_nodes_are_append_only_update BEFORE UPDATE ON merkle_nodes BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END; \
+             CREATE TRIGGER merkle_nodes_are_append_only_delete BEFORE DELETE ON merkle_nodes BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;",
+        ),
+        None => (
+            "CREATE TABLE merkle_old (log_id INTEGER NOT NULL CHECK (log_id >= 0), level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63), \
+             idx BIGINT NOT NULL CHECK (idx >= 0), hash BYTEA NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (log_id, level, idx));",
+            "CREATE TRIGGER merkle_nodes_are_append_only BEFORE UPDATE OR DELETE ON merkle_nodes FOR EACH ROW EXECUTE FUNCTION hongbao_append_only();",
+        ),
+    };
+    tamper(
+        database,
+        &format!(
+            "{table} INSERT INTO merkle_old SELECT log_id, level, idx, hash FROM merkle_nodes; DROP TABLE merkle_nodes; \
+             ALTER TABLE merkle_old RENAME TO merkle_nodes; {triggers} DELETE FROM schema_migrations WHERE version = 50;"
+        ),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_stored_level_first_keeps_every_node_when_migrated_and_grows_after() {
+    let database = TestDatabase::new();
+    let service = start(&database);
+    let alice = user(&service).await;
+    top_ups(&service, &alice, 0, 21).await;
+    drop(service);
+
+    back_to_the_level_first_layout(&database);
+    // Migrated alone, before a service could rebuild a lost tree: every node is still there.
+    // (On a thread of its own: the PostgreSQL store blocks on a runtime of its own.)
+    let store = database.store();
+    std::thread::scope(|scope| scope.spawn(move || store.migrate().expect("migrate")).join().expect("the migration's thread"));
+    verify_clean(&database, 21);
+    let service = start(&database);
+    // Appending reads the tree's right edge by the new key, and writes the new nodes under it.
+    top_ups(&service, &alice, 21, 6).await;
+    verify_clean(&database, 27);
+    drop(service);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_is_stored_once_per_size_and_key_and_signs_the_trees_root() {
     let database = TestDatabase::new();

@@ -114,11 +114,20 @@ pub fn party_cells<'a>(entry: &'a JournalEntry, parties: &'a [UserId]) -> impl I
         .map(|(_, party)| [Cell::Int(entry.seq as i64), Cell::text(party.as_str())])
 }
 
-/// The Merkle trees' nodes over the journal: complete subtrees by log, level and index.
-pub static MERKLE_NODES: Table = Table { name: "merkle_nodes", columns: &[("log_id", Int), ("level", Int), ("idx", Int), ("hash", Bytes)], append_only: true };
+/// The Merkle trees' nodes over the journal: complete subtrees by log, level and index, keyed by log,
+/// the tree size at which each is complete (`NodeId::complete_at`) and level, so that the nodes one
+/// batch completes lie side by side.
+pub static MERKLE_NODES: Table =
+    Table { name: "merkle_nodes", columns: &[("log_id", Int), ("complete_at", Int), ("level", Int), ("idx", Int), ("hash", Bytes)], append_only: true };
 
-pub fn tree_node_cells(log: LogId, node: &StoredNode) -> [Cell<'_>; 4] {
-    [Cell::Int(i64::from(log.get())), Cell::Int(i64::from(node.id.level)), Cell::Int(node.id.index as i64), Cell::Bytes(node.hash.as_bytes())]
+pub fn tree_node_cells(log: LogId, node: &StoredNode) -> [Cell<'_>; 5] {
+    [
+        Cell::Int(i64::from(log.get())),
+        Cell::Int(node.id.complete_at() as i64),
+        Cell::Int(i64::from(node.id.level)),
+        Cell::Int(node.id.index as i64),
+        Cell::Bytes(node.hash.as_bytes()),
+    ]
 }
 
 /// The answers recorded for `Idempotency-Key`s, keyed by caller and key (the first two columns).
