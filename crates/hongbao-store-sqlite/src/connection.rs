@@ -51,14 +51,6 @@ impl SqliteStore {
         // The writer keeps a large page cache; the many readers small ones.
         let cache_kib = if read_only { 8_192 } else { 16_384 };
         conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{cache_kib};")).ctx("setting pragmas")?;
-        if !read_only {
-            // A multi-row statement inside the batch's transaction keeps the pages it changes in a
-            // statement journal, to undo itself alone if it fails; past 64 KiB SQLite spills that
-            // journal to a temporary file, which the hot packet's commits did several times a batch
-            // (strace showed writes to /var/tmp/etilqs_* files). In memory, a statement journal is as
-            // large as the pages one statement changes, which a batch bounds.
-            conn.execute_batch("PRAGMA temp_store = MEMORY").ctx("keeping statement journals in memory")?;
-        }
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteConn { conn })
     }
