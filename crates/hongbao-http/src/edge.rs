@@ -6,7 +6,7 @@
 //! One middleware rather than a layer each: axum wraps every route in each layer given to
 //! `Router::layer`, and a request clones and boxes the route's whole stack of layers on its way in,
 //! so each layer costs every request allocations and atomic counts, the hot claim included. Measured
-//! with `bench/server-instructions` (BENCHMARKS.md, "The HTTP layer's share").
+//! with `bench/server-instructions` (BENCHMARKS.md, "Counted instead of timed").
 
 use std::time::Instant;
 
