@@ -450,11 +450,7 @@ async fn claim_all(bases: &[String], packet_id: &str, users: Arc<Vec<(String, St
 /// and a stall of 75 ms at 7,000 claims a second is past the default of 512, which the
 /// server then refuses (503 `too_many_connections`, as it should).
 fn hot_packet_settings() -> [(&'static str, String); 3] {
-    [
-        ("HONGBAO_MAX_SHARES", "1000000".to_owned()),
-        ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned()),
-        ("HONGBAO_MAX_CONNECTIONS", "30000".to_owned()),
-    ]
+    [("HONGBAO_MAX_SHARES", "1000000".to_owned()), ("HONGBAO_MAX_GROUP_MEMBERS", "2000000".to_owned()), ("HONGBAO_MAX_CONNECTIONS", "30000".to_owned())]
 }
 
 async fn hot_packet(options: &Options, claims: usize) -> Result<(Throughput, FixedRate, u64)> {
