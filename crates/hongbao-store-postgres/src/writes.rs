@@ -284,12 +284,6 @@ impl PostgresConn {
             .iter()
             .flat_map(|(packet, shares)| shares.iter().enumerate().map(|(index, share)| records::share_cells(&packet.id, index, *share)));
         self.insert_rows(&records::PACKET_SHARES, shares, "inserting shares")?;
-        for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
-            self.upsert_record(&records::TRANSFERS, &transfer.to_row(), "writing a transfer")?;
-        }
-        for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
-            self.upsert_record(&records::RETURN_REQUESTS, &request.to_row(), "writing a return request")?;
-        }
         if !changes.deleted_idempotency.is_empty() {
             let callers = strings(changes.deleted_idempotency.iter().map(|(caller, _)| caller));
             let keys = strings(changes.deleted_idempotency.iter().map(|(_, key)| key));
@@ -308,16 +302,9 @@ impl PostgresConn {
         Ok(())
     }
 
-    /// Writes a record: inserted, or replacing the row with its key.
-    fn upsert_record(&mut self, table: &Table, row: &records::Row, context: &'static str) -> StoreResult<()> {
-        let params: Vec<Box<dyn ToSql + Sync>> = row.iter().enumerate().map(|(index, value)| to_sql(value, table.column_type(index))).collect();
-        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param.as_ref()).collect();
-        self.execute(&records::sql::upsert(table, placeholder), &params, context).map(drop)
-    }
-
     /// One statement per table of records (a few hundred rows at most each), not one per row.
     fn record_steps(&mut self, changes: &Changes, steps: &mut Vec<Step>) -> StoreResult<()> {
-        for (table, rows) in changes.rows_by_table() {
+        for (table, rows) in changes.upserts_by_table() {
             // Chunks of a power of two rows, so that a few statements are prepared, not one for
             // every number of rows a batch has; they all go in the same pipeline.
             let mut rest = &rows[..];

@@ -3,7 +3,7 @@
 //! statements of the rows that `hongbao_store::records` maps, then commits once.
 
 use hongbao_core::{Account, JournalHash, PacketId, Timestamp, UserId};
-use hongbao_store::records::{self, Cell, Record, Table};
+use hongbao_store::records::{self, Cell, Table};
 use hongbao_store::{Changes, Heads, ReadConn, StoreError, StoreResult, WriteConn, corrupt};
 use hongbao_tlog::{Frontier, LogId};
 use rusqlite::{OptionalExtension, params};
@@ -202,11 +202,6 @@ impl SqliteConn {
         self.exec(sql, rusqlite::params_from_iter(cells.iter().map(bind)), context)
     }
 
-    /// Writes a record: inserted, or replacing the row with its key.
-    fn upsert_record(&mut self, table: &Table, row: &records::Row, context: &'static str) -> StoreResult<()> {
-        self.exec(&records::sql::upsert(table, placeholder), rusqlite::params_from_iter(row.iter().map(bind_value)), context).map(drop)
-    }
-
     fn add_member(&mut self, group_id: &str, user_id: &str) -> StoreResult<()> {
         self.exec(
             "INSERT INTO group_members (group_id, user_id, joined_seq) \
@@ -278,14 +273,8 @@ impl SqliteConn {
                 self.exec_cells(&sql, &records::idempotency_cells(caller, key, record), "recording an idempotent response")?;
             }
         }
-        for transfer in changes.new_transfers.iter().chain(&changes.updated_transfers) {
-            self.upsert_record(&records::TRANSFERS, &transfer.to_row(), "writing a transfer")?;
-        }
-        for request in changes.new_return_requests.iter().chain(&changes.updated_return_requests) {
-            self.upsert_record(&records::RETURN_REQUESTS, &request.to_row(), "writing a return request")?;
-        }
         insert_cells(&self.conn, &records::EVENTS, changes.events.iter().flat_map(records::event_cells), "", "writing events")?;
-        for (table, rows) in changes.rows_by_table() {
+        for (table, rows) in changes.upserts_by_table() {
             let values = rows.iter().flat_map(|row| row.iter().map(bind_value)).collect();
             insert_values(&self.conn, table, values, &records::sql::upsert_clause(table, 1), "writing records")?;
         }

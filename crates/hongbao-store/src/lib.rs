@@ -368,17 +368,24 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// [`Changes::rows`] by table, in the order each table first appears, and each table's rows in
-    /// their order: what a backend writes with one multi-row upsert per table (their keys differ,
-    /// since the batch keeps one row per table and key).
-    pub fn rows_by_table(&self) -> Vec<(&'static records::Table, Vec<&records::Row>)> {
-        let mut tables: Vec<(&'static records::Table, Vec<&records::Row>)> = Vec::new();
+    /// Every record the batch inserts or replaces, by table: its transfers, its return requests, then
+    /// [`Changes::rows`] in the order each table first appears, each table's rows in their order.
+    /// What a backend writes with one multi-row upsert per table rather than a statement per row
+    /// (their keys differ: the batch keeps one row per table and key, and a transfer or return request
+    /// is either new or updated).
+    pub fn upserts_by_table(&self) -> Vec<(&'static records::Table, Vec<std::borrow::Cow<'_, records::Row>>)> {
+        use std::borrow::Cow;
+        let transfers = self.new_transfers.iter().chain(&self.updated_transfers).map(|transfer| Cow::Owned(transfer.to_row()));
+        let requests = self.new_return_requests.iter().chain(&self.updated_return_requests).map(|request| Cow::Owned(request.to_row()));
+        let mut tables: Vec<(&'static records::Table, Vec<Cow<'_, records::Row>>)> =
+            vec![(&records::TRANSFERS, transfers.collect()), (&records::RETURN_REQUESTS, requests.collect())];
         for (table, row) in &self.rows {
             match tables.iter_mut().find(|(known, _)| std::ptr::eq(*known, *table)) {
-                Some((_, rows)) => rows.push(row),
-                None => tables.push((table, vec![row])),
+                Some((_, rows)) => rows.push(Cow::Borrowed(row)),
+                None => tables.push((table, vec![Cow::Borrowed(row)])),
             }
         }
+        tables.retain(|(_, rows)| !rows.is_empty());
         tables
     }
 }
